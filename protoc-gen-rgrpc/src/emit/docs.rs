@@ -1,0 +1,152 @@
+//! Proto comments → rustdoc attributes that rustdoc reads as prose, never as code to test.
+
+use proc_macro2::TokenStream;
+use quote::quote;
+
+/// One `#[doc]` per line: the generated first sentence, then the proto's comment lines.
+pub(crate) fn doc_attrs(summary: &str, proto_lines: &[String]) -> TokenStream {
+    let mut lines = vec![format!(" {summary}")];
+    let body = rustdoc_lines(proto_lines);
+    if !body.is_empty() {
+        lines.push(String::new());
+        lines.extend(body);
+    }
+    quote! { #( #[doc = #lines] )* }
+}
+
+/// Sanitises proto comment lines for rustdoc:
+/// * indented blocks (4+ spaces) and fenced blocks become ```` ```text ```` so a user's
+///   `cargo test --doc` does not try to compile proto prose;
+/// * bare URLs are wrapped in `<…>` so they link instead of tripping a lint;
+/// * `[` and `]` are escaped so `[foo]` is not read as an intra-doc link.
+fn rustdoc_lines(lines: &[String]) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut in_indented = false;
+    let mut in_fence = false;
+    // Trailing blank lines add nothing.
+    let end = lines
+        .iter()
+        .rposition(|l| !l.trim().is_empty())
+        .map_or(0, |i| i + 1);
+    for raw in &lines[..end] {
+        // protoc keeps the space after `//`; drop exactly one, as prost does.
+        let line = raw.strip_prefix(' ').unwrap_or(raw);
+        let trimmed = line.trim_start();
+        if trimmed.starts_with("```") {
+            out.push(if in_fence {
+                " ```".to_owned()
+            } else {
+                " ```text".to_owned()
+            });
+            in_fence = !in_fence;
+            continue;
+        }
+        if in_fence {
+            out.push(format!(" {line}"));
+            continue;
+        }
+        let indented = line.starts_with("    ") || line.starts_with('\t');
+        if indented && !in_indented {
+            out.push(" ```text".to_owned());
+            in_indented = true;
+        } else if !indented && in_indented && !line.trim().is_empty() {
+            out.push(" ```".to_owned());
+            in_indented = false;
+        }
+        if in_indented {
+            out.push(format!(" {line}"));
+        } else if line.trim().is_empty() {
+            out.push(String::new());
+        } else {
+            out.push(format!(" {}", prose(line)));
+        }
+    }
+    if in_indented || in_fence {
+        out.push(" ```".to_owned());
+    }
+    out
+}
+
+/// Escapes brackets and wraps URLs in one line of prose.
+fn prose(line: &str) -> String {
+    let mut out = String::with_capacity(line.len() + 8);
+    let mut rest = line;
+    while !rest.is_empty() {
+        if let Some(url_len) = url_at(rest) {
+            let (url, tail) = rest.split_at(url_len);
+            out.push('<');
+            out.push_str(url);
+            out.push('>');
+            rest = tail;
+            continue;
+        }
+        let mut chars = rest.chars();
+        let Some(c) = chars.next() else { break };
+        match c {
+            '[' | ']' => {
+                out.push('\\');
+                out.push(c);
+            }
+            _ => out.push(c),
+        }
+        rest = chars.as_str();
+    }
+    out
+}
+
+/// The length of a bare `http(s)://` URL at the start of `text`, if there is one and it is
+/// not already inside `<…>` (the caller sees `<` first and copies it through).
+fn url_at(text: &str) -> Option<usize> {
+    if !(text.starts_with("http://") || text.starts_with("https://")) {
+        return None;
+    }
+    let end = text
+        .find(|c: char| c.is_whitespace() || matches!(c, '>' | ')' | '"' | '\''))
+        .unwrap_or(text.len());
+    // A sentence's final period or comma is not part of the URL.
+    let url = text[..end].trim_end_matches(['.', ',', ';', ':']);
+    Some(url.len())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn lines(text: &str) -> Vec<String> {
+        text.lines().map(str::to_owned).collect()
+    }
+
+    #[test]
+    fn prose_is_kept_with_one_leading_space() {
+        assert_eq!(rustdoc_lines(&lines(" Says hello.")), vec![" Says hello."]);
+    }
+
+    #[test]
+    fn brackets_are_escaped_and_urls_wrapped() {
+        assert_eq!(
+            rustdoc_lines(&lines(" See [spec] at https://grpc.io/docs.")),
+            vec![r" See \[spec\] at <https://grpc.io/docs>."]
+        );
+    }
+
+    #[test]
+    fn indented_blocks_become_text_blocks() {
+        assert_eq!(
+            rustdoc_lines(&lines(" Example:\n     let x = 1;\n Done.")),
+            vec![" Example:", " ```text", "     let x = 1;", " ```", " Done."]
+        );
+    }
+
+    #[test]
+    fn fences_are_marked_text_and_closed() {
+        assert_eq!(
+            rustdoc_lines(&lines(" ```\n fn main() {}")),
+            vec![" ```text", "  fn main() {}", " ```"]
+        );
+    }
+
+    #[test]
+    fn trailing_blank_lines_are_dropped() {
+        assert_eq!(rustdoc_lines(&lines(" a\n\n")), vec![" a"]);
+    }
+}

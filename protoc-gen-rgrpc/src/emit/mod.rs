@@ -1,0 +1,49 @@
+//! Service code generation: one client module and one server module per service.
+
+mod client;
+mod docs;
+mod server;
+
+use proc_macro2::TokenStream;
+use quote::quote;
+
+use crate::model::Service;
+use crate::params::Params;
+
+/// The tokens of everything generated for `services` (messages excluded).
+pub(crate) fn services(services: &[Service], params: &Params, runtime: &syn::Path) -> TokenStream {
+    let mut tokens = TokenStream::new();
+    for service in services {
+        if params.client {
+            tokens.extend(client::emit(service, runtime));
+        }
+        if params.server {
+            tokens.extend(server::emit(service, runtime));
+        }
+    }
+    tokens
+}
+
+/// The lints every generated module allows, with the reason for each.
+fn module_allows() -> TokenStream {
+    quote! {
+        #![allow(
+            // rpc and message names come from the proto, in the proto's own casing
+            non_camel_case_types,
+            non_snake_case,
+            // a deprecated rpc is still served and callable; the attribute is for users
+            deprecated,
+            // generated signatures mirror the proto, however many arguments that means
+            clippy::too_many_arguments,
+        )]
+    }
+}
+
+/// `#[deprecated]` when the proto says so.
+fn deprecated_attr(deprecated: bool) -> TokenStream {
+    if deprecated {
+        quote! { #[deprecated] }
+    } else {
+        TokenStream::new()
+    }
+}

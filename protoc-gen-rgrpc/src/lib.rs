@@ -1,0 +1,127 @@
+//! `protoc-gen-rgrpc`: a protoc plugin generating gRPC services for the `rgrpc` runtime.
+//!
+//! # Use
+//!
+//! ```text
+//! protoc --plugin=protoc-gen-rgrpc=path/to/protoc-gen-rgrpc \
+//!        --rgrpc_out=src/generated --rgrpc_opt=server=false \
+//!        -I proto proto/hello.proto
+//! ```
+//!
+//! (With the binary on `PATH`, `--plugin` is not needed.)
+//!
+//! # Output
+//!
+//! One file per proto package, named as prost-build names it: `hello.rs` for package
+//! `hello`, `a.b.rs` for `a.b`, `_.rs` for files without a package. Each holds the
+//! package's messages (prost), then for every service `Foo`:
+//!
+//! * `pub mod foo_client` with `FooClient`, the async client;
+//! * `pub mod foo_server` with the trait `Foo` to implement and `FooServer<T>`, the tower
+//!   service that serves it.
+//!
+//! Include each file in a module path matching its package, e.g.
+//! `pub mod hello { include!("generated/hello.rs"); }`; types of other packages are reached
+//! with relative `super::` paths, exactly as prost-build lays them out.
+//!
+//! # Parameters (`--rgrpc_opt=k=v,k2=v2`)
+//!
+//! | parameter | default | meaning |
+//! |---|---|---|
+//! | `client` | `true` | generate the async client |
+//! | `server` | `true` | generate the server trait and service |
+//! | `messages` | `true` | generate the messages (`false`: services only, for pairing with another message generator) |
+//! | `runtime_path` | `::rgrpc` | where generated code finds the runtime (e.g. a re-export) |
+//!
+//! A bare boolean key means `true`. Unknown keys and bad values are errors.
+//!
+//! # Errors
+//!
+//! Problems with the input (bad parameters, unknown types, names that cannot be made Rust)
+//! come back in `CodeGeneratorResponse.error`, all of them at once, and then no file is
+//! written. The plugin never panics on input and never writes part of its output.
+
+mod descriptor;
+mod emit;
+mod error;
+mod messages;
+mod model;
+mod names;
+mod params;
+mod render;
+mod resolve;
+
+use prost_types::compiler::code_generator_response::{Feature, File};
+use prost_types::compiler::{CodeGeneratorRequest, CodeGeneratorResponse};
+use quote::quote;
+
+use crate::error::Errors;
+use crate::params::Params;
+
+/// Generates the response to `request`: every file, or an error and no file.
+pub fn generate(request: &CodeGeneratorRequest) -> CodeGeneratorResponse {
+    let (file, error) = match generate_files(request) {
+        Ok(files) => (files, None),
+        Err(errors) => (Vec::new(), Some(errors.to_string())),
+    };
+    CodeGeneratorResponse {
+        error,
+        // Editions are not declared: protoc then refuses editions files itself, with a
+        // clear message, before we ever see them.
+        supported_features: Some(Feature::Proto3Optional as u64),
+        file,
+        ..Default::default()
+    }
+}
+
+fn generate_files(request: &CodeGeneratorRequest) -> Result<Vec<File>, Errors> {
+    let params = Params::parse(request.parameter())
+        .map_err(|errors| Errors::from_iter(errors.iter().map(|e| error::invalid_parameter(e))))?;
+    let runtime: syn::Path = syn::parse_str(&params.runtime_path)
+        .map_err(|err| error::invalid_parameter(&format!("runtime_path: {err}")))?;
+    let packages = model::build(&request.proto_file, &request.file_to_generate, &params)?;
+
+    let to_generate: Vec<&str> = request
+        .file_to_generate
+        .iter()
+        .map(String::as_str)
+        .collect();
+    let mut messages = if params.messages {
+        messages::generate(&request.proto_file, &to_generate, &params.runtime_path)?
+    } else {
+        Default::default()
+    };
+
+    let mut files = Vec::new();
+    let mut errors = Errors::default();
+    for package in &packages {
+        let package_messages = messages.remove(&package.proto_name);
+        let mut services = emit::services(&package.services, &params, &runtime);
+        if package_messages.is_none() && services.is_empty() {
+            continue;
+        }
+        if !services.is_empty() {
+            // Fails to compile, naming the symbol, against a runtime older than this plugin.
+            services = quote! {
+                const _: () = #runtime::codegen::RGRPC_CODEGEN_V1;
+                #services
+            };
+        }
+        let what = format!("package {:?}", package.proto_name);
+        match render::file(
+            &what,
+            &package.sources,
+            package_messages.as_deref(),
+            services,
+        ) {
+            Ok(content) => files.push(File {
+                name: Some(package.file_name.clone()),
+                content: Some(content),
+                ..Default::default()
+            }),
+            Err(message) => errors.push(message),
+        }
+    }
+    files.sort_by(|a, b| a.name.cmp(&b.name));
+    errors.finish(files)
+}

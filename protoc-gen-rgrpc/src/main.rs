@@ -1,0 +1,64 @@
+//! The plugin executable: protoc writes a `CodeGeneratorRequest` to our stdin and reads the
+//! `CodeGeneratorResponse` from our stdout. Everything else lives in the library.
+
+use std::io::{Read, Write};
+use std::process::ExitCode;
+
+use prost::Message;
+use prost_types::compiler::CodeGeneratorRequest;
+
+const USAGE: &str = "\
+protoc-gen-rgrpc: generates gRPC clients, servers and messages for the rgrpc runtime
+
+This program is run by protoc, not directly:
+
+    protoc --plugin=protoc-gen-rgrpc=PATH --rgrpc_out=OUT_DIR [--rgrpc_opt=k=v,...] FILE.proto
+
+Options (--rgrpc_opt): client=BOOL, server=BOOL, messages=BOOL, runtime_path=PATH
+
+    --help       print this help
+    --version    print the version";
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    match args.first().map(String::as_str) {
+        None => {}
+        Some("--version" | "-V") => {
+            println!("protoc-gen-rgrpc {}", env!("CARGO_PKG_VERSION"));
+            return ExitCode::SUCCESS;
+        }
+        Some("--help" | "-h") => {
+            println!("{USAGE}");
+            return ExitCode::SUCCESS;
+        }
+        Some(other) => {
+            eprintln!("protoc-gen-rgrpc: unknown argument {other:?}\n\n{USAGE}");
+            return ExitCode::FAILURE;
+        }
+    }
+    match run() {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            eprintln!("protoc-gen-rgrpc: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run() -> Result<(), String> {
+    let mut input = Vec::new();
+    std::io::stdin()
+        .read_to_end(&mut input)
+        .map_err(|err| format!("cannot read the request from stdin: {err}"))?;
+    let request = CodeGeneratorRequest::decode(input.as_slice()).map_err(|err| {
+        format!(
+            "stdin is not a CodeGeneratorRequest ({} bytes): {err}; this program is run by protoc",
+            input.len()
+        )
+    })?;
+    let response = protoc_gen_rgrpc::generate(&request);
+    std::io::stdout()
+        .lock()
+        .write_all(&response.encode_to_vec())
+        .map_err(|err| format!("cannot write the response to stdout: {err}"))
+}

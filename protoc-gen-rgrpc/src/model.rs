@@ -1,0 +1,305 @@
+//! What the emitters work from: packages, services and methods with every Rust name and
+//! type already decided. After `build`, no proto name is resolved or converted again.
+
+use std::collections::BTreeMap;
+
+use prost_types::FileDescriptorProto;
+use syn::{Ident, Type};
+
+use crate::descriptor::{Comments, METHOD_FIELD, SERVICE_FIELD, TypeIndex};
+use crate::error::{self, Errors};
+use crate::names;
+use crate::params::Params;
+use crate::resolve;
+
+/// One output file: a proto package and what it generates.
+pub(crate) struct Package {
+    /// The proto package, `""` for files without one.
+    pub(crate) proto_name: String,
+    /// The output file name, as prost-build names it (`a.b.rs`, `_.rs`).
+    pub(crate) file_name: String,
+    /// The proto files of this package being generated, sorted.
+    pub(crate) sources: Vec<String>,
+    pub(crate) services: Vec<Service>,
+}
+
+pub(crate) struct Service {
+    /// `hello.HelloService`, as in route paths and `NamedService::NAME`.
+    pub(crate) full_name: String,
+    pub(crate) trait_ident: Ident,
+    pub(crate) client_ident: Ident,
+    pub(crate) server_ident: Ident,
+    pub(crate) client_module: Ident,
+    pub(crate) server_module: Ident,
+    pub(crate) docs: Vec<String>,
+    pub(crate) deprecated: bool,
+    pub(crate) methods: Vec<Method>,
+}
+
+pub(crate) struct Method {
+    pub(crate) proto_name: String,
+    pub(crate) ident: Ident,
+    pub(crate) kind: MethodKind,
+    /// `/hello.HelloService/SayHello`: from proto names, never Rust idents.
+    pub(crate) route: String,
+    pub(crate) input: Type,
+    pub(crate) output: Type,
+    pub(crate) docs: Vec<String>,
+    pub(crate) deprecated: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum MethodKind {
+    Unary,
+    ServerStreaming,
+    ClientStreaming,
+    Bidi,
+}
+
+impl MethodKind {
+    fn new(client_streaming: bool, server_streaming: bool) -> Self {
+        match (client_streaming, server_streaming) {
+            (false, false) => Self::Unary,
+            (false, true) => Self::ServerStreaming,
+            (true, false) => Self::ClientStreaming,
+            (true, true) => Self::Bidi,
+        }
+    }
+}
+
+/// Names the generated client defines itself. An rpc whose Rust name is one of these gets
+/// the suffix `_rpc` (`rpc New` → `new_rpc()`), the same on client and server so the two
+/// stay symmetric. This list is part of the generated API: extend it only with care.
+pub(crate) const RESERVED_CLIENT_METHODS: &[&str] = &["from_client", "new"];
+
+/// Builds the model of every package with something to generate.
+pub(crate) fn build(
+    files: &[FileDescriptorProto],
+    to_generate: &[String],
+    params: &Params,
+) -> Result<Vec<Package>, Errors> {
+    let mut errors = Errors::default();
+    let index = TypeIndex::new(files);
+    let by_name: BTreeMap<&str, &FileDescriptorProto> =
+        files.iter().map(|file| (file.name(), file)).collect();
+
+    let mut packages: BTreeMap<String, Package> = BTreeMap::new();
+    // Sorted, so that the order protoc lists files in never changes the output.
+    let mut wanted: Vec<&String> = to_generate.iter().collect();
+    wanted.sort();
+    wanted.dedup();
+    for name in wanted {
+        let Some(file) = by_name.get(name.as_str()) else {
+            errors.push(error::file_not_in_request(name));
+            continue;
+        };
+        if file.syntax() == "editions" {
+            errors.push(error::editions_unsupported(name));
+            continue;
+        }
+        let package = packages
+            .entry(file.package().to_owned())
+            .or_insert_with(|| Package {
+                proto_name: file.package().to_owned(),
+                file_name: prost_build::Module::from_protobuf_package_name(file.package())
+                    .to_file_name_or("_"),
+                sources: Vec::new(),
+                services: Vec::new(),
+            });
+        package.sources.push(name.clone());
+        if params.client || params.server {
+            let comments = Comments::new(file);
+            for (service_index, service) in file.service.iter().enumerate() {
+                let builder = ServiceBuilder {
+                    file,
+                    comments: &comments,
+                    index: &index,
+                    params,
+                    path: vec![SERVICE_FIELD, index_i32(service_index)],
+                };
+                if let Some(service) = builder.build(service, &mut errors) {
+                    package.services.push(service);
+                }
+            }
+        }
+    }
+    for package in packages.values() {
+        check_modules(package, files, &mut errors);
+    }
+    errors.finish(packages.into_values().collect())
+}
+
+fn index_i32(index: usize) -> i32 {
+    // A descriptor cannot hold 2^31 services or methods: protoc's own limits are far lower.
+    i32::try_from(index).unwrap_or(i32::MAX)
+}
+
+struct ServiceBuilder<'a> {
+    file: &'a FileDescriptorProto,
+    comments: &'a Comments<'a>,
+    index: &'a TypeIndex,
+    params: &'a Params,
+    path: Vec<i32>,
+}
+
+impl ServiceBuilder<'_> {
+    fn build(
+        &self,
+        service: &prost_types::ServiceDescriptorProto,
+        errors: &mut Errors,
+    ) -> Option<Service> {
+        let file = self.file.name();
+        let full_name = match self.file.package() {
+            "" => service.name().to_owned(),
+            package => format!("{package}.{}", service.name()),
+        };
+        let camel = names::to_upper_camel(service.name());
+        let snake = names::to_snake(service.name());
+        let element = format!("service {full_name}");
+        let idents = [
+            camel.clone(),
+            names::derived(&camel, "Client"),
+            names::derived(&camel, "Server"),
+            names::derived(&snake, "_client"),
+            names::derived(&snake, "_server"),
+        ]
+        .map(|name| {
+            names::ident(&name).map_err(|problem| error::bad_ident(file, &element, &problem))
+        });
+        let [
+            trait_ident,
+            client_ident,
+            server_ident,
+            client_module,
+            server_module,
+        ] = idents;
+
+        let mut methods: Vec<Method> = Vec::new();
+        for (method_index, method) in service.method.iter().enumerate() {
+            let mut path = self.path.clone();
+            path.extend([METHOD_FIELD, index_i32(method_index)]);
+            match self.method(&full_name, method, &path) {
+                Ok(method) => {
+                    if let Some(earlier) = methods.iter().find(|m| m.ident == method.ident) {
+                        errors.push(error::method_collision(
+                            file,
+                            &full_name,
+                            &earlier.proto_name,
+                            &method.proto_name,
+                            &method.ident.to_string(),
+                        ));
+                    }
+                    methods.push(method);
+                }
+                Err(message) => errors.push(message),
+            }
+        }
+        let mut ok = |ident: Result<Ident, String>| ident.map_err(|e| errors.push(e)).ok();
+        Some(Service {
+            trait_ident: ok(trait_ident)?,
+            client_ident: ok(client_ident)?,
+            server_ident: ok(server_ident)?,
+            client_module: ok(client_module)?,
+            server_module: ok(server_module)?,
+            docs: self.comments.lines(&self.path),
+            deprecated: service.options.as_ref().is_some_and(|o| o.deprecated()),
+            full_name,
+            methods,
+        })
+    }
+
+    fn method(
+        &self,
+        service: &str,
+        method: &prost_types::MethodDescriptorProto,
+        path: &[i32],
+    ) -> Result<Method, String> {
+        let file = self.file.name();
+        let element = format!("{service}.{}", method.name());
+        let mut snake = names::to_snake(method.name());
+        if RESERVED_CLIENT_METHODS.contains(&names::unescape(&snake)) {
+            snake = names::derived(&snake, "_rpc");
+        }
+        let ident = names::ident(&snake)
+            .map_err(|problem| error::bad_ident(file, &format!("rpc {element}"), &problem))?;
+        let input = self.resolve(&element, method.input_type())?;
+        let output = self.resolve(&element, method.output_type())?;
+        Ok(Method {
+            proto_name: method.name().to_owned(),
+            ident,
+            kind: MethodKind::new(method.client_streaming(), method.server_streaming()),
+            route: format!("/{service}/{}", method.name()),
+            input,
+            output,
+            docs: self.comments.lines(path),
+            deprecated: method.options.as_ref().is_some_and(|o| o.deprecated()),
+        })
+    }
+
+    fn resolve(&self, element: &str, fqn: &str) -> Result<Type, String> {
+        let file = self.file.name();
+        let well_known = fqn.starts_with(".google.protobuf.");
+        if !well_known && !self.index.contains(fqn) {
+            return Err(error::unknown_type(file, element, fqn));
+        }
+        let source = resolve::rust_type(fqn, self.file.package(), &self.params.runtime_path);
+        syn::parse_str(&source).map_err(|err| {
+            error::bad_ident(
+                file,
+                &format!("rpc {element}"),
+                &format!("type {fqn:?} → `{source}`: {err}"),
+            )
+        })
+    }
+}
+
+/// Generated modules must not clash with each other or with the modules prost-build
+/// creates for messages with nested types (`message FooClient { message X {} }` makes
+/// `pub mod foo_client`).
+fn check_modules(package: &Package, files: &[FileDescriptorProto], errors: &mut Errors) {
+    enum Owner<'a> {
+        Message(&'a str),
+        Service(&'a str),
+    }
+    let mut taken: BTreeMap<String, Owner<'_>> = BTreeMap::new();
+    for file in files.iter().filter(|f| f.package() == package.proto_name) {
+        for message in &file.message_type {
+            let has_module = !message.nested_type.is_empty()
+                || !message.enum_type.is_empty()
+                || !message.oneof_decl.is_empty();
+            if has_module {
+                taken.insert(
+                    names::to_snake(message.name()),
+                    Owner::Message(message.name()),
+                );
+            }
+        }
+    }
+    let source = package
+        .sources
+        .first()
+        .map(String::as_str)
+        .unwrap_or_default();
+    for service in &package.services {
+        for module in [&service.client_module, &service.server_module] {
+            let module = module.to_string();
+            match taken.get(&module) {
+                Some(Owner::Message(message)) => errors.push(error::module_collision(
+                    source,
+                    &service.full_name,
+                    &module,
+                    message,
+                )),
+                Some(Owner::Service(earlier)) => errors.push(error::service_collision(
+                    source,
+                    earlier,
+                    &service.full_name,
+                    &module,
+                )),
+                None => {
+                    taken.insert(module, Owner::Service(&service.full_name));
+                }
+            }
+        }
+    }
+}

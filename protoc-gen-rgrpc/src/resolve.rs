@@ -1,0 +1,117 @@
+//! Proto type names → Rust types, as seen from a generated service module.
+//!
+//! This must agree exactly with where prost-build puts each message (the compile test of
+//! every golden file enforces it): a package `a.b` is the module `a::b`, a nested type
+//! `Outer.Inner` lives in `outer::Inner`, and well-known types are prost's extern paths
+//! (`google.protobuf.Empty` is `()`, wrappers are Rust scalars, the rest `prost_types`).
+
+use crate::names::{to_snake, to_upper_camel};
+
+/// Resolves `fqn` (`.pkg.Msg`) to Rust source for a type, seen from a module one level
+/// below the module of `package` (a generated `<service>_client`/`_server` module).
+pub(crate) fn rust_type(fqn: &str, package: &str, runtime: &str) -> String {
+    if let Some(well_known) = well_known_type(fqn, runtime) {
+        return well_known;
+    }
+    let mut local = package.split('.').filter(|s| !s.is_empty()).peekable();
+    let mut target = fqn.trim_start_matches('.').split('.').collect::<Vec<_>>();
+    let type_name = target.pop().unwrap_or_default();
+    let mut target = target.into_iter().peekable();
+    // Same algorithm as prost-build's resolve_ident: drop the common prefix, climb out of
+    // what remains of our package (plus our own service module), descend into the target.
+    while local.peek().is_some() && local.peek() == target.peek() {
+        local.next();
+        target.next();
+    }
+    std::iter::once("super".to_owned())
+        .chain(local.map(|_| "super".to_owned()))
+        .chain(target.map(to_snake))
+        .chain(std::iter::once(to_upper_camel(type_name)))
+        .collect::<Vec<_>>()
+        .join("::")
+}
+
+/// prost-build's extern paths for `google.protobuf`, rooted at the runtime's re-exports.
+fn well_known_type(fqn: &str, runtime: &str) -> Option<String> {
+    let name = fqn.strip_prefix(".google.protobuf.")?;
+    let scalar = match name {
+        "BoolValue" => "bool".to_owned(),
+        "BytesValue" => format!("{runtime}::prost::alloc::vec::Vec<u8>"),
+        "DoubleValue" => "f64".to_owned(),
+        "Empty" => "()".to_owned(),
+        "FloatValue" => "f32".to_owned(),
+        "Int32Value" => "i32".to_owned(),
+        "Int64Value" => "i64".to_owned(),
+        "StringValue" => format!("{runtime}::prost::alloc::string::String"),
+        "UInt32Value" => "u32".to_owned(),
+        "UInt64Value" => "u64".to_owned(),
+        _ => {
+            let mut segments: Vec<&str> = name.split('.').collect();
+            let type_name = segments.pop().unwrap_or_default();
+            let path = std::iter::once(format!("{runtime}::prost_types"))
+                .chain(segments.into_iter().map(to_snake))
+                .chain(std::iter::once(to_upper_camel(type_name)));
+            return Some(path.collect::<Vec<_>>().join("::"));
+        }
+    };
+    Some(scalar)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn same_package() {
+        assert_eq!(
+            rust_type(".hello.HelloRequest", "hello", "::rgrpc"),
+            "super::HelloRequest"
+        );
+    }
+
+    #[test]
+    fn no_package() {
+        assert_eq!(rust_type(".Ping", "", "::rgrpc"), "super::Ping");
+    }
+
+    #[test]
+    fn nested_message_goes_through_its_parents_module() {
+        assert_eq!(
+            rust_type(".a.b.Outer.Inner", "a.b", "::rgrpc"),
+            "super::outer::Inner"
+        );
+    }
+
+    #[test]
+    fn sibling_and_parent_packages_climb_with_super() {
+        assert_eq!(
+            rust_type(".a.c.Msg", "a.b", "::rgrpc"),
+            "super::super::c::Msg"
+        );
+        assert_eq!(rust_type(".a.Msg", "a.b", "::rgrpc"), "super::super::Msg");
+        assert_eq!(rust_type(".x.Msg", "", "::rgrpc"), "super::x::Msg");
+        assert_eq!(rust_type(".Msg", "a", "::rgrpc"), "super::super::Msg");
+    }
+
+    #[test]
+    fn keyword_packages_are_escaped_like_prost() {
+        assert_eq!(
+            rust_type(".async.type.Msg", "other", "::rgrpc"),
+            "super::super::r#async::r#type::Msg"
+        );
+    }
+
+    #[test]
+    fn well_known_types_use_the_runtime_reexports() {
+        assert_eq!(rust_type(".google.protobuf.Empty", "a", "::rgrpc"), "()");
+        assert_eq!(
+            rust_type(".google.protobuf.Timestamp", "a", "::rgrpc"),
+            "::rgrpc::prost_types::Timestamp"
+        );
+        assert_eq!(
+            rust_type(".google.protobuf.StringValue", "a", "::x"),
+            "::x::prost::alloc::string::String"
+        );
+        assert_eq!(rust_type(".google.protobuf.UInt64Value", "a", "::x"), "u64");
+    }
+}

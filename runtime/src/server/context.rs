@@ -1,0 +1,169 @@
+//! What a handler knows about its call, and how it shapes the response metadata.
+
+use std::fmt;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+
+use tokio::sync::mpsc;
+use tonic::Status;
+use tonic::metadata::MetadataMap;
+use tonic::transport::server::TcpConnectInfo;
+
+use super::driver::Event;
+use crate::reserved;
+
+/// The call a handler is serving: who called which method with what metadata, and the
+/// metadata the handler will answer with.
+///
+/// Cheap to clone (clones share the call), so it can be handed to tasks the handler spawns.
+#[derive(Clone)]
+pub struct Context {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    method: &'static str,
+    metadata: MetadataMap,
+    peer: Option<SocketAddr>,
+    extensions: http::Extensions,
+    answer: Mutex<Answer>,
+    events: mpsc::Sender<Event>,
+}
+
+/// The response metadata, until it goes on the wire.
+#[derive(Default)]
+struct Answer {
+    headers: MetadataMap,
+    trailers: MetadataMap,
+    headers_sent: bool,
+}
+
+impl Context {
+    pub(crate) fn new(
+        method: &'static str,
+        parts: http::request::Parts,
+        events: mpsc::Sender<Event>,
+    ) -> Self {
+        let peer = parts
+            .extensions
+            .get::<TcpConnectInfo>()
+            .and_then(TcpConnectInfo::remote_addr);
+        Self {
+            inner: Arc::new(Inner {
+                method,
+                metadata: reserved::metadata(parts.headers),
+                peer,
+                extensions: parts.extensions,
+                answer: Mutex::default(),
+                events,
+            }),
+        }
+    }
+
+    /// The full method name, as on the wire: `"/package.Service/Method"`.
+    pub fn method(&self) -> &str {
+        self.inner.method
+    }
+
+    /// The request metadata the client sent (protocol headers removed).
+    pub fn metadata(&self) -> &MetadataMap {
+        &self.inner.metadata
+    }
+
+    /// The client's address, when the transport knows it (TCP does).
+    pub fn peer(&self) -> Option<SocketAddr> {
+        self.inner.peer
+    }
+
+    /// The HTTP request extensions: what tower layers in front of the service attached.
+    pub fn extensions(&self) -> &http::Extensions {
+        &self.inner.extensions
+    }
+
+    /// Adds `headers` to the initial metadata (replacing entries with the same keys).
+    ///
+    /// Initial metadata goes out with [`send_headers`](Self::send_headers), the first
+    /// response message, or the end of the call, whichever comes first; after that this
+    /// fails, since the headers are already on the wire.
+    pub fn set_headers(&self, headers: MetadataMap) -> Result<(), Status> {
+        let mut answer = self.answer();
+        if answer.headers_sent {
+            return Err(Status::internal(format!(
+                "{}: initial metadata was already sent",
+                self.inner.method
+            )));
+        }
+        merge(&mut answer.headers, headers);
+        Ok(())
+    }
+
+    /// Sends the initial metadata now, before any message — even before the handler reads
+    /// a request of a streaming call. Does nothing if it was sent already.
+    pub fn send_headers(&self) -> Result<(), Status> {
+        if self.mark_headers_sent() {
+            return Ok(());
+        }
+        match self.inner.events.try_send(Event::Headers) {
+            // A full queue holds messages, and the headers go out with the first of them.
+            Ok(()) | Err(mpsc::error::TrySendError::Full(_)) => Ok(()),
+            Err(mpsc::error::TrySendError::Closed(_)) => Err(self.ended()),
+        }
+    }
+
+    /// Adds `trailers` to the trailing metadata sent with the final status, OK or not.
+    pub fn set_trailers(&self, trailers: MetadataMap) {
+        merge(&mut self.answer().trailers, trailers);
+    }
+
+    /// Records that the initial metadata is (about to be) sent; true if it already was.
+    pub(crate) fn mark_headers_sent(&self) -> bool {
+        std::mem::replace(&mut self.answer().headers_sent, true)
+    }
+
+    /// Takes the initial metadata to put on the wire.
+    pub(crate) fn take_headers(&self) -> MetadataMap {
+        let mut answer = self.answer();
+        answer.headers_sent = true;
+        std::mem::take(&mut answer.headers)
+    }
+
+    /// Takes the trailing metadata to put on the wire.
+    pub(crate) fn take_trailers(&self) -> MetadataMap {
+        std::mem::take(&mut self.answer().trailers)
+    }
+
+    pub(crate) fn events(&self) -> &mpsc::Sender<Event> {
+        &self.inner.events
+    }
+
+    /// The status for an attempt to answer a call that is already over.
+    pub(crate) fn ended(&self) -> Status {
+        Status::cancelled(format!("{}: the call has already ended", self.inner.method))
+    }
+
+    fn answer(&self) -> MutexGuard<'_, Answer> {
+        // The lock guards plain data and is never held across a panic-prone call; a poisoned
+        // lock still holds consistent metadata, so keep using it.
+        self.inner
+            .answer
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+/// Inserts every entry of `from` into `into`, replacing entries with the same key.
+fn merge(into: &mut MetadataMap, from: MetadataMap) {
+    let mut headers = std::mem::take(into).into_headers();
+    headers.extend(from.into_headers());
+    *into = MetadataMap::from_headers(headers);
+}
+
+impl fmt::Debug for Context {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Context")
+            .field("method", &self.inner.method)
+            .field("peer", &self.inner.peer)
+            .field("metadata", &self.inner.metadata)
+            .finish_non_exhaustive()
+    }
+}

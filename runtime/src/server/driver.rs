@@ -1,0 +1,204 @@
+//! Turns a running handler into an HTTP/2 response: headers, DATA frames, trailers.
+//!
+//! The handler future is polled *inside* the response: first by the service future until
+//! the handler sends headers or a message (or finishes), then by the response body. So the
+//! handler lives exactly as long as the HTTP/2 stream — when the client resets the stream,
+//! hyper drops the body and with it the handler. Everything here is non-generic: messages
+//! arrive already encoded, so this code is compiled once for all services.
+
+use std::convert::Infallible;
+use std::future::{Future, poll_fn};
+use std::pin::Pin;
+use std::task::{Context as TaskContext, Poll, ready};
+
+use bytes::Bytes;
+use http::HeaderMap;
+use http_body::{Body, Frame};
+use tokio::sync::mpsc;
+use tonic::Status;
+
+use super::Context;
+use crate::reserved;
+
+/// How many encoded response messages may wait for the connection. HTTP/2 flow control
+/// bounds what is in flight beyond that.
+pub(crate) const EVENT_QUEUE: usize = 16;
+
+/// What a handler (through its context or sink) asks to put on the wire.
+#[derive(Debug)]
+pub(crate) enum Event {
+    Headers,
+    Message(Bytes),
+}
+
+/// The handler's work: for unary answers, the encoded response message.
+pub(crate) type Handler = Pin<Box<dyn Future<Output = Result<Option<Bytes>, Status>> + Send>>;
+
+/// The next thing to write.
+enum Step {
+    Headers,
+    Message(Bytes),
+    /// The handler is done and every message it sent is written: time for trailers.
+    Finished,
+}
+
+/// Drives a handler and collects what it sends.
+pub(crate) struct Driver {
+    call: Context,
+    handler: Option<Handler>,
+    events: mpsc::Receiver<Event>,
+    /// The unary response, written after any queued messages.
+    last_message: Option<Bytes>,
+    outcome: Result<(), Status>,
+}
+
+impl Driver {
+    pub(crate) fn new(call: Context, events: mpsc::Receiver<Event>, handler: Handler) -> Self {
+        Self {
+            call,
+            handler: Some(handler),
+            events,
+            last_message: None,
+            outcome: Ok(()),
+        }
+    }
+
+    fn poll_step(&mut self, cx: &mut TaskContext<'_>) -> Poll<Step> {
+        if let Some(handler) = &mut self.handler {
+            // Queued events first, so messages go out while the handler keeps producing.
+            if let Poll::Ready(Some(event)) = self.events.poll_recv(cx) {
+                return Poll::Ready(event.into());
+            }
+            let result = ready!(handler.as_mut().poll(cx));
+            self.handler = None;
+            // The call ends with the handler: sends from tasks it spawned now fail.
+            self.events.close();
+            match result {
+                Ok(message) => self.last_message = message,
+                Err(status) => self.outcome = Err(status),
+            }
+        }
+        if let Poll::Ready(Some(event)) = self.events.poll_recv(cx) {
+            return Poll::Ready(event.into());
+        }
+        Poll::Ready(match self.last_message.take() {
+            Some(message) => Step::Message(message),
+            None => Step::Finished,
+        })
+    }
+
+    /// The trailer block ending the call: the handler's status and trailing metadata.
+    fn trailers(&mut self) -> HeaderMap {
+        let mut trailers = reserved::headers(self.call.take_trailers());
+        let status = match std::mem::replace(&mut self.outcome, Ok(())) {
+            Ok(()) => Status::ok(""),
+            Err(status) => status,
+        };
+        add_status(&status, &mut trailers);
+        trailers
+    }
+}
+
+impl From<Event> for Step {
+    fn from(event: Event) -> Self {
+        match event {
+            Event::Headers => Step::Headers,
+            Event::Message(message) => Step::Message(message),
+        }
+    }
+}
+
+/// Runs the handler until the response can start, and returns that response.
+pub(crate) async fn respond(mut driver: Driver) -> http::Response<tonic::body::Body> {
+    let first = poll_fn(|cx| driver.poll_step(cx)).await;
+    let first_message = match first {
+        Step::Headers => None,
+        Step::Message(message) => Some(message),
+        // Nothing was sent at all: answer "Trailers-Only", one header block with everything.
+        Step::Finished => {
+            let mut headers = reserved::headers(driver.call.take_headers());
+            headers.extend(driver.trailers());
+            return grpc_response(headers, tonic::body::Body::empty());
+        }
+    };
+    let headers = reserved::headers(driver.call.take_headers());
+    let body = ResponseBody {
+        driver,
+        first_message,
+        done: false,
+    };
+    grpc_response(headers, tonic::body::Body::new(body))
+}
+
+fn grpc_response(
+    mut headers: HeaderMap,
+    body: tonic::body::Body,
+) -> http::Response<tonic::body::Body> {
+    headers.insert(
+        http::header::CONTENT_TYPE,
+        http::HeaderValue::from_static("application/grpc"),
+    );
+    let mut response = http::Response::new(body);
+    *response.headers_mut() = headers;
+    response
+}
+
+/// Writes `status` into a header block; a status that cannot be written (its metadata is
+/// not valid header data) is replaced by one that can, saying so.
+pub(crate) fn add_status(status: &Status, headers: &mut HeaderMap) {
+    if let Err(unwritable) = status.add_header(headers) {
+        let fallback = Status::internal(format!(
+            "the handler's status could not be encoded: {}",
+            unwritable.message()
+        ));
+        // A plain INTERNAL with an ASCII message always encodes.
+        let _ = fallback.add_header(headers);
+    }
+}
+
+/// A complete gRPC response made of a status alone (Trailers-Only).
+pub(crate) fn status_response(status: &Status) -> http::Response<tonic::body::Body> {
+    let mut headers = HeaderMap::new();
+    add_status(status, &mut headers);
+    grpc_response(headers, tonic::body::Body::empty())
+}
+
+/// The response body: the messages the handler sends, then the trailers.
+struct ResponseBody {
+    driver: Driver,
+    first_message: Option<Bytes>,
+    done: bool,
+}
+
+impl Body for ResponseBody {
+    type Data = Bytes;
+    type Error = Infallible;
+
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        cx: &mut TaskContext<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, Infallible>>> {
+        let this = self.get_mut();
+        if let Some(message) = this.first_message.take() {
+            return Poll::Ready(Some(Ok(Frame::data(message))));
+        }
+        if this.done {
+            return Poll::Ready(None);
+        }
+        loop {
+            match ready!(this.driver.poll_step(cx)) {
+                // Already sent with the response; a second request is a no-op.
+                Step::Headers => continue,
+                Step::Message(message) => return Poll::Ready(Some(Ok(Frame::data(message)))),
+                Step::Finished => {
+                    this.done = true;
+                    return Poll::Ready(Some(Ok(Frame::trailers(this.driver.trailers()))));
+                }
+            }
+        }
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.done && self.first_message.is_none()
+    }
+}

@@ -1,0 +1,24 @@
+//! The server side of a call: what handlers receive, and serving generated services.
+//!
+//! A generated service trait's handlers get a [`Context`] and, by call shape, the request
+//! message or a [`RequestStream`], plus a [`ResponseSink`] for streamed answers:
+//!
+//! | kind | handler arguments | handler returns |
+//! |---|---|---|
+//! | unary | `ctx, request` | `Result<Resp, Status>` |
+//! | server streaming | `ctx, request, sink` | `Result<(), Status>` |
+//! | client streaming | `ctx, requests` | `Result<Resp, Status>` |
+//! | bidi streaming | `ctx, requests, sink` | `Result<(), Status>` |
+//!
+//! Returning ends the call: `Ok` sends status OK, `Err(status)` sends that status, at any
+//! point of a stream. Either way the trailing metadata set on the context goes with it.
+
+mod context;
+pub(crate) mod dispatch;
+pub(crate) mod driver;
+mod router;
+mod streams;
+
+pub use context::Context;
+pub use router::{Router, Server};
+pub use streams::{RequestStream, ResponseSink};

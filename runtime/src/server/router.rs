@@ -1,0 +1,102 @@
+//! Serving services over HTTP/2: a thin layer over tonic's server.
+
+use std::convert::Infallible;
+use std::future::Future;
+use std::net::SocketAddr;
+
+use tokio::net::TcpListener;
+use tonic::server::NamedService;
+use tonic::transport::server::TcpIncoming;
+use tower_service::Service;
+
+/// Builds a server for one or more generated services.
+///
+/// ```ignore
+/// rgrpc::Server::builder()
+///     .add_service(HelloServiceServer::new(MyHello))
+///     .serve("127.0.0.1:50051".parse()?)
+///     .await?;
+/// ```
+///
+/// A generated server is also a plain tower service with a [`NamedService`] name, so it can
+/// be added to `tonic::transport::Server` directly, next to tonic services.
+#[derive(Debug, Default)]
+pub struct Server {
+    inner: tonic::transport::Server,
+}
+
+/// A server with its services, ready to serve.
+#[derive(Debug)]
+pub struct Router {
+    inner: tonic::transport::server::Router,
+}
+
+impl Server {
+    /// A server with tonic's default HTTP/2 settings.
+    pub fn builder() -> Self {
+        Self::default()
+    }
+
+    /// Starts from a tonic server builder configured by hand (limits, keep-alive, TLS…).
+    pub fn from_tonic(inner: tonic::transport::Server) -> Self {
+        Self { inner }
+    }
+
+    /// Adds the first service.
+    pub fn add_service<S>(mut self, service: S) -> Router
+    where
+        S: Service<
+                http::Request<tonic::body::Body>,
+                Response = http::Response<tonic::body::Body>,
+                Error = Infallible,
+            > + NamedService
+            + Clone
+            + Send
+            + Sync
+            + 'static,
+        S::Future: Send + 'static,
+    {
+        Router {
+            inner: self.inner.add_service(service),
+        }
+    }
+}
+
+impl Router {
+    /// Adds another service.
+    pub fn add_service<S>(self, service: S) -> Self
+    where
+        S: Service<
+                http::Request<tonic::body::Body>,
+                Response = http::Response<tonic::body::Body>,
+                Error = Infallible,
+            > + NamedService
+            + Clone
+            + Send
+            + Sync
+            + 'static,
+        S::Future: Send + 'static,
+    {
+        Self {
+            inner: self.inner.add_service(service),
+        }
+    }
+
+    /// Serves on `addr` until the process ends or an error stops the server.
+    pub async fn serve(self, addr: SocketAddr) -> Result<(), tonic::transport::Error> {
+        self.inner.serve(addr).await
+    }
+
+    /// Serves on `listener` (bind port 0 to let the OS pick one) until `shutdown`
+    /// completes, then lets calls in flight finish.
+    pub async fn serve_with_shutdown(
+        self,
+        listener: TcpListener,
+        shutdown: impl Future<Output = ()>,
+    ) -> Result<(), tonic::transport::Error> {
+        let incoming = TcpIncoming::from(listener).with_nodelay(Some(true));
+        self.inner
+            .serve_with_incoming_shutdown(incoming, shutdown)
+            .await
+    }
+}
