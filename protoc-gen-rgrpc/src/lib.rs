@@ -70,7 +70,6 @@ pub fn generate(request: &CodeGeneratorRequest) -> CodeGeneratorResponse {
         // clear message, before we ever see them.
         supported_features: Some(Feature::Proto3Optional as u64),
         file,
-        ..Default::default()
     }
 }
 

@@ -141,7 +141,7 @@ mod tests {
     fn fences_are_marked_text_and_closed() {
         assert_eq!(
             rustdoc_lines(&lines(" ```\n fn main() {}")),
-            vec![" ```text", "  fn main() {}", " ```"]
+            vec![" ```text", " fn main() {}", " ```"]
         );
     }
 

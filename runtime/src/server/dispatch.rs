@@ -145,7 +145,7 @@ fn start<Req>(
 where
     Req: Message + Default + Send + 'static,
 {
-    if let Err(rejection) = check_request(&call.parts) {
+    if let Some(rejection) = rejection(&call.parts) {
         return Box::pin(std::future::ready(Ok(rejection)));
     }
     let requests = RequestStream::new(Streaming::new_request(
@@ -161,8 +161,8 @@ where
     Box::pin(async move { Ok(driver::respond(driver).await) })
 }
 
-/// Rejects requests that are not gRPC, or that this server cannot decode.
-fn check_request(parts: &http::request::Parts) -> Result<(), http::Response<tonic::body::Body>> {
+/// The answer to a request that is not gRPC, or that this server cannot decode.
+fn rejection(parts: &http::request::Parts) -> Option<http::Response<tonic::body::Body>> {
     let content_type = parts
         .headers
         .get(http::header::CONTENT_TYPE)
@@ -171,10 +171,10 @@ fn check_request(parts: &http::request::Parts) -> Result<(), http::Response<toni
         // The gRPC spec: a request that is not gRPC gets HTTP 415, not a gRPC status.
         let mut response = http::Response::new(tonic::body::Body::empty());
         *response.status_mut() = http::StatusCode::UNSUPPORTED_MEDIA_TYPE;
-        return Err(response);
+        return Some(response);
     }
     match parts.headers.get("grpc-encoding").map(|v| v.as_bytes()) {
-        None | Some(b"identity") => Ok(()),
+        None | Some(b"identity") => None,
         Some(other) => {
             let status = Status::unimplemented(format!(
                 "grpc-encoding {:?} is not supported (supported: identity)",
@@ -185,7 +185,7 @@ fn check_request(parts: &http::request::Parts) -> Result<(), http::Response<toni
                 "grpc-accept-encoding",
                 http::HeaderValue::from_static("identity"),
             );
-            Err(response)
+            Some(response)
         }
     }
 }

@@ -1,0 +1,224 @@
+//! The plugin as a process and as a library: how it treats bad input, its command line,
+//! and whether its output is deterministic.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use prost::Message;
+use prost_types::FileDescriptorSet;
+use prost_types::compiler::{CodeGeneratorRequest, CodeGeneratorResponse};
+
+const PLUGIN: &str = env!("CARGO_BIN_EXE_protoc-gen-rgrpc");
+
+fn run_plugin(args: &[&str], stdin: &[u8]) -> Output {
+    let mut child = Command::new(PLUGIN)
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("plugin starts");
+    let mut input = child.stdin.take().expect("stdin is piped");
+    // The plugin may exit before reading everything; a broken pipe is then expected.
+    let _ = input.write_all(stdin);
+    drop(input);
+    child.wait_with_output().expect("plugin exits")
+}
+
+#[test]
+fn garbage_on_stdin_is_a_clear_error_and_exit_1() {
+    let output = run_plugin(&[], b"\xff\xff\xff this is not protobuf");
+    assert_eq!(output.status.code(), Some(1));
+    assert!(output.stdout.is_empty(), "no partial response on stdout");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.starts_with("protoc-gen-rgrpc: stdin is not a CodeGeneratorRequest"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("run by protoc"), "{stderr}");
+}
+
+#[test]
+fn arguments_mean_it_was_run_by_hand() {
+    let output = run_plugin(&["hello.proto"], b"");
+    assert_eq!(output.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("unknown argument \"hello.proto\""),
+        "{stderr}"
+    );
+    assert!(stderr.contains("--rgrpc_out"), "usage follows: {stderr}");
+}
+
+#[test]
+fn version_and_help_exit_0() {
+    let version = run_plugin(&["--version"], b"");
+    assert_eq!(version.status.code(), Some(0));
+    assert_eq!(
+        String::from_utf8_lossy(&version.stdout).trim(),
+        format!("protoc-gen-rgrpc {}", env!("CARGO_PKG_VERSION"))
+    );
+    let help = run_plugin(&["--help"], b"");
+    assert_eq!(help.status.code(), Some(0));
+    assert!(String::from_utf8_lossy(&help.stdout).contains("--rgrpc_opt"));
+}
+
+fn repo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+/// The descriptors protoc would send for `files` under `include`, comments included.
+fn request_for(include: &Path, files: &[&str], parameter: &str) -> CodeGeneratorRequest {
+    // Tests run in parallel: each request gets its own descriptor file.
+    static NEXT: AtomicUsize = AtomicUsize::new(0);
+    let unique = NEXT.fetch_add(1, Ordering::Relaxed);
+    let out = std::env::temp_dir().join(format!("rgrpc-cli-{}-{unique}.binpb", std::process::id()));
+    let mut protoc = rgrpc_dev::protoc_command().expect("protoc available");
+    let status = protoc
+        .arg("--include_imports")
+        .arg("--include_source_info")
+        .arg(format!("--descriptor_set_out={}", out.display()))
+        .arg("-I")
+        .arg(include)
+        .args(files)
+        .arg("-I")
+        .arg(rgrpc_dev::well_known_include().expect("wkt include"))
+        .status()
+        .expect("protoc runs");
+    assert!(status.success());
+    let bytes = std::fs::read(&out).expect("descriptor set written");
+    let _ = std::fs::remove_file(&out);
+    let set = FileDescriptorSet::decode(bytes.as_slice()).expect("valid descriptor set");
+    CodeGeneratorRequest {
+        file_to_generate: files.iter().map(|f| f.to_string()).collect(),
+        parameter: Some(parameter.to_owned()),
+        proto_file: set.file,
+        ..Default::default()
+    }
+}
+
+fn generate_via_process(request: &CodeGeneratorRequest) -> CodeGeneratorResponse {
+    let output = run_plugin(&[], &request.encode_to_vec());
+    assert_eq!(
+        output.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    CodeGeneratorResponse::decode(output.stdout.as_slice()).expect("a response")
+}
+
+#[test]
+fn same_request_twice_gives_identical_bytes_and_file_order_does_not_matter() {
+    let include = repo().join("fixtures/packages/input");
+    let files = ["a/b/things.proto", "c/common.proto", "plain.proto"];
+    let request = request_for(&include, &files, "");
+    let first = generate_via_process(&request);
+    assert_eq!(first.error, None);
+    assert_eq!(first.file.len(), 3);
+    assert_eq!(first, generate_via_process(&request));
+
+    let mut shuffled = request.clone();
+    shuffled.file_to_generate.reverse();
+    shuffled.proto_file.reverse();
+    assert_eq!(first, protoc_gen_rgrpc::generate(&shuffled));
+}
+
+#[test]
+fn bad_parameters_give_an_error_and_no_files() {
+    let request = request_for(
+        &repo().join("proto"),
+        &["hello.proto"],
+        "server=nope,unknown",
+    );
+    let response = protoc_gen_rgrpc::generate(&request);
+    assert!(response.file.is_empty());
+    assert_eq!(
+        response.error.as_deref(),
+        Some(
+            "invalid --rgrpc_opt: parameter \"server\" expects true or false, got \"nope\"\n\
+             invalid --rgrpc_opt: unknown parameter \"unknown\" (known: client, messages, runtime_path, server)"
+        )
+    );
+}
+
+#[test]
+fn a_file_to_generate_without_its_descriptor_is_an_error() {
+    let mut request = request_for(&repo().join("proto"), &["hello.proto"], "");
+    request.file_to_generate.push("missing.proto".to_owned());
+    let response = protoc_gen_rgrpc::generate(&request);
+    assert!(response.file.is_empty());
+    assert_eq!(
+        response.error.as_deref(),
+        Some(
+            "missing.proto: listed in file_to_generate but its descriptor is missing from the request"
+        )
+    );
+}
+
+#[test]
+fn a_method_type_missing_from_the_request_is_an_error_naming_it() {
+    let mut request = request_for(&repo().join("proto"), &["hello.proto"], "");
+    let hello = request
+        .proto_file
+        .iter_mut()
+        .find(|f| f.name() == "hello.proto")
+        .expect("hello.proto in request");
+    hello.service[0].method[0].input_type = Some(".hello.Nope".to_owned());
+    let response = protoc_gen_rgrpc::generate(&request);
+    assert!(response.file.is_empty());
+    assert_eq!(
+        response.error.as_deref(),
+        Some(
+            "hello.proto: rpc hello.HelloService.SayHello: type \".hello.Nope\" is not defined in the request"
+        )
+    );
+}
+
+#[test]
+fn options_select_what_is_generated() {
+    let include = repo().join("proto");
+    let only_client = protoc_gen_rgrpc::generate(&request_for(
+        &include,
+        &["hello.proto"],
+        "server=false,messages=false",
+    ));
+    let text = only_client.file[0].content();
+    assert!(text.contains("pub mod hello_service_client"));
+    assert!(!text.contains("pub mod hello_service_server"));
+    assert!(!text.contains("pub struct HelloRequest"));
+
+    let custom_root = protoc_gen_rgrpc::generate(&request_for(
+        &include,
+        &["hello.proto"],
+        "runtime_path=::my::rgrpc",
+    ));
+    let text = custom_root.file[0].content();
+    assert!(text.contains("::my::rgrpc::codegen::Client"));
+    let code_lines = text
+        .lines()
+        .filter(|line| !line.trim_start().starts_with("//"));
+    for line in code_lines {
+        assert!(
+            !line.replace("::my::rgrpc::", "").contains("rgrpc::"),
+            "every runtime path uses the configured root: {line}"
+        );
+    }
+
+    let nothing = protoc_gen_rgrpc::generate(&request_for(
+        &include,
+        &["hello.proto"],
+        "client=false,server=false,messages=false",
+    ));
+    assert_eq!(nothing.error, None);
+    assert!(nothing.file.is_empty());
+}
+
+#[test]
+fn response_declares_proto3_optional_support() {
+    let response =
+        protoc_gen_rgrpc::generate(&request_for(&repo().join("proto"), &["hello.proto"], ""));
+    assert_eq!(response.supported_features, Some(1));
+}
