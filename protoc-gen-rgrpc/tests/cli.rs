@@ -1,6 +1,9 @@
 //! The plugin as a process and as a library: how it treats bad input, its command line,
 //! and whether its output is deterministic.
 
+// Test helpers outside #[test] fns are not covered by clippy.toml's test allowance.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};

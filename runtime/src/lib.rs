@@ -4,7 +4,7 @@
 //! carries a call lives here, written once:
 //!
 //! * [`client`]: a cheap-to-clone [`Client`](client::Client) and the four call shapes,
-//!   each a builder awaited through [`IntoFuture`](std::future::IntoFuture), so per-call
+//!   each a builder awaited through [`IntoFuture`], so per-call
 //!   options (metadata, timeout) never change a generated signature.
 //! * [`server`]: the [`Context`] every handler receives, the request and response streams,
 //!   the dispatch that turns a handler into an HTTP/2 response, and a [`Server`] builder.

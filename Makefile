@@ -1,0 +1,62 @@
+# rgrpc: `make help` lists the targets. Nothing needs installing by hand: protoc comes
+# from the protoc-bin-vendored crate (set PROTOC=/path/to/protoc to use another one).
+
+SHELL := bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DELETE_ON_ERROR:
+.DEFAULT_GOAL := all
+MAKEFLAGS += --warn-undefined-variables
+MAKEFLAGS += --no-builtin-rules
+
+CARGO ?= cargo
+# The plugin as users run it: protoc finds it through --plugin.
+PLUGIN := target/debug/protoc-gen-rgrpc
+# protoc, from the vendored crate unless PROTOC is set; the well-known types are included.
+PROTOC_RUN := $(CARGO) run -q -p rgrpc-dev --bin rgrpc-protoc --
+
+.PHONY: help
+help: ## Describe the targets
+	@grep -hE '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | sort | \
+		awk 'BEGIN {FS = ":.*?## "}; {printf "%-14s %s\n", $$1, $$2}'
+
+.PHONY: all
+all: build test lint ## Build, test and lint everything
+
+.PHONY: build
+build: ## Build every crate
+	$(CARGO) build --workspace --all-targets
+
+.PHONY: plugin
+plugin: ## Build the protoc plugin
+	$(CARGO) build -q -p protoc-gen-rgrpc
+
+.PHONY: gen
+gen: plugin ## Regenerate the checked-in generated code (examples/hello) from proto/
+	mkdir -p examples/hello/src/generated
+	$(PROTOC_RUN) --plugin=protoc-gen-rgrpc=$(PLUGIN) \
+		--rgrpc_out=examples/hello/src/generated -I proto proto/hello.proto
+
+.PHONY: demo
+demo: gen ## Generate from proto/hello.proto, serve on 127.0.0.1, call all four kinds
+	scripts/demo.sh
+
+.PHONY: test
+test: ## Run every test (goldens through real protoc, compile checks, e2e over HTTP/2)
+	$(CARGO) test --workspace
+
+.PHONY: golden
+golden: ## Accept the current generator output as the golden files (review git diff after)
+	UPDATE_GOLDEN=1 $(CARGO) test -p protoc-gen-rgrpc --test golden
+
+.PHONY: check-golden
+check-golden: golden ## Fail if the golden files are stale
+	git diff --exit-code -- fixtures/
+
+.PHONY: lint
+lint: ## rustfmt, clippy and rustdoc, all warnings as errors
+	$(CARGO) fmt --all --check
+	$(CARGO) clippy --workspace --all-targets -- -D warnings
+	RUSTDOCFLAGS="-D warnings" $(CARGO) doc --workspace --no-deps
+
+.PHONY: ci
+ci: test lint demo ## What CI runs
