@@ -3,6 +3,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+use std::future::IntoFuture;
 use std::net::SocketAddr;
 use std::time::Duration;
 
@@ -25,7 +26,9 @@ const MANY: usize = 1500;
 
 /// The server under test. Its behaviour is chosen by the request text:
 /// * unary `fail` answers NOT_FOUND with a non-ASCII message and details;
+/// * unary `sleep` sleeps past any test deadline first;
 /// * server streaming `N` sends `N` numbered replies; `N!` sends them and then fails;
+///   `N~` sends them and then hangs;
 /// * client streaming checks that greetings arrive numbered in order;
 /// * bidi echoes each greeting as it arrives, after sending its headers at once.
 struct TestService;
@@ -36,6 +39,9 @@ impl HelloService for TestService {
         ctx: Context,
         request: HelloRequest,
     ) -> Result<HelloResponse, Status> {
+        if request.greeting == "sleep" {
+            tokio::time::sleep(LIMIT).await;
+        }
         if request.greeting == "fail" {
             return Err(Status::with_details(
                 Code::NotFound,
@@ -64,6 +70,14 @@ impl HelloService for TestService {
         request: HelloRequest,
         responses: ResponseSink<HelloResponse>,
     ) -> Result<(), Status> {
+        if let Some(count) = request.greeting.strip_suffix('~') {
+            // Send `count` replies, then hang: the caller's deadline must end the call.
+            for i in 0..count.parse().unwrap_or(0) {
+                responses.send(reply(i.to_string())).await?;
+            }
+            tokio::time::sleep(LIMIT).await;
+            return Ok(());
+        }
         let (count, then_fail) = match request.greeting.strip_suffix('!') {
             Some(count) => (count, true),
             None => (request.greeting.as_str(), false),
@@ -112,6 +126,46 @@ impl HelloService for TestService {
             responses.send(reply(request.greeting)).await?;
         }
         Ok(())
+    }
+}
+
+/// A server whose handlers never finish by themselves, and report when they are dropped.
+struct Endless {
+    dropped: mpsc::UnboundedSender<&'static str>,
+}
+
+/// Sends its name when dropped: the handler's future holding it was cancelled.
+struct DropSignal(&'static str, mpsc::UnboundedSender<&'static str>);
+
+impl Drop for DropSignal {
+    fn drop(&mut self) {
+        let _ = self.1.send(self.0);
+    }
+}
+
+impl HelloService for Endless {
+    async fn say_hello(
+        &self,
+        _ctx: Context,
+        _request: HelloRequest,
+    ) -> Result<HelloResponse, Status> {
+        let _signal = DropSignal("unary", self.dropped.clone());
+        tokio::time::sleep(LIMIT).await;
+        Err(Status::internal("the client should have gone"))
+    }
+
+    async fn lots_of_replies(
+        &self,
+        _ctx: Context,
+        _request: HelloRequest,
+        responses: ResponseSink<HelloResponse>,
+    ) -> Result<(), Status> {
+        let _signal = DropSignal("server streaming", self.dropped.clone());
+        let started = tokio::time::Instant::now();
+        while started.elapsed() < LIMIT {
+            responses.send(reply("more")).await?;
+        }
+        Err(Status::internal("the client should have gone"))
     }
 }
 
@@ -305,6 +359,91 @@ async fn bidi_streams_many_messages_both_ways_concurrently() {
     .await;
     let expected: Vec<String> = (0..MANY).map(|i| i.to_string()).collect();
     assert_eq!(received, expected);
+}
+
+#[tokio::test]
+async fn unary_timeout_ends_the_call_with_deadline_exceeded() {
+    let server = Running::start(TestService).await;
+    let client = server.client().await;
+    let started = std::time::Instant::now();
+    let status = bounded(
+        "timed-out call",
+        client
+            .say_hello(greeting("sleep"))
+            .timeout(Duration::from_millis(100)),
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(status.code(), Code::DeadlineExceeded, "{status:?}");
+    // Generous: the point is "promptly, not after the server's 20 s sleep".
+    assert!(
+        started.elapsed() < Duration::from_secs(2),
+        "{:?}",
+        started.elapsed()
+    );
+}
+
+#[tokio::test]
+async fn stream_timeout_ends_the_stream_mid_way_with_deadline_exceeded() {
+    let server = Running::start(TestService).await;
+    let client = server.client().await;
+    let mut replies = client
+        .lots_of_replies(greeting("2~"))
+        .timeout(Duration::from_millis(300))
+        .await
+        .unwrap();
+    assert_eq!(
+        bounded("first", replies.message())
+            .await
+            .unwrap()
+            .unwrap()
+            .reply,
+        "0"
+    );
+    assert_eq!(
+        bounded("second", replies.message())
+            .await
+            .unwrap()
+            .unwrap()
+            .reply,
+        "1"
+    );
+    let status = bounded("deadline", replies.message()).await.unwrap_err();
+    assert_eq!(status.code(), Code::DeadlineExceeded, "{status:?}");
+    assert!(bounded("after deadline", replies.next()).await.is_none());
+}
+
+#[tokio::test]
+async fn dropping_a_unary_call_cancels_the_server_handler() {
+    let (dropped, mut drops) = mpsc::unbounded_channel();
+    let server = Running::start(Endless { dropped }).await;
+    let client = server.client().await;
+    // Give up on the call after a moment: the future is dropped mid-flight.
+    let abandoned = tokio::time::timeout(
+        Duration::from_millis(200),
+        client.say_hello(greeting("x")).into_future(),
+    )
+    .await;
+    assert!(abandoned.is_err(), "the handler never answers");
+    assert_eq!(
+        bounded("handler dropped", drops.recv()).await,
+        Some("unary")
+    );
+}
+
+#[tokio::test]
+async fn dropping_a_response_stream_cancels_the_server_handler() {
+    let (dropped, mut drops) = mpsc::unbounded_channel();
+    let server = Running::start(Endless { dropped }).await;
+    let client = server.client().await;
+    let mut replies = client.lots_of_replies(greeting("x")).await.unwrap();
+    let first = bounded("first reply", replies.message()).await.unwrap();
+    assert_eq!(first.unwrap().reply, "more");
+    drop(replies);
+    assert_eq!(
+        bounded("handler dropped", drops.recv()).await,
+        Some("server streaming")
+    );
 }
 
 #[tokio::test]

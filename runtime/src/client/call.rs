@@ -148,6 +148,19 @@ impl Deadline {
     pub(crate) fn exceeded(&self) -> Status {
         Status::deadline_exceeded(format!("deadline of {:?} exceeded", self.timeout))
     }
+
+    /// The status to report for a call that failed with `status`.
+    ///
+    /// A server whose own view of the deadline expired first may answer `CANCELLED`
+    /// (tonic's server does, "Timeout expired"); once our deadline has passed, the caller
+    /// must see `DEADLINE_EXCEEDED` regardless, as grpc-java's client also ensures.
+    pub(crate) fn classify(&self, status: Status) -> Status {
+        if status.code() == tonic::Code::Cancelled && Instant::now() >= self.at {
+            self.exceeded()
+        } else {
+            status
+        }
+    }
 }
 
 type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send>>;
@@ -166,9 +179,10 @@ where
         Box::pin(async move {
             match deadline {
                 None => call.await,
-                Some(deadline) => tokio::time::timeout_at(deadline.at, call)
-                    .await
-                    .unwrap_or_else(|_| Err(deadline.exceeded())),
+                Some(deadline) => match tokio::time::timeout_at(deadline.at, call).await {
+                    Ok(result) => result.map_err(|status| deadline.classify(status)),
+                    Err(_elapsed) => Err(deadline.exceeded()),
+                },
             }
         })
     }

@@ -96,11 +96,18 @@ impl<T> ResponseStream<T> {
                 self.state = State::Open(body);
                 Poll::Ready(Ok(()))
             }
-            Err(status) => {
-                self.finish();
-                Poll::Ready(Err(status))
-            }
+            Err(status) => Poll::Ready(Err(self.fail(status))),
         }
+    }
+
+    /// Ends the stream with `status`, seen through the deadline (see `Deadline::classify`).
+    fn fail(&mut self, status: Status) -> Status {
+        let status = match &self.deadline {
+            Some((_, deadline)) => deadline.classify(status),
+            None => status,
+        };
+        self.finish();
+        status
     }
 
     /// Drops whatever is left of the call (resetting its stream) and stops the deadline.
@@ -127,10 +134,7 @@ impl<T> Stream for ResponseStream<T> {
         };
         match ready!(Pin::new(&mut *body).poll_next(cx)) {
             Some(Ok(message)) => Poll::Ready(Some(Ok(message))),
-            Some(Err(status)) => {
-                this.finish();
-                Poll::Ready(Some(Err(status)))
-            }
+            Some(Err(status)) => Poll::Ready(Some(Err(this.fail(status)))),
             None => {
                 // The body is fully read, so the trailers are already buffered.
                 let trailers = body
