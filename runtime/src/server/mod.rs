@@ -20,5 +20,5 @@ mod router;
 mod streams;
 
 pub use context::Context;
-pub use router::{Router, Server};
+pub use router::{GrpcService, Router, Server};
 pub use streams::{RequestStream, ResponseSink};

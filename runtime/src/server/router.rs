@@ -9,6 +9,36 @@ use tonic::server::NamedService;
 use tonic::transport::server::TcpIncoming;
 use tower_service::Service;
 
+/// A service a [`Server`] can serve: what every generated `…Server<T>` is (and what
+/// tonic's router takes), named once so the bounds are not repeated at each use.
+pub trait GrpcService:
+    Service<
+        http::Request<tonic::body::Body>,
+        Response = http::Response<tonic::body::Body>,
+        Error = Infallible,
+        Future: Send + 'static,
+    > + NamedService
+    + Clone
+    + Send
+    + Sync
+    + 'static
+{
+}
+
+impl<S> GrpcService for S where
+    S: Service<
+            http::Request<tonic::body::Body>,
+            Response = http::Response<tonic::body::Body>,
+            Error = Infallible,
+            Future: Send + 'static,
+        > + NamedService
+        + Clone
+        + Send
+        + Sync
+        + 'static
+{
+}
+
 /// Builds a server for one or more generated services.
 ///
 /// ```ignore
@@ -43,19 +73,7 @@ impl Server {
     }
 
     /// Adds the first service.
-    pub fn add_service<S>(mut self, service: S) -> Router
-    where
-        S: Service<
-                http::Request<tonic::body::Body>,
-                Response = http::Response<tonic::body::Body>,
-                Error = Infallible,
-            > + NamedService
-            + Clone
-            + Send
-            + Sync
-            + 'static,
-        S::Future: Send + 'static,
-    {
+    pub fn add_service(mut self, service: impl GrpcService) -> Router {
         Router {
             inner: self.inner.add_service(service),
         }
@@ -64,19 +82,7 @@ impl Server {
 
 impl Router {
     /// Adds another service.
-    pub fn add_service<S>(self, service: S) -> Self
-    where
-        S: Service<
-                http::Request<tonic::body::Body>,
-                Response = http::Response<tonic::body::Body>,
-                Error = Infallible,
-            > + NamedService
-            + Clone
-            + Send
-            + Sync
-            + 'static,
-        S::Future: Send + 'static,
-    {
+    pub fn add_service(self, service: impl GrpcService) -> Self {
         Self {
             inner: self.inner.add_service(service),
         }
