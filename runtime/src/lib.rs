@@ -21,12 +21,18 @@ pub mod client;
 mod codec;
 #[doc(hidden)]
 pub mod codegen;
+mod log;
 mod reserved;
 pub mod server;
+mod timeout;
 
 pub use channel::{Channel, ConnectError};
 pub use client::{Response, ResponseStream};
 pub use server::{Context, RequestStream, ResponseSink, Server};
+/// The cancellation signal calls take ([`Call::cancellation`](client::Call::cancellation))
+/// and handlers give out ([`Context::cancellation_token`]).
+pub use tokio_util::sync::CancellationToken;
+pub use tonic::codec::CompressionEncoding as Compression;
 pub use tonic::{Code, Status};
 
 /// Request, response and trailing metadata (tonic's types).

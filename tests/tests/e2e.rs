@@ -3,8 +3,9 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod support;
+
 use std::future::IntoFuture;
-use std::net::SocketAddr;
 use std::time::Duration;
 
 use rgrpc::metadata::{MetadataMap, MetadataValue};
@@ -13,13 +14,10 @@ use rgrpc::{Code, Context, RequestStream, ResponseSink, Status};
 use rgrpc_tests::hello::hello_service_client::HelloServiceClient;
 use rgrpc_tests::hello::hello_service_server::{HelloService, HelloServiceServer};
 use rgrpc_tests::hello::{HelloRequest, HelloResponse};
+use support::{LIMIT, Running, bounded, greeting, reply};
 use tokio::net::TcpListener;
-use tokio::sync::{mpsc, oneshot};
-use tokio::task::JoinHandle;
+use tokio::sync::mpsc;
 use tokio_stream::wrappers::ReceiverStream;
-
-/// Every wait in these tests is bounded by this, so a hang fails instead of stalling CI.
-const LIMIT: Duration = Duration::from_secs(20);
 
 /// How many messages the "many messages" tests push each way.
 const MANY: usize = 1500;
@@ -175,69 +173,6 @@ impl HelloService for NothingImplemented {}
 
 const FAILURE_MESSAGE: &str = "no greeting for «ünïcödé» at 100% — sorry\nsecond line";
 const FAILURE_DETAILS: &[u8] = &[0, 1, 2, 255];
-
-fn reply(text: impl Into<String>) -> HelloResponse {
-    HelloResponse { reply: text.into() }
-}
-
-fn greeting(text: impl Into<String>) -> HelloRequest {
-    HelloRequest {
-        greeting: text.into(),
-    }
-}
-
-/// A server on an OS-chosen port of 127.0.0.1, shut down when dropped.
-struct Running {
-    addr: SocketAddr,
-    stop: Option<oneshot::Sender<()>>,
-    task: Option<JoinHandle<()>>,
-}
-
-impl Running {
-    async fn start(service: impl HelloService) -> Self {
-        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = listener.local_addr().unwrap();
-        let (stop, stopped) = oneshot::channel::<()>();
-        let router = rgrpc::Server::builder().add_service(HelloServiceServer::new(service));
-        let task = tokio::spawn(async move {
-            router
-                .serve_with_shutdown(listener, async {
-                    let _ = stopped.await;
-                })
-                .await
-                .unwrap();
-        });
-        Self {
-            addr,
-            stop: Some(stop),
-            task: Some(task),
-        }
-    }
-
-    async fn client(&self) -> HelloServiceClient {
-        let channel = rgrpc::Channel::connect(format!("http://{}", self.addr))
-            .await
-            .unwrap();
-        HelloServiceClient::new(channel)
-    }
-}
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
-        if let Some(task) = self.task.take() {
-            task.abort();
-        }
-    }
-}
-
-async fn bounded<T>(what: &str, future: impl std::future::IntoFuture<Output = T>) -> T {
-    tokio::time::timeout(LIMIT, future)
-        .await
-        .unwrap_or_else(|_| panic!("{what} did not finish within {LIMIT:?}"))
-}
 
 #[tokio::test]
 async fn unary_answers_with_message_headers_and_trailers() {

@@ -1,9 +1,10 @@
 //! Per-call builders: options are set on the call, then it is awaited.
 
 use std::fmt;
-use std::future::{Future, IntoFuture};
+use std::future::{Future, IntoFuture, poll_fn};
 use std::marker::PhantomData;
-use std::pin::Pin;
+use std::pin::{Pin, pin};
+use std::task::Poll;
 use std::time::Duration;
 
 use futures_util::future::Either;
@@ -11,13 +12,18 @@ use futures_util::stream::{self, BoxStream, Once};
 use http::uri::PathAndQuery;
 use prost::Message;
 use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
 use tonic::client::Grpc;
+use tonic::codec::CompressionEncoding;
 use tonic::metadata::MetadataMap;
 use tonic::{Status, Streaming};
 use tonic_prost::ProstCodec;
+use tracing::Instrument;
 
+use super::limits::{Deadline, Limits, ResetOnDrop, cancelled_by_caller};
 use super::{Response, ResponseStream};
-use crate::{Channel, reserved};
+use crate::log::{CallLog, Side};
+use crate::{Channel, Context, reserved};
 
 /// A call whose answer is one message: unary and client streaming.
 pub type UnaryCall<Req, Resp> = Call<Req, Resp, UnaryResponse>;
@@ -35,6 +41,7 @@ pub struct UnaryResponse;
 /// ```ignore
 /// let reply = client.say_hello(request)
 ///     .timeout(Duration::from_secs(1))
+///     .cancellation(token.clone())
 ///     .await?;
 /// ```
 #[must_use = "a call does nothing until it is awaited"]
@@ -42,9 +49,18 @@ pub struct Call<Req, Resp, Answer> {
     grpc: Grpc<Channel>,
     path: &'static str,
     requests: Requests<Req>,
+    options: Options,
+    _answer: PhantomData<fn() -> (Resp, Answer)>,
+}
+
+/// The per-call options.
+#[derive(Debug, Default)]
+struct Options {
     metadata: MetadataMap,
     timeout: Option<Duration>,
-    _answer: PhantomData<fn() -> (Resp, Answer)>,
+    deadline: Option<Instant>,
+    cancellations: Vec<CancellationToken>,
+    compression: Option<CompressionEncoding>,
 }
 
 /// What a call sends: one message, or a stream of them.
@@ -70,96 +86,133 @@ impl<Req, Resp, Answer> Call<Req, Resp, Answer> {
             grpc,
             path,
             requests,
-            metadata: MetadataMap::new(),
-            timeout: None,
+            options: Options::default(),
             _answer: PhantomData,
         }
     }
 
     /// Sends `metadata` as the call's request metadata, replacing any set before.
+    /// Keys ending in `-bin` carry binary values.
     pub fn metadata(mut self, metadata: MetadataMap) -> Self {
-        self.metadata = metadata;
+        self.options.metadata = metadata;
         self
     }
 
     /// The request metadata, to add entries one by one.
     pub fn metadata_mut(&mut self) -> &mut MetadataMap {
-        &mut self.metadata
+        &mut self.options.metadata
     }
 
     /// Gives the whole call, streams included, `timeout` from the moment it starts.
     ///
     /// The server learns of it through the `grpc-timeout` header; locally, once it passes,
-    /// the call ends with `DEADLINE_EXCEEDED` and its HTTP/2 stream is reset.
+    /// the call ends with `DEADLINE_EXCEEDED` and its HTTP/2 stream is reset. With both a
+    /// timeout and a [`deadline`](Self::deadline), the earlier one applies.
     pub fn timeout(mut self, timeout: Duration) -> Self {
-        self.timeout = Some(timeout);
+        self.options.timeout = Some(timeout);
         self
     }
 
-    /// Splits the builder into what the transport needs to send the call.
-    fn into_request(
-        self,
-    ) -> (
-        Grpc<Channel>,
-        PathAndQuery,
-        tonic::Request<RequestStream<Req>>,
-        Option<Deadline>,
-    ) {
-        let mut request = tonic::Request::new(self.requests.into_stream());
-        *request.metadata_mut() = MetadataMap::from_headers(reserved::headers(self.metadata));
-        let deadline = self.timeout.map(|timeout| {
-            request.set_timeout(timeout);
-            Deadline::after(timeout)
-        });
-        (
-            self.grpc,
-            PathAndQuery::from_static(self.path),
-            request,
-            deadline,
-        )
+    /// Ends the call at `deadline` at the latest (see [`timeout`](Self::timeout)).
+    pub fn deadline(mut self, deadline: std::time::Instant) -> Self {
+        self.options.deadline = Some(earliest(self.options.deadline, Instant::from_std(deadline)));
+        self
     }
+
+    /// Cancels the call when `token` is cancelled: it ends at once with `CANCELLED` and its
+    /// HTTP/2 stream is reset, so the server's handler is cancelled too. May be given
+    /// several times; any of the tokens cancels.
+    pub fn cancellation(mut self, token: CancellationToken) -> Self {
+        self.options.cancellations.push(token);
+        self
+    }
+
+    /// Compresses the request messages with `encoding` (the server must support it).
+    pub fn compression(mut self, encoding: CompressionEncoding) -> Self {
+        self.options.compression = Some(encoding);
+        self
+    }
+
+    /// Makes this an outgoing call on behalf of the incoming call `ctx`: it inherits the
+    /// remaining deadline and is cancelled with it, so a chain of services stops as soon
+    /// as its first caller goes away.
+    pub fn propagate(mut self, ctx: &Context) -> Self {
+        if let Some(deadline) = ctx.deadline() {
+            self.options.deadline =
+                Some(earliest(self.options.deadline, Instant::from_std(deadline)));
+        }
+        self.options.cancellations.push(ctx.cancellation_token());
+        self
+    }
+
+    /// Everything needed to run the call, or the status that ends it before it starts.
+    fn prepare(self) -> Result<Prepared<Req>, Status> {
+        let Options {
+            metadata,
+            timeout,
+            deadline,
+            cancellations,
+            compression,
+        } = self.options;
+        let now = Instant::now();
+        let deadline = match (timeout, deadline) {
+            (None, None) => None,
+            (Some(timeout), None) => Some(now + timeout),
+            (None, Some(deadline)) => Some(deadline),
+            (Some(timeout), Some(deadline)) => Some(earliest(Some(now + timeout), deadline)),
+        }
+        .map(|at| Deadline {
+            at,
+            timeout: at.saturating_duration_since(now),
+        });
+        let log = CallLog::start(Side::Client, self.path, None, deadline.map(|d| d.timeout));
+        let limits = Limits::new(deadline, cancellations);
+        if let Some(deadline) = deadline
+            && deadline.timeout.is_zero()
+        {
+            return Err(deadline.exceeded());
+        }
+        let mut request = tonic::Request::new(self.requests.into_stream());
+        *request.metadata_mut() = MetadataMap::from_headers(reserved::headers(metadata));
+        if let Some(deadline) = deadline {
+            request.set_timeout(deadline.timeout);
+        }
+        let reset = ResetOnDrop::new(request.cancellation_handle());
+        let mut grpc = self.grpc;
+        if let Some(encoding) = compression {
+            grpc = grpc.send_compressed(encoding);
+        }
+        Ok(Prepared {
+            grpc,
+            path: PathAndQuery::from_static(self.path),
+            request,
+            limits,
+            reset,
+            log,
+        })
+    }
+}
+
+fn earliest(current: Option<Instant>, other: Instant) -> Instant {
+    current.map_or(other, |current| current.min(other))
+}
+
+/// A call ready to go on the wire.
+struct Prepared<Req> {
+    grpc: Grpc<Channel>,
+    path: PathAndQuery,
+    request: tonic::Request<RequestStream<Req>>,
+    limits: Limits,
+    reset: ResetOnDrop,
+    log: CallLog,
 }
 
 impl<Req, Resp, Answer> fmt::Debug for Call<Req, Resp, Answer> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Call")
             .field("path", &self.path)
-            .field("metadata", &self.metadata)
-            .field("timeout", &self.timeout)
+            .field("options", &self.options)
             .finish_non_exhaustive()
-    }
-}
-
-/// The instant a call's deadline passes, and the timeout it came from (for the message).
-#[derive(Clone, Copy, Debug)]
-pub(crate) struct Deadline {
-    pub(crate) at: Instant,
-    pub(crate) timeout: Duration,
-}
-
-impl Deadline {
-    fn after(timeout: Duration) -> Self {
-        Self {
-            at: Instant::now() + timeout,
-            timeout,
-        }
-    }
-
-    pub(crate) fn exceeded(&self) -> Status {
-        Status::deadline_exceeded(format!("deadline of {:?} exceeded", self.timeout))
-    }
-
-    /// The status to report for a call that failed with `status`.
-    ///
-    /// A server whose own view of the deadline expired first may answer `CANCELLED`
-    /// (tonic's server does, "Timeout expired"); once our deadline has passed, the caller
-    /// must see `DEADLINE_EXCEEDED` regardless, as grpc-java's client also ensures.
-    pub(crate) fn classify(&self, status: Status) -> Status {
-        if status.code() == tonic::Code::Cancelled && Instant::now() >= self.at {
-            self.exceeded()
-        } else {
-            status
-        }
     }
 }
 
@@ -174,16 +227,38 @@ where
     type IntoFuture = BoxFuture<Self::Output>;
 
     fn into_future(self) -> Self::IntoFuture {
-        let (grpc, path, request, deadline) = self.into_request();
-        let call = call_unary(grpc, path, request);
+        let prepared = self.prepare();
         Box::pin(async move {
-            match deadline {
-                None => call.await,
-                Some(deadline) => match tokio::time::timeout_at(deadline.at, call).await {
-                    Ok(result) => result.map_err(|status| deadline.classify(status)),
-                    Err(_elapsed) => Err(deadline.exceeded()),
-                },
+            let Prepared {
+                grpc,
+                path,
+                request,
+                mut limits,
+                reset,
+                mut log,
+            } = prepared?;
+            let span = log.span().clone();
+            let result = async {
+                // Limits are polled first: a call cancelled or expired before it starts
+                // never goes on the wire.
+                let mut call = pin!(call_unary::<Req, Resp>(grpc, path, request));
+                poll_fn(|cx| {
+                    if let Poll::Ready(status) = limits.poll_ended(cx) {
+                        return Poll::Ready(Err(status));
+                    }
+                    call.as_mut()
+                        .poll(cx)
+                        .map_err(|status| limits.classify(status))
+                })
+                .await
             }
+            .instrument(span)
+            .await;
+            // Dropping the call (done above) and then this resets the stream if it is
+            // still open, e.g. a client stream still sending when the call was cancelled.
+            drop(reset);
+            log.end_with(&result);
+            result
         })
     }
 }
@@ -200,15 +275,29 @@ where
     /// server's headers runs in a task of its own, so the caller can keep sending requests
     /// (bidi) while the server has not answered yet.
     fn into_future(self) -> Self::IntoFuture {
-        let (grpc, path, request, deadline) = self.into_request();
+        let cancelled_before_start = self
+            .options
+            .cancellations
+            .iter()
+            .any(CancellationToken::is_cancelled);
+        let prepared = self.prepare();
         Box::pin(async move {
-            if let Some(deadline) = deadline
-                && deadline.at <= Instant::now()
-            {
-                return Err(deadline.exceeded());
+            let Prepared {
+                grpc,
+                path,
+                request,
+                limits,
+                reset,
+                mut log,
+            } = prepared?;
+            if cancelled_before_start {
+                let status = cancelled_by_caller();
+                log.end(status.code(), status.message());
+                return Err(status);
             }
-            let opened = tokio::spawn(open_stream(grpc, path, request));
-            Ok(ResponseStream::starting(opened, deadline))
+            let opened =
+                tokio::spawn(open_stream(grpc, path, request).instrument(log.span().clone()));
+            Ok(ResponseStream::starting(opened, limits, reset, log))
         })
     }
 }

@@ -14,6 +14,7 @@
 //! waiting for the server's headers or first message, so a bidi ping-pong cannot deadlock.
 
 mod call;
+mod limits;
 mod response;
 mod stream;
 
@@ -38,8 +39,9 @@ pub struct Client {
 impl Client {
     /// A client sending its calls over `channel`.
     pub fn new(channel: Channel) -> Self {
+        // Servers may compress their answers with gzip; we say we can read that.
         Self {
-            grpc: Grpc::new(channel),
+            grpc: Grpc::new(channel).accept_compressed(tonic::codec::CompressionEncoding::Gzip),
         }
     }
 

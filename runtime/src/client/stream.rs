@@ -8,24 +8,28 @@ use std::task::{Context, Poll, ready};
 use futures_core::Stream;
 use futures_util::FutureExt;
 use tokio::task::JoinHandle;
-use tokio::time::Sleep;
 use tokio_util::task::AbortOnDropHandle;
 use tonic::metadata::MetadataMap;
-use tonic::{Status, Streaming};
+use tonic::{Code, Status, Streaming};
 
-use super::call::Deadline;
+use super::limits::{Limits, ResetOnDrop};
+use crate::log::CallLog;
 use crate::reserved;
 
 /// The stream of response messages of a server-streaming or bidi call.
 ///
 /// It yields each message in order, then ends (`None`) on an OK status or yields one
-/// `Err(status)` for any other status. Dropping it cancels the call and resets its HTTP/2
-/// stream, so the server sees the cancellation.
+/// `Err(status)` for any other status. The call's deadline and cancellation apply to every
+/// wait: once either fires, the next poll yields `DEADLINE_EXCEEDED` or `CANCELLED`.
+/// Dropping the stream cancels the call and resets its HTTP/2 stream, so the server sees
+/// the cancellation.
 pub struct ResponseStream<T> {
     state: State<T>,
     headers: Option<MetadataMap>,
     trailers: Option<MetadataMap>,
-    deadline: Option<(Pin<Box<Sleep>>, Deadline)>,
+    limits: Limits,
+    reset: Option<ResetOnDrop>,
+    log: CallLog,
 }
 
 type Opened<T> = Result<tonic::Response<Streaming<T>>, Status>;
@@ -41,13 +45,19 @@ enum State<T> {
 }
 
 impl<T> ResponseStream<T> {
-    pub(crate) fn starting(opened: JoinHandle<Opened<T>>, deadline: Option<Deadline>) -> Self {
+    pub(crate) fn starting(
+        opened: JoinHandle<Opened<T>>,
+        limits: Limits,
+        reset: ResetOnDrop,
+        log: CallLog,
+    ) -> Self {
         Self {
             state: State::Starting(AbortOnDropHandle::new(opened)),
             headers: None,
             trailers: None,
-            deadline: deadline
-                .map(|deadline| (Box::pin(tokio::time::sleep_until(deadline.at)), deadline)),
+            limits,
+            reset: Some(reset),
+            log,
         }
     }
 
@@ -71,14 +81,15 @@ impl<T> ResponseStream<T> {
         self.trailers.as_ref()
     }
 
-    /// Drives the call up to the server's headers; ready at once if past them.
+    /// Drives the call up to the server's headers; ready at once if past them. The
+    /// deadline and cancellation are checked first, on every poll, so a fast stream cannot
+    /// outlive them.
     fn poll_open(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Status>> {
-        if let Some((sleep, deadline)) = &mut self.deadline
-            && sleep.as_mut().poll(cx).is_ready()
-        {
-            let status = deadline.exceeded();
-            self.finish();
-            return Poll::Ready(Err(status));
+        if matches!(self.state, State::Finished) {
+            return Poll::Ready(Ok(()));
+        }
+        if let Poll::Ready(status) = self.limits.poll_ended(cx) {
+            return Poll::Ready(Err(self.fail(status)));
         }
         let State::Starting(opening) = &mut self.state else {
             return Poll::Ready(Ok(()));
@@ -100,20 +111,20 @@ impl<T> ResponseStream<T> {
         }
     }
 
-    /// Ends the stream with `status`, seen through the deadline (see `Deadline::classify`).
+    /// Ends the call with `status`, seen through the deadline (see `Limits::classify`).
     fn fail(&mut self, status: Status) -> Status {
-        let status = match &self.deadline {
-            Some((_, deadline)) => deadline.classify(status),
-            None => status,
-        };
-        self.finish();
+        let status = self.limits.classify(status);
+        self.finish(status.code(), status.message());
         status
     }
 
-    /// Drops whatever is left of the call (resetting its stream) and stops the deadline.
-    fn finish(&mut self) {
+    /// Drops whatever is left of the call (resetting its stream if still open) and records
+    /// how it ended.
+    fn finish(&mut self, code: Code, message: &str) {
         self.state = State::Finished;
-        self.deadline = None;
+        self.limits.clear();
+        self.reset = None;
+        self.log.end(code, message);
     }
 }
 
@@ -125,13 +136,13 @@ impl<T> Stream for ResponseStream<T> {
         if matches!(this.state, State::Finished) {
             return Poll::Ready(None);
         }
-        // Checked on every poll, before the message: a fast stream must not outlive its deadline.
         if let Err(status) = ready!(this.poll_open(cx)) {
             return Poll::Ready(Some(Err(status)));
         }
         let State::Open(body) = &mut this.state else {
             return Poll::Ready(None);
         };
+        let _entered = this.log.span().clone().entered();
         match ready!(Pin::new(&mut *body).poll_next(cx)) {
             Some(Ok(message)) => Poll::Ready(Some(Ok(message))),
             Some(Err(status)) => Poll::Ready(Some(Err(this.fail(status)))),
@@ -146,9 +157,20 @@ impl<T> Stream for ResponseStream<T> {
                     trailers
                         .map_or_else(MetadataMap::new, |t| reserved::metadata(t.into_headers())),
                 );
-                this.finish();
+                this.finish(Code::Ok, "");
                 Poll::Ready(None)
             }
+        }
+    }
+}
+
+impl<T> Drop for ResponseStream<T> {
+    fn drop(&mut self) {
+        if !matches!(self.state, State::Finished) {
+            self.log.end(
+                Code::Cancelled,
+                "the response stream was dropped before the call ended",
+            );
         }
     }
 }

@@ -1,21 +1,26 @@
 //! What a handler knows about its call, and how it shapes the response metadata.
 
 use std::fmt;
+use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::time::{Duration, Instant};
 
 use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
 use tonic::Status;
 use tonic::metadata::MetadataMap;
-use tonic::transport::server::TcpConnectInfo;
 
 use super::driver::Event;
 use crate::reserved;
 
-/// The call a handler is serving: who called which method with what metadata, and the
-/// metadata the handler will answer with.
+/// The call a handler is serving: who called which method with what metadata, by when it
+/// must be answered, whether it was cancelled, and the metadata the handler answers with.
 ///
 /// Cheap to clone (clones share the call), so it can be handed to tasks the handler spawns.
+/// The call is *cancelled* — [`cancelled`](Self::cancelled) resolves — when the client
+/// cancels or goes away, when the deadline passes, and when the call has ended; work
+/// spawned for the call should stop then.
 #[derive(Clone)]
 pub struct Context {
     inner: Arc<Inner>,
@@ -26,6 +31,8 @@ struct Inner {
     metadata: MetadataMap,
     peer: Option<SocketAddr>,
     extensions: http::Extensions,
+    deadline: Option<Instant>,
+    cancellation: CancellationToken,
     answer: Mutex<Answer>,
     events: mpsc::Sender<Event>,
 }
@@ -42,18 +49,18 @@ impl Context {
     pub(crate) fn new(
         method: &'static str,
         parts: http::request::Parts,
+        peer: Option<SocketAddr>,
+        deadline: Option<Instant>,
         events: mpsc::Sender<Event>,
     ) -> Self {
-        let peer = parts
-            .extensions
-            .get::<TcpConnectInfo>()
-            .and_then(TcpConnectInfo::remote_addr);
         Self {
             inner: Arc::new(Inner {
                 method,
                 metadata: reserved::metadata(parts.headers),
                 peer,
                 extensions: parts.extensions,
+                deadline,
+                cancellation: CancellationToken::new(),
                 answer: Mutex::default(),
                 events,
             }),
@@ -78,6 +85,41 @@ impl Context {
     /// The HTTP request extensions: what tower layers in front of the service attached.
     pub fn extensions(&self) -> &http::Extensions {
         &self.inner.extensions
+    }
+
+    /// The instant by which the client needs an answer, from its `grpc-timeout`; `None`
+    /// if it set none. When it passes, the call ends with `DEADLINE_EXCEEDED` and the
+    /// handler is stopped.
+    pub fn deadline(&self) -> Option<Instant> {
+        self.inner.deadline
+    }
+
+    /// How long until the deadline (zero once it has passed); `None` without a deadline.
+    pub fn time_remaining(&self) -> Option<Duration> {
+        self.inner
+            .deadline
+            .map(|deadline| deadline.saturating_duration_since(Instant::now()))
+    }
+
+    /// Resolves once the call is cancelled (see the type's documentation).
+    pub fn cancelled(&self) -> impl Future<Output = ()> + Send + '_ {
+        self.inner.cancellation.cancelled()
+    }
+
+    /// Whether the call is cancelled already: the pollable form of [`cancelled`](Self::cancelled).
+    pub fn is_cancelled(&self) -> bool {
+        self.inner.cancellation.is_cancelled()
+    }
+
+    /// A token cancelled with the call, to hand to code that takes a `CancellationToken`.
+    /// It is a child: cancelling it does not cancel the call.
+    pub fn cancellation_token(&self) -> CancellationToken {
+        self.inner.cancellation.child_token()
+    }
+
+    /// The token that is cancelled when the call is over; for the runtime alone.
+    pub(crate) fn call_token(&self) -> &CancellationToken {
+        &self.inner.cancellation
     }
 
     /// Adds `headers` to the initial metadata (replacing entries with the same keys).
@@ -163,6 +205,8 @@ impl fmt::Debug for Context {
         f.debug_struct("Context")
             .field("method", &self.inner.method)
             .field("peer", &self.inner.peer)
+            .field("deadline", &self.inner.deadline)
+            .field("cancelled", &self.is_cancelled())
             .field("metadata", &self.inner.metadata)
             .finish_non_exhaustive()
     }

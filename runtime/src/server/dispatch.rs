@@ -7,16 +7,23 @@ use std::convert::Infallible;
 use std::future::Future;
 use std::pin::Pin;
 
+use std::time::Instant;
+
 use bytes::Bytes;
 use prost::Message;
 use tokio::sync::mpsc;
 use tonic::Status;
-use tonic::codec::Streaming;
+use tonic::codec::{CompressionEncoding, Streaming};
+use tonic::transport::server::TcpConnectInfo;
 use tonic_prost::ProstDecoder;
+use tracing::Instrument;
 
 use super::driver::{self, Driver, EVENT_QUEUE, Handler};
+use super::streams::WatchedBody;
 use super::{Context, RequestStream, ResponseSink};
 use crate::codec::encode_frame;
+use crate::log::{CallLog, Side};
+use crate::timeout;
 
 /// The largest request message a server decodes, as in gRPC's other implementations.
 pub const MAX_REQUEST_MESSAGE_SIZE: usize = 4 * 1024 * 1024;
@@ -145,24 +152,44 @@ fn start<Req>(
 where
     Req: Message + Default + Send + 'static,
 {
-    if let Some(rejection) = rejection(&call.parts) {
-        return Box::pin(std::future::ready(Ok(rejection)));
-    }
-    let requests = RequestStream::new(Streaming::new_request(
-        ProstDecoder::<Req>::default(),
-        call.body,
-        None,
-        Some(MAX_REQUEST_MESSAGE_SIZE),
-    ));
+    let admitted = match admit(&call.parts) {
+        Ok(admitted) => admitted,
+        Err(rejection) => return Box::pin(std::future::ready(Ok(rejection))),
+    };
+    let (body, broken) = WatchedBody::new(call.body);
+    let requests = RequestStream::new(
+        Streaming::new_request(
+            ProstDecoder::<Req>::default(),
+            body,
+            admitted.encoding,
+            Some(MAX_REQUEST_MESSAGE_SIZE),
+        ),
+        broken,
+    );
+    let peer = call
+        .parts
+        .extensions
+        .get::<TcpConnectInfo>()
+        .and_then(TcpConnectInfo::remote_addr);
+    let log = CallLog::start(Side::Server, method, peer, admitted.timeout);
+    let deadline = admitted.timeout.map(|timeout| admitted.arrived + timeout);
     let (events_tx, events_rx) = mpsc::channel(EVENT_QUEUE);
-    let ctx = Context::new(method, call.parts, events_tx);
-    let handler = run(ctx.clone(), requests);
-    let driver = Driver::new(ctx, events_rx, handler);
+    let ctx = Context::new(method, call.parts, peer, deadline, events_tx);
+    let handler: Handler = Box::pin(run(ctx.clone(), requests).instrument(log.span().clone()));
+    let driver = Driver::new(ctx, events_rx, handler, log);
     Box::pin(async move { Ok(driver::respond(driver).await) })
 }
 
-/// The answer to a request that is not gRPC, or that this server cannot decode.
-fn rejection(parts: &http::request::Parts) -> Option<http::Response<tonic::body::Body>> {
+/// What the request headers say about how to serve the call.
+struct Admitted {
+    arrived: Instant,
+    encoding: Option<CompressionEncoding>,
+    timeout: Option<std::time::Duration>,
+}
+
+/// Accepts a gRPC request this server can decode, or gives the answer that refuses it.
+fn admit(parts: &http::request::Parts) -> Result<Admitted, http::Response<tonic::body::Body>> {
+    let arrived = Instant::now();
     let content_type = parts
         .headers
         .get(http::header::CONTENT_TYPE)
@@ -171,23 +198,37 @@ fn rejection(parts: &http::request::Parts) -> Option<http::Response<tonic::body:
         // The gRPC spec: a request that is not gRPC gets HTTP 415, not a gRPC status.
         let mut response = http::Response::new(tonic::body::Body::empty());
         *response.status_mut() = http::StatusCode::UNSUPPORTED_MEDIA_TYPE;
-        return Some(response);
+        return Err(response);
     }
-    match parts.headers.get("grpc-encoding").map(|v| v.as_bytes()) {
+    let encoding = match parts.headers.get("grpc-encoding").map(|v| v.as_bytes()) {
         None | Some(b"identity") => None,
+        Some(b"gzip") => Some(CompressionEncoding::Gzip),
         Some(other) => {
             let status = Status::unimplemented(format!(
-                "grpc-encoding {:?} is not supported (supported: identity)",
+                "grpc-encoding {:?} is not supported (supported: gzip, identity)",
                 String::from_utf8_lossy(other)
             ));
             let mut response = driver::status_response(&status);
             response.headers_mut().insert(
                 "grpc-accept-encoding",
-                http::HeaderValue::from_static("identity"),
+                http::HeaderValue::from_static("gzip,identity"),
             );
-            Some(response)
+            return Err(response);
         }
-    }
+    };
+    let timeout = match timeout::parse(&parts.headers) {
+        timeout::Parsed::Absent => None,
+        timeout::Parsed::Timeout(timeout) => Some(timeout),
+        // As grpc-go: a deadline the server cannot read is a broken request, not "none".
+        timeout::Parsed::Malformed(problem) => {
+            return Err(driver::status_response(&Status::internal(problem)));
+        }
+    };
+    Ok(Admitted {
+        arrived,
+        encoding,
+        timeout,
+    })
 }
 
 /// Reads the one request message of a unary or server-streaming call.

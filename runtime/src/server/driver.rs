@@ -15,9 +15,12 @@ use bytes::Bytes;
 use http::HeaderMap;
 use http_body::{Body, Frame};
 use tokio::sync::mpsc;
-use tonic::Status;
+use tokio::time::Sleep;
+use tokio_util::sync::DropGuard;
+use tonic::{Code, Status};
 
 use super::Context;
+use crate::log::CallLog;
 use crate::reserved;
 
 /// How many encoded response messages may wait for the connection. HTTP/2 flow control
@@ -50,20 +53,60 @@ pub(crate) struct Driver {
     /// The unary response, written after any queued messages.
     last_message: Option<Bytes>,
     outcome: Result<(), Status>,
+    /// When the client's deadline passes; enforced for the whole call, not only until the
+    /// response headers as tonic's server does.
+    deadline: Option<Pin<Box<Sleep>>>,
+    /// Cancels the call's token when the driver goes, however the call ended: completed,
+    /// failed, past its deadline, or reset by the client (hyper drops the body).
+    _cancel_on_drop: DropGuard,
+    log: CallLog,
 }
 
 impl Driver {
-    pub(crate) fn new(call: Context, events: mpsc::Receiver<Event>, handler: Handler) -> Self {
+    pub(crate) fn new(
+        call: Context,
+        events: mpsc::Receiver<Event>,
+        handler: Handler,
+        log: CallLog,
+    ) -> Self {
+        let deadline = call
+            .deadline()
+            .map(|at| Box::pin(tokio::time::sleep_until(at.into())));
+        let cancel_on_drop = call.call_token().clone().drop_guard();
         Self {
             call,
             handler: Some(handler),
             events,
             last_message: None,
             outcome: Ok(()),
+            deadline,
+            _cancel_on_drop: cancel_on_drop,
+            log,
         }
     }
 
+    /// Stops the handler because the deadline passed: its work is dropped, what it queued
+    /// is discarded, and the call ends with `DEADLINE_EXCEEDED`.
+    fn expire(&mut self) {
+        self.handler = None;
+        self.deadline = None;
+        self.events.close();
+        while self.events.try_recv().is_ok() {}
+        self.last_message = None;
+        self.call.call_token().cancel();
+        self.outcome = Err(Status::deadline_exceeded(format!(
+            "{}: the deadline passed before the call completed",
+            self.call.method()
+        )));
+    }
+
     fn poll_step(&mut self, cx: &mut TaskContext<'_>) -> Poll<Step> {
+        if self.handler.is_some()
+            && let Some(deadline) = &mut self.deadline
+            && deadline.as_mut().poll(cx).is_ready()
+        {
+            self.expire();
+        }
         if let Some(handler) = &mut self.handler {
             // Queued events first, so messages go out while the handler keeps producing.
             if let Poll::Ready(Some(event)) = self.events.poll_recv(cx) {
@@ -95,7 +138,18 @@ impl Driver {
             Err(status) => status,
         };
         add_status(&status, &mut trailers);
+        self.log.end(status.code(), status.message());
         trailers
+    }
+}
+
+impl Drop for Driver {
+    fn drop(&mut self) {
+        // Trailers logged the end already, unless the client went away first.
+        self.log.end(
+            Code::Cancelled,
+            "the client cancelled the call or went away",
+        );
     }
 }
 

@@ -4,11 +4,14 @@ use std::fmt;
 use std::future::poll_fn;
 use std::marker::PhantomData;
 use std::pin::Pin;
-use std::task::{Context as TaskContext, Poll};
+use std::sync::{Arc, OnceLock};
+use std::task::{Context as TaskContext, Poll, ready};
 
+use bytes::Bytes;
 use futures_core::Stream;
+use http_body::{Body, Frame};
 use prost::Message;
-use tonic::{Status, Streaming};
+use tonic::{Code, Status, Streaming};
 
 use super::Context;
 use super::driver::Event;
@@ -17,14 +20,21 @@ use crate::codec::encode_frame;
 /// The request messages of a client- or bidi-streaming call, in the order sent.
 ///
 /// Yields each message, then ends when the client half-closes; yields `Err` if the stream
-/// breaks (a malformed message, or the client resetting the call).
+/// breaks: `CANCELLED` when the client cancels the call, `INTERNAL` for a malformed
+/// message. A cancelled call never looks like a completed request stream.
 pub struct RequestStream<T> {
     inner: Streaming<T>,
+    broken: Arc<OnceLock<Status>>,
+    ended: bool,
 }
 
 impl<T> RequestStream<T> {
-    pub(crate) fn new(inner: Streaming<T>) -> Self {
-        Self { inner }
+    pub(crate) fn new(inner: Streaming<T>, broken: Arc<OnceLock<Status>>) -> Self {
+        Self {
+            inner,
+            broken,
+            ended: false,
+        }
     }
 
     /// The next request: `Ok(Some(message))`, or `Ok(None)` once the client is done sending.
@@ -38,8 +48,77 @@ impl<T> RequestStream<T> {
 impl<T> Stream for RequestStream<T> {
     type Item = Result<T, Status>;
 
-    fn poll_next(mut self: Pin<&mut Self>, cx: &mut TaskContext<'_>) -> Poll<Option<Self::Item>> {
-        Pin::new(&mut self.inner).poll_next(cx)
+    fn poll_next(self: Pin<&mut Self>, cx: &mut TaskContext<'_>) -> Poll<Option<Self::Item>> {
+        let this = self.get_mut();
+        if this.ended {
+            return Poll::Ready(None);
+        }
+        let next = ready!(Pin::new(&mut this.inner).poll_next(cx));
+        if next.is_none() {
+            this.ended = true;
+            // tonic's decoder reports a reset request body as a clean end; the body
+            // watcher knows better.
+            if let Some(status) = this.broken.get() {
+                return Poll::Ready(Some(Err(status.clone())));
+            }
+        }
+        Poll::Ready(next)
+    }
+}
+
+/// A request body that remembers how it broke.
+///
+/// tonic's decoder turns a request body ending in RST_STREAM(CANCEL) into a clean end of
+/// stream, which would let a client-streaming handler answer a call its client cancelled
+/// as if it had completed. This records the failure where the [`RequestStream`] finds it.
+pub(crate) struct WatchedBody {
+    inner: tonic::body::Body,
+    broken: Arc<OnceLock<Status>>,
+}
+
+impl WatchedBody {
+    pub(crate) fn new(inner: tonic::body::Body) -> (Self, Arc<OnceLock<Status>>) {
+        let broken = Arc::new(OnceLock::new());
+        let body = Self {
+            inner,
+            broken: broken.clone(),
+        };
+        (body, broken)
+    }
+}
+
+impl Body for WatchedBody {
+    type Data = Bytes;
+    type Error = Status;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut TaskContext<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, Status>>> {
+        let frame = ready!(Pin::new(&mut self.inner).poll_frame(cx));
+        if let Some(Err(error)) = &frame {
+            let status = if error.code() == Code::Cancelled {
+                Status::cancelled("the client cancelled the call")
+            } else {
+                error.clone()
+            };
+            let _ = self.broken.set(status);
+        }
+        Poll::Ready(frame)
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> http_body::SizeHint {
+        self.inner.size_hint()
+    }
+}
+
+impl fmt::Debug for WatchedBody {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("WatchedBody").finish_non_exhaustive()
     }
 }
 

@@ -1,0 +1,916 @@
+//! The RPC lifecycle contract (deadlines, cancellation, metadata, status, propagation),
+//! row by row, through the generated client and server over HTTP/2 on 127.0.0.1.
+//!
+//! Handlers report what happens to them through a [`Probe`]: that they started, whether
+//! they returned or were stopped (their future dropped), whether a task they handed the
+//! cancellation signal to saw it fire, and how many are alive. Time bounds are generous
+//! (a 200 ms deadline must end the call within 2 s); precise latencies are benchmarks.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod support;
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use rgrpc::metadata::{MetadataMap, MetadataValue};
+use rgrpc::stream::StreamExt;
+use rgrpc::{CancellationToken, Code, Compression, Context, RequestStream, ResponseSink, Status};
+use rgrpc_tests::hello::hello_service_client::HelloServiceClient;
+use rgrpc_tests::hello::hello_service_server::HelloService;
+use rgrpc_tests::hello::{HelloRequest, HelloResponse};
+use support::{LIMIT, Running, bounded, greeting, reply};
+use tokio::sync::mpsc;
+use tokio_stream::wrappers::ReceiverStream;
+
+/// A deadline short enough to keep the suite fast, long enough to start a call.
+const SHORT: Duration = Duration::from_millis(300);
+/// How soon after a deadline or cancellation the caller must have its status.
+const PROMPTLY: Duration = Duration::from_secs(2);
+
+/// What a handler reports.
+#[derive(Debug, Clone, PartialEq)]
+enum Seen {
+    Entered(&'static str),
+    /// The handler's future was dropped before it returned: the runtime stopped it.
+    Stopped(&'static str),
+    Returned(&'static str),
+    /// A task holding the call's cancellation token saw it fire.
+    CancelObserved(&'static str),
+    /// The time remaining before the deadline when the handler started.
+    Deadline(&'static str, Option<Duration>),
+}
+
+#[derive(Clone)]
+struct Probe {
+    live: Arc<AtomicUsize>,
+    seen: mpsc::UnboundedSender<Seen>,
+}
+
+/// The test's side of a probe.
+struct Observer {
+    live: Arc<AtomicUsize>,
+    seen: mpsc::UnboundedReceiver<Seen>,
+    history: Vec<Seen>,
+}
+
+fn probe() -> (Probe, Observer) {
+    let (seen, events) = mpsc::unbounded_channel();
+    let live = Arc::new(AtomicUsize::new(0));
+    (
+        Probe {
+            live: live.clone(),
+            seen,
+        },
+        Observer {
+            live,
+            seen: events,
+            history: Vec::new(),
+        },
+    )
+}
+
+/// Alive while a handler runs; reports how it ended.
+struct Handling {
+    probe: Probe,
+    name: &'static str,
+    returned: bool,
+}
+
+impl Probe {
+    fn enter(&self, name: &'static str, ctx: &Context) -> Handling {
+        self.live.fetch_add(1, Ordering::SeqCst);
+        let _ = self.seen.send(Seen::Entered(name));
+        let _ = self.seen.send(Seen::Deadline(name, ctx.time_remaining()));
+        // Work the handler hands its cancellation signal to, as real handlers would.
+        let token = ctx.cancellation_token();
+        let seen = self.seen.clone();
+        tokio::spawn(async move {
+            token.cancelled().await;
+            let _ = seen.send(Seen::CancelObserved(name));
+        });
+        Handling {
+            probe: self.clone(),
+            name,
+            returned: false,
+        }
+    }
+}
+
+impl Handling {
+    fn returned(mut self) {
+        self.returned = true;
+    }
+}
+
+impl Drop for Handling {
+    fn drop(&mut self) {
+        self.probe.live.fetch_sub(1, Ordering::SeqCst);
+        let seen = if self.returned {
+            Seen::Returned(self.name)
+        } else {
+            Seen::Stopped(self.name)
+        };
+        let _ = self.probe.seen.send(seen);
+    }
+}
+
+impl Observer {
+    /// Waits until `wanted` has been reported (now or earlier).
+    async fn expect(&mut self, wanted: Seen) {
+        if self.history.contains(&wanted) {
+            return;
+        }
+        let found = tokio::time::timeout(LIMIT, async {
+            while let Some(seen) = self.seen.recv().await {
+                self.history.push(seen.clone());
+                if seen == wanted {
+                    return true;
+                }
+            }
+            false
+        })
+        .await;
+        assert_eq!(
+            found,
+            Ok(true),
+            "never saw {wanted:?}; saw {:?}",
+            self.history
+        );
+    }
+
+    /// The deadline handler `name` saw.
+    async fn deadline_of(&mut self, name: &'static str) -> Option<Duration> {
+        loop {
+            if let Some(deadline) = self.history.iter().find_map(|seen| match seen {
+                Seen::Deadline(n, d) if *n == name => Some(*d),
+                _ => None,
+            }) {
+                return deadline;
+            }
+            let seen = bounded("a deadline report", self.seen.recv()).await;
+            self.history.push(seen.expect("probe open"));
+        }
+    }
+
+    /// Waits until no handler is running any more.
+    async fn all_done(&self) {
+        bounded("all handlers to end", async {
+            while self.live.load(Ordering::SeqCst) != 0 {
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            }
+        })
+        .await;
+    }
+}
+
+/// The service under test; behaviour is chosen by the request text:
+/// * unary: `hang` never answers; `code N` fails with status code N; `echo-bin` echoes the
+///   `x-blob-bin` request metadata into headers and trailers; anything else answers OK;
+/// * server streaming `N MODE`: sends N replies, then `hang`s, returns `ok`, or `cancel`s;
+/// * client streaming: counts requests until the client half-closes;
+/// * bidi: sends headers at once, echoes each request; `fail` ends the call with ABORTED.
+///
+/// Every OK answer carries the trailer `x-outcome: ok`.
+struct Scripted {
+    probe: Probe,
+}
+
+impl Scripted {
+    fn ok_trailer(ctx: &Context) {
+        let mut trailers = MetadataMap::new();
+        trailers.insert("x-outcome", MetadataValue::from_static("ok"));
+        ctx.set_trailers(trailers);
+    }
+}
+
+const UNARY: &str = "unary";
+const SERVER_STREAMING: &str = "server streaming";
+const CLIENT_STREAMING: &str = "client streaming";
+const BIDI: &str = "bidi";
+
+impl HelloService for Scripted {
+    async fn say_hello(
+        &self,
+        ctx: Context,
+        request: HelloRequest,
+    ) -> Result<HelloResponse, Status> {
+        let handling = self.probe.enter(UNARY, &ctx);
+        let text = request.greeting;
+        if text == "hang" {
+            tokio::time::sleep(LIMIT).await;
+        }
+        if let Some(code) = text.strip_prefix("code ") {
+            let code: i32 = code.parse().unwrap();
+            let mut trailers = MetadataMap::new();
+            trailers.insert("x-code", code.to_string().parse().unwrap());
+            ctx.set_trailers(trailers);
+            handling.returned();
+            return Err(Status::with_details(
+                Code::from_i32(code),
+                status_message(code),
+                status_details(code).into(),
+            ));
+        }
+        if text == "echo-bin" {
+            let blob = ctx.metadata().get_bin("x-blob-bin").unwrap().clone();
+            let mut headers = MetadataMap::new();
+            headers.insert_bin("x-blob-bin", blob.clone());
+            ctx.set_headers(headers)?;
+            let mut trailers = MetadataMap::new();
+            trailers.insert_bin("x-blob-bin", blob);
+            ctx.set_trailers(trailers);
+        }
+        Self::ok_trailer(&ctx);
+        handling.returned();
+        Ok(reply(text))
+    }
+
+    async fn lots_of_replies(
+        &self,
+        ctx: Context,
+        request: HelloRequest,
+        responses: ResponseSink<HelloResponse>,
+    ) -> Result<(), Status> {
+        let handling = self.probe.enter(SERVER_STREAMING, &ctx);
+        let (count, mode) = request.greeting.split_once(' ').unwrap();
+        for i in 0..count.parse().unwrap() {
+            responses.send(reply(format!("{i}"))).await?;
+        }
+        match mode {
+            "hang" => tokio::time::sleep(LIMIT).await,
+            "cancel" => {
+                handling.returned();
+                return Err(Status::cancelled("the server gave up"));
+            }
+            _ => {}
+        }
+        Self::ok_trailer(&ctx);
+        handling.returned();
+        Ok(())
+    }
+
+    async fn lots_of_greetings(
+        &self,
+        ctx: Context,
+        mut requests: RequestStream<HelloRequest>,
+    ) -> Result<HelloResponse, Status> {
+        let handling = self.probe.enter(CLIENT_STREAMING, &ctx);
+        let mut count = 0;
+        while requests.message().await?.is_some() {
+            count += 1;
+        }
+        Self::ok_trailer(&ctx);
+        handling.returned();
+        Ok(reply(count.to_string()))
+    }
+
+    async fn bidi_hello(
+        &self,
+        ctx: Context,
+        mut requests: RequestStream<HelloRequest>,
+        responses: ResponseSink<HelloResponse>,
+    ) -> Result<(), Status> {
+        let handling = self.probe.enter(BIDI, &ctx);
+        ctx.send_headers()?;
+        while let Some(request) = requests.message().await? {
+            if request.greeting == "fail" {
+                let mut trailers = MetadataMap::new();
+                trailers.insert("x-why", MetadataValue::from_static("asked to"));
+                ctx.set_trailers(trailers);
+                handling.returned();
+                return Err(Status::aborted("failing mid-stream, as asked"));
+            }
+            responses.send(reply(request.greeting)).await?;
+        }
+        Self::ok_trailer(&ctx);
+        handling.returned();
+        Ok(())
+    }
+}
+
+fn status_message(code: i32) -> String {
+    format!("código {code}: ünïcødé ✓ 100% <&> \"quoted\"\nline two")
+}
+
+fn status_details(code: i32) -> Vec<u8> {
+    vec![u8::try_from(code).unwrap(), 0, 255, b'\n']
+}
+
+async fn scripted() -> (Running, HelloServiceClient, Observer) {
+    let (probe, observer) = probe();
+    let server = Running::start(Scripted { probe }).await;
+    let client = server.client().await;
+    (server, client, observer)
+}
+
+/// A request stream the test controls: messages go out as they are sent, and it stays open
+/// until the sender is dropped.
+fn open_requests() -> (mpsc::Sender<HelloRequest>, ReceiverStream<HelloRequest>) {
+    let (sender, receiver) = mpsc::channel(16);
+    (sender, ReceiverStream::new(receiver))
+}
+
+fn assert_prompt(started: Instant, after: Duration) {
+    let elapsed = started.elapsed();
+    assert!(
+        elapsed < after + PROMPTLY,
+        "took {elapsed:?}, expected about {after:?}"
+    );
+}
+
+// ---- deadlines ------------------------------------------------------------------------
+
+#[tokio::test]
+async fn the_deadline_travels_to_the_handler() {
+    let (_server, client, mut observer) = scripted().await;
+    client
+        .say_hello(greeting("a"))
+        .timeout(Duration::from_secs(5))
+        .await
+        .unwrap();
+    let remaining = observer.deadline_of(UNARY).await.unwrap();
+    assert!(
+        remaining > Duration::from_secs(4) && remaining <= Duration::from_secs(5),
+        "{remaining:?}"
+    );
+
+    let (_server, client, mut observer) = scripted().await;
+    client
+        .say_hello(greeting("a"))
+        .deadline(Instant::now() + Duration::from_secs(3))
+        .timeout(Duration::from_secs(60))
+        .await
+        .unwrap();
+    let remaining = observer.deadline_of(UNARY).await.unwrap();
+    assert!(
+        remaining > Duration::from_secs(2) && remaining <= Duration::from_secs(3),
+        "the earlier of timeout and deadline applies: {remaining:?}"
+    );
+
+    let (_server, client, mut observer) = scripted().await;
+    client.say_hello(greeting("a")).await.unwrap();
+    assert_eq!(observer.deadline_of(UNARY).await, None);
+}
+
+#[tokio::test]
+async fn deadline_while_waiting_for_the_unary_response() {
+    let (_server, client, mut observer) = scripted().await;
+    let started = Instant::now();
+    let status = bounded("call", client.say_hello(greeting("hang")).timeout(SHORT))
+        .await
+        .unwrap_err();
+    assert_eq!(status.code(), Code::DeadlineExceeded, "{status:?}");
+    assert_prompt(started, SHORT);
+    observer.expect(Seen::Stopped(UNARY)).await;
+    observer.expect(Seen::CancelObserved(UNARY)).await;
+    observer.all_done().await;
+}
+
+#[tokio::test]
+async fn deadline_mid_server_stream() {
+    let (_server, client, mut observer) = scripted().await;
+    let started = Instant::now();
+    let mut replies = client
+        .lots_of_replies(greeting("2 hang"))
+        .timeout(SHORT)
+        .await
+        .unwrap();
+    assert_eq!(
+        bounded("0", replies.message())
+            .await
+            .unwrap()
+            .unwrap()
+            .reply,
+        "0"
+    );
+    assert_eq!(
+        bounded("1", replies.message())
+            .await
+            .unwrap()
+            .unwrap()
+            .reply,
+        "1"
+    );
+    let status = bounded("deadline", replies.message()).await.unwrap_err();
+    assert_eq!(status.code(), Code::DeadlineExceeded, "{status:?}");
+    assert_prompt(started, SHORT);
+    assert!(bounded("after", replies.next()).await.is_none());
+    observer.expect(Seen::Stopped(SERVER_STREAMING)).await;
+    observer
+        .expect(Seen::CancelObserved(SERVER_STREAMING))
+        .await;
+    observer.all_done().await;
+}
+
+#[tokio::test]
+async fn deadline_mid_client_stream() {
+    let (_server, client, mut observer) = scripted().await;
+    let (sender, requests) = open_requests();
+    for i in 0..3 {
+        sender.send(greeting(i.to_string())).await.unwrap();
+    }
+    let started = Instant::now();
+    // The sender stays alive: the client is still "sending" when the deadline passes.
+    let status = bounded("call", client.lots_of_greetings(requests).timeout(SHORT))
+        .await
+        .unwrap_err();
+    assert_eq!(status.code(), Code::DeadlineExceeded, "{status:?}");
+    assert_prompt(started, SHORT);
+    observer.expect(Seen::Stopped(CLIENT_STREAMING)).await;
+    observer
+        .expect(Seen::CancelObserved(CLIENT_STREAMING))
+        .await;
+    observer.all_done().await;
+    drop(sender);
+}
+
+#[tokio::test]
+async fn deadline_mid_bidi() {
+    let (_server, client, mut observer) = scripted().await;
+    let (sender, requests) = open_requests();
+    let started = Instant::now();
+    let mut replies = client.bidi_hello(requests).timeout(SHORT).await.unwrap();
+    sender.send(greeting("ping")).await.unwrap();
+    assert_eq!(
+        bounded("pong", replies.message())
+            .await
+            .unwrap()
+            .unwrap()
+            .reply,
+        "ping"
+    );
+    let status = bounded("deadline", replies.message()).await.unwrap_err();
+    assert_eq!(status.code(), Code::DeadlineExceeded, "{status:?}");
+    assert_prompt(started, SHORT);
+    observer.expect(Seen::Stopped(BIDI)).await;
+    observer.expect(Seen::CancelObserved(BIDI)).await;
+    observer.all_done().await;
+}
+
+#[tokio::test]
+async fn independent_termination_server_ok_client_deadline_exceeded() {
+    let (_server, client, mut observer) = scripted().await;
+    let mut replies = client
+        .lots_of_replies(greeting("1 ok"))
+        .timeout(SHORT)
+        .await
+        .unwrap();
+    assert_eq!(
+        bounded("0", replies.message())
+            .await
+            .unwrap()
+            .unwrap()
+            .reply,
+        "0"
+    );
+    // The server finishes with OK …
+    observer.expect(Seen::Returned(SERVER_STREAMING)).await;
+    // … but the client looks again only after its deadline: for it, the call timed out.
+    tokio::time::sleep(SHORT + Duration::from_millis(100)).await;
+    let status = bounded("late read", replies.message()).await.unwrap_err();
+    assert_eq!(status.code(), Code::DeadlineExceeded, "{status:?}");
+    observer.all_done().await;
+}
+
+// ---- cancellation ---------------------------------------------------------------------
+
+#[tokio::test]
+async fn cancel_after_begin_in_every_kind_stops_the_handler() {
+    let (_server, client, mut observer) = scripted().await;
+
+    // unary
+    let token = CancellationToken::new();
+    let call = tokio::spawn(
+        client
+            .say_hello(greeting("hang"))
+            .cancellation(token.clone())
+            .into_future(),
+    );
+    observer.expect(Seen::Entered(UNARY)).await;
+    let started = Instant::now();
+    token.cancel();
+    let status = bounded("unary", call).await.unwrap().unwrap_err();
+    assert_eq!(status.code(), Code::Cancelled, "{status:?}");
+    assert_prompt(started, Duration::ZERO);
+    observer.expect(Seen::Stopped(UNARY)).await;
+
+    // client streaming, while the client is still sending
+    let token = CancellationToken::new();
+    let (sender, requests) = open_requests();
+    sender.send(greeting("x")).await.unwrap();
+    let call = tokio::spawn(
+        client
+            .lots_of_greetings(requests)
+            .cancellation(token.clone())
+            .into_future(),
+    );
+    observer.expect(Seen::Entered(CLIENT_STREAMING)).await;
+    token.cancel();
+    let status = bounded("client streaming", call)
+        .await
+        .unwrap()
+        .unwrap_err();
+    assert_eq!(status.code(), Code::Cancelled, "{status:?}");
+    observer.expect(Seen::Stopped(CLIENT_STREAMING)).await;
+    drop(sender);
+
+    // server streaming, before the first response
+    let token = CancellationToken::new();
+    let mut replies = client
+        .lots_of_replies(greeting("0 hang"))
+        .cancellation(token.clone())
+        .await
+        .unwrap();
+    observer.expect(Seen::Entered(SERVER_STREAMING)).await;
+    token.cancel();
+    let status = bounded("server streaming", replies.message())
+        .await
+        .unwrap_err();
+    assert_eq!(status.code(), Code::Cancelled, "{status:?}");
+    observer.expect(Seen::Stopped(SERVER_STREAMING)).await;
+
+    // bidi, before any message either way
+    let token = CancellationToken::new();
+    let (sender, requests) = open_requests();
+    let mut replies = client
+        .bidi_hello(requests)
+        .cancellation(token.clone())
+        .await
+        .unwrap();
+    observer.expect(Seen::Entered(BIDI)).await;
+    token.cancel();
+    let status = bounded("bidi", replies.message()).await.unwrap_err();
+    assert_eq!(status.code(), Code::Cancelled, "{status:?}");
+    observer.expect(Seen::Stopped(BIDI)).await;
+    drop(sender);
+
+    for kind in [UNARY, CLIENT_STREAMING, SERVER_STREAMING, BIDI] {
+        observer.expect(Seen::CancelObserved(kind)).await;
+    }
+    observer.all_done().await;
+}
+
+#[tokio::test]
+async fn cancel_after_the_first_response_stops_the_handler() {
+    let (_server, client, mut observer) = scripted().await;
+
+    let token = CancellationToken::new();
+    let mut replies = client
+        .lots_of_replies(greeting("1 hang"))
+        .cancellation(token.clone())
+        .await
+        .unwrap();
+    assert_eq!(
+        bounded("0", replies.message())
+            .await
+            .unwrap()
+            .unwrap()
+            .reply,
+        "0"
+    );
+    token.cancel();
+    let status = bounded("after cancel", replies.message())
+        .await
+        .unwrap_err();
+    assert_eq!(status.code(), Code::Cancelled, "{status:?}");
+    observer.expect(Seen::Stopped(SERVER_STREAMING)).await;
+
+    let token = CancellationToken::new();
+    let (sender, requests) = open_requests();
+    let mut replies = client
+        .bidi_hello(requests)
+        .cancellation(token.clone())
+        .await
+        .unwrap();
+    sender.send(greeting("ping")).await.unwrap();
+    assert_eq!(
+        bounded("pong", replies.message())
+            .await
+            .unwrap()
+            .unwrap()
+            .reply,
+        "ping"
+    );
+    token.cancel();
+    let status = bounded("after cancel", replies.message())
+        .await
+        .unwrap_err();
+    assert_eq!(status.code(), Code::Cancelled, "{status:?}");
+    observer.expect(Seen::Stopped(BIDI)).await;
+    observer.all_done().await;
+}
+
+#[tokio::test]
+async fn a_token_cancelled_before_the_call_starts_sends_nothing() {
+    let (_server, client, mut observer) = scripted().await;
+    let token = CancellationToken::new();
+    token.cancel();
+    let status = client
+        .say_hello(greeting("a"))
+        .cancellation(token.clone())
+        .await
+        .unwrap_err();
+    assert_eq!(status.code(), Code::Cancelled);
+    let status = client
+        .lots_of_replies(greeting("1 ok"))
+        .cancellation(token)
+        .await
+        .unwrap_err();
+    assert_eq!(status.code(), Code::Cancelled);
+    // A later call goes through, and it is the first the server ever saw.
+    client.say_hello(greeting("b")).await.unwrap();
+    observer.expect(Seen::Returned(UNARY)).await;
+    assert_eq!(observer.history.first(), Some(&Seen::Entered(UNARY)));
+    assert_eq!(
+        observer
+            .history
+            .iter()
+            .filter(|s| matches!(s, Seen::Entered(_)))
+            .count(),
+        1
+    );
+}
+
+#[tokio::test]
+async fn the_server_may_end_a_stream_with_any_status() {
+    let (_server, client, observer) = scripted().await;
+    let requests = rgrpc::stream::iter(["a", "b", "fail", "never"].map(greeting));
+    let mut replies = client.bidi_hello(requests).await.unwrap();
+    assert_eq!(
+        bounded("a", replies.message())
+            .await
+            .unwrap()
+            .unwrap()
+            .reply,
+        "a"
+    );
+    assert_eq!(
+        bounded("b", replies.message())
+            .await
+            .unwrap()
+            .unwrap()
+            .reply,
+        "b"
+    );
+    let status = bounded("failure", replies.message()).await.unwrap_err();
+    assert_eq!(status.code(), Code::Aborted);
+    assert_eq!(status.message(), "failing mid-stream, as asked");
+    assert_eq!(status.metadata().get("x-why").unwrap(), "asked to");
+
+    let mut replies = client.lots_of_replies(greeting("2 cancel")).await.unwrap();
+    assert_eq!(
+        bounded("0", replies.message())
+            .await
+            .unwrap()
+            .unwrap()
+            .reply,
+        "0"
+    );
+    assert_eq!(
+        bounded("1", replies.message())
+            .await
+            .unwrap()
+            .unwrap()
+            .reply,
+        "1"
+    );
+    let status = bounded("server cancel", replies.message())
+        .await
+        .unwrap_err();
+    assert_eq!(status.code(), Code::Cancelled);
+    assert_eq!(status.message(), "the server gave up");
+    observer.all_done().await;
+}
+
+// ---- metadata and status --------------------------------------------------------------
+
+#[tokio::test]
+async fn trailing_metadata_arrives_on_ok_in_every_kind() {
+    let (_server, client, _observer) = scripted().await;
+    let response = client.say_hello(greeting("a")).await.unwrap();
+    assert_eq!(response.trailers().get("x-outcome").unwrap(), "ok");
+
+    let response = client
+        .lots_of_greetings(rgrpc::stream::iter([greeting("a")]))
+        .await
+        .unwrap();
+    assert_eq!(response.get_ref().reply, "1");
+    assert_eq!(response.trailers().get("x-outcome").unwrap(), "ok");
+
+    let mut replies = client.lots_of_replies(greeting("1 ok")).await.unwrap();
+    assert!(replies.trailers().is_none(), "no trailers before the end");
+    while bounded("drain", replies.message()).await.unwrap().is_some() {}
+    assert_eq!(replies.trailers().unwrap().get("x-outcome").unwrap(), "ok");
+
+    let mut replies = client
+        .bidi_hello(rgrpc::stream::iter([greeting("a")]))
+        .await
+        .unwrap();
+    while bounded("drain", replies.message()).await.unwrap().is_some() {}
+    assert_eq!(replies.trailers().unwrap().get("x-outcome").unwrap(), "ok");
+}
+
+#[tokio::test]
+async fn binary_metadata_round_trips_as_headers_and_trailers() {
+    let (_server, client, _observer) = scripted().await;
+    let blob: &[u8] = &[0, 1, 2, 0xfe, 0xff, b'\n'];
+    let mut call = client.say_hello(greeting("echo-bin"));
+    call.metadata_mut().insert_bin(
+        "x-blob-bin",
+        rgrpc::metadata::MetadataValue::from_bytes(blob),
+    );
+    let response = call.await.unwrap();
+    assert_eq!(
+        response
+            .headers()
+            .get_bin("x-blob-bin")
+            .unwrap()
+            .to_bytes()
+            .unwrap(),
+        blob
+    );
+    assert_eq!(
+        response
+            .trailers()
+            .get_bin("x-blob-bin")
+            .unwrap()
+            .to_bytes()
+            .unwrap(),
+        blob
+    );
+}
+
+#[tokio::test]
+async fn all_seventeen_status_codes_round_trip_with_message_and_details() {
+    let (_server, client, _observer) = scripted().await;
+    // OK is a successful call.
+    let response = client.say_hello(greeting("fine")).await.unwrap();
+    assert_eq!(response.get_ref().reply, "fine");
+    for code in 1..=16 {
+        let status = bounded("call", client.say_hello(greeting(format!("code {code}"))))
+            .await
+            .unwrap_err();
+        assert_eq!(status.code(), Code::from_i32(code), "{status:?}");
+        assert_eq!(status.message(), status_message(code));
+        assert_eq!(status.details(), status_details(code));
+        assert_eq!(
+            status.metadata().get("x-code").unwrap(),
+            code.to_string().as_str()
+        );
+    }
+}
+
+#[tokio::test]
+async fn gzip_compressed_requests_are_served() {
+    let (_server, client, _observer) = scripted().await;
+    let big = "compressible ".repeat(1000);
+    let response = client
+        .say_hello(greeting(big.clone()))
+        .compression(Compression::Gzip)
+        .await
+        .unwrap();
+    assert_eq!(response.into_inner().reply, big);
+}
+
+// ---- propagation ----------------------------------------------------------------------
+
+/// One hop of a chain: calls the next hop on behalf of its own caller, or, being the last,
+/// waits forever.
+struct Relay {
+    name: &'static str,
+    next: Option<HelloServiceClient>,
+    probe: Probe,
+}
+
+impl HelloService for Relay {
+    async fn say_hello(
+        &self,
+        ctx: Context,
+        request: HelloRequest,
+    ) -> Result<HelloResponse, Status> {
+        let handling = self.probe.enter(self.name, &ctx);
+        let Some(next) = &self.next else {
+            tokio::time::sleep(LIMIT).await;
+            handling.returned();
+            return Ok(reply("the end"));
+        };
+        let response = next.say_hello(request).propagate(&ctx).await;
+        handling.returned();
+        Ok(response?.into_inner())
+    }
+}
+
+/// Servers A → B → C, all reporting to one probe; returns a client of A.
+async fn chain() -> (Vec<Running>, HelloServiceClient, Observer) {
+    let (probe, observer) = probe();
+    let c = Running::start(Relay {
+        name: "C",
+        next: None,
+        probe: probe.clone(),
+    })
+    .await;
+    let b = Running::start(Relay {
+        name: "B",
+        next: Some(c.client().await),
+        probe: probe.clone(),
+    })
+    .await;
+    let a = Running::start(Relay {
+        name: "A",
+        next: Some(b.client().await),
+        probe,
+    })
+    .await;
+    let client = a.client().await;
+    (vec![a, b, c], client, observer)
+}
+
+#[tokio::test]
+async fn cancelling_the_first_caller_stops_the_last_handler_of_a_chain() {
+    let (_servers, client, mut observer) = chain().await;
+    let token = CancellationToken::new();
+    let call = tokio::spawn(
+        client
+            .say_hello(greeting("x"))
+            .cancellation(token.clone())
+            .into_future(),
+    );
+    observer.expect(Seen::Entered("C")).await;
+    token.cancel();
+    let status = bounded("call", call).await.unwrap().unwrap_err();
+    assert_eq!(status.code(), Code::Cancelled);
+    for hop in ["A", "B", "C"] {
+        observer.expect(Seen::CancelObserved(hop)).await;
+    }
+    observer.expect(Seen::Stopped("C")).await;
+    observer.all_done().await;
+}
+
+#[tokio::test]
+async fn a_deadline_propagates_down_a_chain() {
+    let (_servers, client, mut observer) = chain().await;
+    let started = Instant::now();
+    let status = bounded("call", client.say_hello(greeting("x")).timeout(SHORT))
+        .await
+        .unwrap_err();
+    assert_eq!(status.code(), Code::DeadlineExceeded, "{status:?}");
+    assert_prompt(started, SHORT);
+    let at_c = observer.deadline_of("C").await.expect("C has a deadline");
+    assert!(
+        at_c <= SHORT,
+        "C's deadline is the caller's, not later: {at_c:?}"
+    );
+    observer.expect(Seen::Stopped("C")).await;
+    observer.all_done().await;
+}
+
+// ---- nothing left behind --------------------------------------------------------------
+
+/// Runs calls of every kind that end every way (OK, error, deadline, cancellation, drop),
+/// then shuts everything down: no task of the runtime's may survive.
+#[tokio::test]
+async fn no_task_or_stream_is_left_behind() {
+    let metrics = tokio::runtime::Handle::current().metrics();
+    let (server, client, observer) = scripted().await;
+    let token = CancellationToken::new();
+    let mut calls = Vec::new();
+    for i in 0..20 {
+        let client = client.clone();
+        let token = token.clone();
+        calls.push(tokio::spawn(async move {
+            let _ = client.say_hello(greeting("hang")).timeout(SHORT).await;
+            let _ = client.say_hello(greeting("code 5")).await;
+            let _ = client.say_hello(greeting("ok")).await;
+            let (sender, requests) = open_requests();
+            let _ = client
+                .lots_of_greetings(requests)
+                .cancellation(token.clone())
+                .timeout(SHORT)
+                .await;
+            drop(sender);
+            if let Ok(mut replies) = client.lots_of_replies(greeting("3 hang")).await {
+                let _ = replies.message().await;
+                // dropped mid-stream
+            }
+            let (sender, requests) = open_requests();
+            if let Ok(mut replies) = client.bidi_hello(requests).timeout(SHORT).await {
+                let _ = sender.send(greeting(i.to_string())).await;
+                while replies.message().await.is_ok_and(|m| m.is_some()) {}
+            }
+        }));
+    }
+    for call in calls {
+        bounded("calls", call).await.unwrap();
+    }
+    observer.all_done().await;
+    drop(client);
+    server.shut_down().await;
+    bounded("every task to end", async {
+        while metrics.num_alive_tasks() != 0 {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    })
+    .await;
+}
