@@ -154,7 +154,7 @@ where
 {
     let admitted = match admit(&call.parts) {
         Ok(admitted) => admitted,
-        Err(rejection) => return Box::pin(std::future::ready(Ok(rejection))),
+        Err(refusal) => return Box::pin(std::future::ready(Ok(refusal.into_response()))),
     };
     let (body, broken) = WatchedBody::new(call.body);
     let requests = RequestStream::new(
@@ -187,33 +187,57 @@ struct Admitted {
     timeout: Option<std::time::Duration>,
 }
 
-/// Accepts a gRPC request this server can decode, or gives the answer that refuses it.
-fn admit(parts: &http::request::Parts) -> Result<Admitted, http::Response<tonic::body::Body>> {
+/// Why a request is not served.
+enum Refusal {
+    /// Not gRPC at all: the spec's answer is HTTP 415, not a gRPC status.
+    NotGrpc,
+    /// A message encoding this server cannot decode.
+    UnsupportedEncoding(Status),
+    /// A gRPC request with broken call headers.
+    Malformed(Status),
+}
+
+impl Refusal {
+    fn into_response(self) -> http::Response<tonic::body::Body> {
+        match self {
+            Refusal::NotGrpc => {
+                let mut response = http::Response::new(tonic::body::Body::empty());
+                *response.status_mut() = http::StatusCode::UNSUPPORTED_MEDIA_TYPE;
+                response
+            }
+            Refusal::UnsupportedEncoding(status) => {
+                let mut response = driver::status_response(&status);
+                response.headers_mut().insert(
+                    "grpc-accept-encoding",
+                    http::HeaderValue::from_static("gzip,identity"),
+                );
+                response
+            }
+            Refusal::Malformed(status) => driver::status_response(&status),
+        }
+    }
+}
+
+/// Accepts a gRPC request this server can decode, or says why not.
+fn admit(parts: &http::request::Parts) -> Result<Admitted, Refusal> {
     let arrived = Instant::now();
     let content_type = parts
         .headers
         .get(http::header::CONTENT_TYPE)
         .map(|value| value.as_bytes());
     if !content_type.is_some_and(|value| value.starts_with(b"application/grpc")) {
-        // The gRPC spec: a request that is not gRPC gets HTTP 415, not a gRPC status.
-        let mut response = http::Response::new(tonic::body::Body::empty());
-        *response.status_mut() = http::StatusCode::UNSUPPORTED_MEDIA_TYPE;
-        return Err(response);
+        return Err(Refusal::NotGrpc);
     }
     let encoding = match parts.headers.get("grpc-encoding").map(|v| v.as_bytes()) {
         None | Some(b"identity") => None,
         Some(b"gzip") => Some(CompressionEncoding::Gzip),
         Some(other) => {
-            let status = Status::unimplemented(format!(
-                "grpc-encoding {:?} is not supported (supported: gzip, identity)",
-                String::from_utf8_lossy(other)
-            ));
-            let mut response = driver::status_response(&status);
-            response.headers_mut().insert(
-                "grpc-accept-encoding",
-                http::HeaderValue::from_static("gzip,identity"),
-            );
-            return Err(response);
+            return Err(Refusal::UnsupportedEncoding(Status::unimplemented(
+                format!(
+                    "grpc-encoding {:?} is not supported (supported: gzip, identity)",
+                    String::from_utf8_lossy(other)
+                ),
+            )));
         }
     };
     let timeout = match timeout::parse(&parts.headers) {
@@ -221,7 +245,7 @@ fn admit(parts: &http::request::Parts) -> Result<Admitted, http::Response<tonic:
         timeout::Parsed::Timeout(timeout) => Some(timeout),
         // As grpc-go: a deadline the server cannot read is a broken request, not "none".
         timeout::Parsed::Malformed(problem) => {
-            return Err(driver::status_response(&Status::internal(problem)));
+            return Err(Refusal::Malformed(Status::internal(problem)));
         }
     };
     Ok(Admitted {
