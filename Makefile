@@ -60,3 +60,7 @@ lint: ## rustfmt, clippy and rustdoc, all warnings as errors
 
 .PHONY: ci
 ci: test lint demo ## What CI runs
+
+.PHONY: bench-lifecycle
+bench-lifecycle: ## Measure deadline → DEADLINE_EXCEEDED and cancel → handler-observed latencies
+	$(CARGO) run -q --release -p rgrpc-bench --bin lifecycle-latency -- 500

@@ -70,7 +70,7 @@ impl CallLog {
         if code == Code::Ok {
             tracing::debug!(code = ?code, ?duration, "call ended");
         } else {
-            tracing::info!(code = ?code, message, ?duration, "call ended");
+            tracing::info!(code = ?code, grpc_message = message, ?duration, "call ended");
         }
     }
 

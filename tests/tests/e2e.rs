@@ -475,3 +475,47 @@ async fn examples_generated_code_is_the_golden_file() {
         "run `make gen`"
     );
 }
+
+/// A raw unary call with `header` set as given, bypassing the generated client (which
+/// would never send a malformed header).
+async fn raw_call_with_header(
+    server: &Running,
+    header: &'static str,
+    value: &'static str,
+) -> Status {
+    let channel = tonic::transport::Endpoint::from_shared(format!("http://{}", server.addr))
+        .unwrap()
+        .connect()
+        .await
+        .unwrap();
+    let mut grpc = tonic::client::Grpc::new(channel);
+    grpc.ready().await.unwrap();
+    let mut request = tonic::Request::new(greeting("x"));
+    request
+        .metadata_mut()
+        .insert(header, MetadataValue::from_static(value));
+    let path = rgrpc::codegen::http::uri::PathAndQuery::from_static("/hello.HelloService/SayHello");
+    let codec = tonic_prost::ProstCodec::<HelloRequest, HelloResponse>::default();
+    bounded("raw call", grpc.unary(request, path, codec))
+        .await
+        .unwrap_err()
+}
+
+#[tokio::test]
+async fn a_malformed_grpc_timeout_is_refused_with_internal() {
+    let server = Running::start(TestService).await;
+    let status = raw_call_with_header(&server, "grpc-timeout", "soon").await;
+    assert_eq!(status.code(), Code::Internal, "{status:?}");
+    assert!(
+        status.message().contains("malformed grpc-timeout \"soon\""),
+        "{status:?}"
+    );
+}
+
+#[tokio::test]
+async fn an_unsupported_message_encoding_is_refused_with_unimplemented() {
+    let server = Running::start(TestService).await;
+    let status = raw_call_with_header(&server, "grpc-encoding", "snappy").await;
+    assert_eq!(status.code(), Code::Unimplemented, "{status:?}");
+    assert!(status.message().contains("\"snappy\""), "{status:?}");
+}

@@ -145,11 +145,21 @@ impl Driver {
 
 impl Drop for Driver {
     fn drop(&mut self) {
-        // Trailers logged the end already, unless the client went away first.
-        self.log.end(
-            Code::Cancelled,
-            "the client cancelled the call or went away",
-        );
+        // Trailers logged the end already, unless the call was cut short: by the client, or
+        // by a layer in front of us enforcing the deadline (tonic's server does, until the
+        // response headers).
+        let past_deadline = self
+            .call
+            .deadline()
+            .is_some_and(|deadline| deadline <= std::time::Instant::now());
+        if past_deadline {
+            self.log.end(Code::DeadlineExceeded, "the deadline passed");
+        } else {
+            self.log.end(
+                Code::Cancelled,
+                "the client cancelled the call or went away",
+            );
+        }
     }
 }
 
