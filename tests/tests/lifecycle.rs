@@ -20,7 +20,7 @@ use rgrpc::{CancellationToken, Code, Compression, Context, RequestStream, Respon
 use rgrpc_tests::hello::hello_service_client::HelloServiceClient;
 use rgrpc_tests::hello::hello_service_server::HelloService;
 use rgrpc_tests::hello::{HelloRequest, HelloResponse};
-use support::{LIMIT, Running, bounded, greeting, reply};
+use support::{LIMIT, Running, bounded, greeting, next_reply, reply};
 use tokio::sync::mpsc;
 use tokio_stream::wrappers::ReceiverStream;
 
@@ -377,22 +377,8 @@ async fn deadline_mid_server_stream() {
         .timeout(SHORT)
         .await
         .unwrap();
-    assert_eq!(
-        bounded("0", replies.message())
-            .await
-            .unwrap()
-            .unwrap()
-            .reply,
-        "0"
-    );
-    assert_eq!(
-        bounded("1", replies.message())
-            .await
-            .unwrap()
-            .unwrap()
-            .reply,
-        "1"
-    );
+    assert_eq!(next_reply("0", &mut replies).await, "0");
+    assert_eq!(next_reply("1", &mut replies).await, "1");
     let status = bounded("deadline", replies.message()).await.unwrap_err();
     assert_eq!(status.code(), Code::DeadlineExceeded, "{status:?}");
     assert_prompt(started, SHORT);
@@ -433,14 +419,7 @@ async fn deadline_mid_bidi() {
     let started = Instant::now();
     let mut replies = client.bidi_hello(requests).timeout(SHORT).await.unwrap();
     sender.send(greeting("ping")).await.unwrap();
-    assert_eq!(
-        bounded("pong", replies.message())
-            .await
-            .unwrap()
-            .unwrap()
-            .reply,
-        "ping"
-    );
+    assert_eq!(next_reply("pong", &mut replies).await, "ping");
     let status = bounded("deadline", replies.message()).await.unwrap_err();
     assert_eq!(status.code(), Code::DeadlineExceeded, "{status:?}");
     assert_prompt(started, SHORT);
@@ -457,14 +436,7 @@ async fn independent_termination_server_ok_client_deadline_exceeded() {
         .timeout(SHORT)
         .await
         .unwrap();
-    assert_eq!(
-        bounded("0", replies.message())
-            .await
-            .unwrap()
-            .unwrap()
-            .reply,
-        "0"
-    );
+    assert_eq!(next_reply("0", &mut replies).await, "0");
     // The server finishes with OK …
     observer.expect(Seen::Returned(SERVER_STREAMING)).await;
     // … but the client looks again only after its deadline: for it, the call timed out.
@@ -562,14 +534,7 @@ async fn cancel_after_the_first_response_stops_the_handler() {
         .cancellation(token.clone())
         .await
         .unwrap();
-    assert_eq!(
-        bounded("0", replies.message())
-            .await
-            .unwrap()
-            .unwrap()
-            .reply,
-        "0"
-    );
+    assert_eq!(next_reply("0", &mut replies).await, "0");
     token.cancel();
     let status = bounded("after cancel", replies.message())
         .await
@@ -585,14 +550,7 @@ async fn cancel_after_the_first_response_stops_the_handler() {
         .await
         .unwrap();
     sender.send(greeting("ping")).await.unwrap();
-    assert_eq!(
-        bounded("pong", replies.message())
-            .await
-            .unwrap()
-            .unwrap()
-            .reply,
-        "ping"
-    );
+    assert_eq!(next_reply("pong", &mut replies).await, "ping");
     token.cancel();
     let status = bounded("after cancel", replies.message())
         .await
@@ -603,7 +561,7 @@ async fn cancel_after_the_first_response_stops_the_handler() {
 }
 
 #[tokio::test]
-async fn a_token_cancelled_before_the_call_starts_sends_nothing() {
+async fn a_call_cancelled_or_expired_before_it_starts_sends_nothing() {
     let (_server, client, mut observer) = scripted().await;
     let token = CancellationToken::new();
     token.cancel();
@@ -619,6 +577,19 @@ async fn a_token_cancelled_before_the_call_starts_sends_nothing() {
         .await
         .unwrap_err();
     assert_eq!(status.code(), Code::Cancelled);
+    let past = Instant::now() - Duration::from_millis(1);
+    let status = client
+        .say_hello(greeting("a"))
+        .deadline(past)
+        .await
+        .unwrap_err();
+    assert_eq!(status.code(), Code::DeadlineExceeded);
+    let status = client
+        .lots_of_replies(greeting("1 ok"))
+        .timeout(Duration::ZERO)
+        .await
+        .unwrap_err();
+    assert_eq!(status.code(), Code::DeadlineExceeded);
     // A later call goes through, and it is the first the server ever saw.
     client.say_hello(greeting("b")).await.unwrap();
     observer.expect(Seen::Returned(UNARY)).await;
@@ -638,44 +609,16 @@ async fn the_server_may_end_a_stream_with_any_status() {
     let (_server, client, observer) = scripted().await;
     let requests = rgrpc::stream::iter(["a", "b", "fail", "never"].map(greeting));
     let mut replies = client.bidi_hello(requests).await.unwrap();
-    assert_eq!(
-        bounded("a", replies.message())
-            .await
-            .unwrap()
-            .unwrap()
-            .reply,
-        "a"
-    );
-    assert_eq!(
-        bounded("b", replies.message())
-            .await
-            .unwrap()
-            .unwrap()
-            .reply,
-        "b"
-    );
+    assert_eq!(next_reply("a", &mut replies).await, "a");
+    assert_eq!(next_reply("b", &mut replies).await, "b");
     let status = bounded("failure", replies.message()).await.unwrap_err();
     assert_eq!(status.code(), Code::Aborted);
     assert_eq!(status.message(), "failing mid-stream, as asked");
     assert_eq!(status.metadata().get("x-why").unwrap(), "asked to");
 
     let mut replies = client.lots_of_replies(greeting("2 cancel")).await.unwrap();
-    assert_eq!(
-        bounded("0", replies.message())
-            .await
-            .unwrap()
-            .unwrap()
-            .reply,
-        "0"
-    );
-    assert_eq!(
-        bounded("1", replies.message())
-            .await
-            .unwrap()
-            .unwrap()
-            .reply,
-        "1"
-    );
+    assert_eq!(next_reply("0", &mut replies).await, "0");
+    assert_eq!(next_reply("1", &mut replies).await, "1");
     let status = bounded("server cancel", replies.message())
         .await
         .unwrap_err();

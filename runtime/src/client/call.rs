@@ -165,12 +165,14 @@ impl<Req, Resp, Answer> Call<Req, Resp, Answer> {
             at,
             timeout: at.saturating_duration_since(now),
         });
-        let log = CallLog::start(Side::Client, self.path, None, deadline.map(|d| d.timeout));
+        let mut log = CallLog::start(Side::Client, self.path, None, deadline.map(|d| d.timeout));
         let limits = Limits::new(deadline, cancellations);
         if let Some(deadline) = deadline
             && deadline.timeout.is_zero()
         {
-            return Err(deadline.exceeded());
+            let status = deadline.exceeded();
+            log.end(status.code(), status.message());
+            return Err(status);
         }
         let mut request = tonic::Request::new(self.requests.into_stream());
         *request.metadata_mut() = MetadataMap::from_headers(reserved::headers(metadata));

@@ -6,6 +6,7 @@ use std::future::IntoFuture;
 use std::net::SocketAddr;
 use std::time::Duration;
 
+use rgrpc::ResponseStream;
 use rgrpc_tests::hello::hello_service_client::HelloServiceClient;
 use rgrpc_tests::hello::hello_service_server::{HelloService, HelloServiceServer};
 use rgrpc_tests::hello::{HelloRequest, HelloResponse};
@@ -81,6 +82,16 @@ impl Drop for Running {
             task.abort();
         }
     }
+}
+
+/// The text of the next reply on `replies`, which must be a message (not the end, not an
+/// error), within the time bound.
+pub async fn next_reply(what: &str, replies: &mut ResponseStream<HelloResponse>) -> String {
+    bounded(what, replies.message())
+        .await
+        .unwrap_or_else(|status| panic!("{what}: expected a reply, got {status:?}"))
+        .unwrap_or_else(|| panic!("{what}: expected a reply, the stream ended"))
+        .reply
 }
 
 pub async fn bounded<T>(what: &str, future: impl IntoFuture<Output = T>) -> T {
