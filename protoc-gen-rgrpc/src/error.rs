@@ -69,15 +69,23 @@ pub(crate) fn method_collision(
     )
 }
 
-pub(crate) fn module_collision(file: &str, service: &str, module: &str, message: &str) -> String {
-    format!(
-        "{file}: service {service}: its generated module `{module}` collides with the module prost generates for the nested types of message {message}"
-    )
+pub(crate) fn module_collision(file: &str, service: &str, module: &str, owner: &str) -> String {
+    format!("{file}: service {service}: its generated module `{module}` collides with {owner}")
 }
 
 pub(crate) fn service_collision(file: &str, first: &str, second: &str, module: &str) -> String {
     format!(
         "{file}: services {first} and {second} both generate the module `{module}`; rename one of them"
+    )
+}
+
+pub(crate) fn include_file_clash(name: &str) -> String {
+    format!("include_file {name:?} has the name of a generated package file; choose another name")
+}
+
+pub(crate) fn package_split(file: &str, dependency: &str, package: &str) -> String {
+    format!(
+        "{file}: imports {dependency} of the same package {package:?}, which is not being generated; one output file holds a whole package, so generate {dependency} too"
     )
 }
 

@@ -44,6 +44,8 @@
 mod descriptor;
 mod emit;
 mod error;
+mod hygiene;
+mod include;
 mod messages;
 mod model;
 mod names;
@@ -86,12 +88,14 @@ fn generate_files(request: &CodeGeneratorRequest) -> Result<Vec<File>, Errors> {
         .map(String::as_str)
         .collect();
     let mut messages = if params.messages {
-        messages::generate(&request.proto_file, &to_generate, &params.runtime_path)?
+        messages::generate(&request.proto_file, &to_generate, &params)?
     } else {
         Default::default()
     };
 
     let mut files = Vec::new();
+    // (proto package, file name) of every package file, for the include file.
+    let mut written: Vec<(String, String)> = Vec::new();
     let mut errors = Errors::default();
     for package in &packages {
         let package_messages = messages.remove(&package.proto_name);
@@ -113,8 +117,21 @@ fn generate_files(request: &CodeGeneratorRequest) -> Result<Vec<File>, Errors> {
             package_messages.as_deref(),
             services,
         ) {
+            Ok(content) => {
+                written.push((package.proto_name.clone(), package.file_name.clone()));
+                files.push(File {
+                    name: Some(package.file_name.clone()),
+                    content: Some(content),
+                    ..Default::default()
+                });
+            }
+            Err(message) => errors.push(message),
+        }
+    }
+    if let Some(name) = &params.include_file {
+        match include::render(name, &written) {
             Ok(content) => files.push(File {
-                name: Some(package.file_name.clone()),
+                name: Some(name.clone()),
                 content: Some(content),
                 ..Default::default()
             }),

@@ -46,6 +46,8 @@ pub(crate) struct Method {
     pub(crate) output: Type,
     pub(crate) docs: Vec<String>,
     pub(crate) deprecated: bool,
+    /// A sentence for the docs when the proto declares an `idempotency_level`.
+    pub(crate) idempotency: Option<&'static str>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -67,10 +69,31 @@ impl MethodKind {
     }
 }
 
-/// Names the generated client defines itself. An rpc whose Rust name is one of these gets
-/// the suffix `_rpc` (`rpc New` → `new_rpc()`), the same on client and server so the two
-/// stay symmetric. This list is part of the generated API: extend it only with care.
-pub(crate) const RESERVED_CLIENT_METHODS: &[&str] = &["from_client", "new"];
+/// Method names an rpc must not take on the generated client: its constructors, and the
+/// methods of traits every client has (`Clone`, `Debug`) or gets from blanket impls
+/// (`Into`, `From`, `ToOwned`, `Borrow`, `Any`), which an inherent method would shadow at
+/// call sites (`client.clone()` must still clone). An rpc whose Rust name is one of these
+/// gets the suffix `_rpc` (`rpc Clone` → `clone_rpc()`), on client and server alike so the
+/// two stay symmetric. This list is part of the generated API: extend it only with care.
+pub(crate) const RESERVED_CLIENT_METHODS: &[&str] = &[
+    "borrow",
+    "borrow_mut",
+    "clone",
+    "clone_from",
+    "clone_into",
+    "fmt",
+    "from",
+    "from_client",
+    "into",
+    "new",
+    "to_owned",
+    "try_from",
+    "try_into",
+    "type_id",
+];
+
+/// The suffix that moves a generated name out of the way of a reserved or taken one.
+const ESCAPE_SUFFIX: &str = "_rpc";
 
 /// Builds the model of every package with something to generate.
 pub(crate) fn build(
@@ -96,6 +119,15 @@ pub(crate) fn build(
         if file.syntax() == "editions" {
             errors.push(error::editions_unsupported(name));
             continue;
+        }
+        // One output file holds a whole package, so a package's files are generated together.
+        for dependency in &file.dependency {
+            let same_package_left_out = by_name.get(dependency.as_str()).is_some_and(|dep| {
+                dep.package() == file.package() && !to_generate.contains(dependency)
+            });
+            if same_package_left_out {
+                errors.push(error::package_split(name, dependency, file.package()));
+            }
         }
         let package = packages
             .entry(file.package().to_owned())
@@ -123,8 +155,8 @@ pub(crate) fn build(
             }
         }
     }
-    for package in packages.values() {
-        check_modules(package, files, &mut errors);
+    for package in packages.values_mut() {
+        settle_modules(package, files, &mut errors);
     }
     errors.finish(packages.into_values().collect())
 }
@@ -218,7 +250,7 @@ impl ServiceBuilder<'_> {
         let element = format!("{service}.{}", method.name());
         let mut snake = names::to_snake(method.name());
         if RESERVED_CLIENT_METHODS.contains(&names::unescape(&snake)) {
-            snake = names::derived(&snake, "_rpc");
+            snake = names::derived(&snake, ESCAPE_SUFFIX);
         }
         let ident = names::ident(&snake)
             .map_err(|problem| error::bad_ident(file, &format!("rpc {element}"), &problem))?;
@@ -233,6 +265,10 @@ impl ServiceBuilder<'_> {
             output,
             docs: self.comments.lines(path),
             deprecated: method.options.as_ref().is_some_and(|o| o.deprecated()),
+            idempotency: method
+                .options
+                .as_ref()
+                .and_then(|o| idempotency(o.idempotency_level())),
         })
     }
 
@@ -242,7 +278,12 @@ impl ServiceBuilder<'_> {
         if !well_known && !self.index.contains(fqn) {
             return Err(error::unknown_type(file, element, fqn));
         }
-        let source = resolve::rust_type(fqn, self.file.package(), &self.params.runtime_path);
+        let source = resolve::rust_type(
+            fqn,
+            self.file.package(),
+            &self.params.runtime_path,
+            &self.params.extern_paths,
+        );
         syn::parse_str(&source).map_err(|err| {
             error::bad_ident(
                 file,
@@ -253,53 +294,113 @@ impl ServiceBuilder<'_> {
     }
 }
 
-/// Generated modules must not clash with each other or with the modules prost-build
-/// creates for messages with nested types (`message FooClient { message X {} }` makes
-/// `pub mod foo_client`).
-fn check_modules(package: &Package, files: &[FileDescriptorProto], errors: &mut Errors) {
-    enum Owner<'a> {
-        Message(&'a str),
-        Service(&'a str),
-    }
-    let mut taken: BTreeMap<String, Owner<'_>> = BTreeMap::new();
-    for file in files.iter().filter(|f| f.package() == package.proto_name) {
-        for message in &file.message_type {
-            let has_module = !message.nested_type.is_empty()
-                || !message.enum_type.is_empty()
-                || !message.oneof_decl.is_empty();
-            if has_module {
-                taken.insert(
-                    names::to_snake(message.name()),
-                    Owner::Message(message.name()),
-                );
-            }
+fn idempotency(level: prost_types::method_options::IdempotencyLevel) -> Option<&'static str> {
+    use prost_types::method_options::IdempotencyLevel;
+    match level {
+        IdempotencyLevel::IdempotencyUnknown => None,
+        IdempotencyLevel::NoSideEffects => {
+            Some("It has no side effects (`idempotency_level = NO_SIDE_EFFECTS`): safe to retry.")
+        }
+        IdempotencyLevel::Idempotent => {
+            Some("It is idempotent (`idempotency_level = IDEMPOTENT`): safe to retry.")
         }
     }
-    let source = package
-        .sources
-        .first()
-        .map(String::as_str)
-        .unwrap_or_default();
-    for service in &package.services {
-        for module in [&service.client_module, &service.server_module] {
-            let module = module.to_string();
-            match taken.get(&module) {
-                Some(Owner::Message(message)) => errors.push(error::module_collision(
-                    source,
+}
+
+/// Who already owns a module name in a package's module, besides our services.
+enum Owner {
+    /// prost-build's module for the nested types, enums or oneofs of a message.
+    Message(String),
+    /// The module of a sub-package (`a.b` is `b` inside `a`).
+    Package(String),
+}
+
+impl Owner {
+    fn describe(&self) -> String {
+        match self {
+            Owner::Message(message) => {
+                format!("the module prost-build generates for message {message}")
+            }
+            Owner::Package(package) => format!("the module of package {package}"),
+        }
+    }
+}
+
+/// Gives every service module a name no one else in the package uses. A module whose name
+/// prost-build or a sub-package already owns takes the suffix `_rpc` (`greeter_client` →
+/// `greeter_client_rpc`): the rule depends only on the proto's names, never on declaration
+/// order. Two services whose names map to the same module are a true ambiguity: an error.
+fn settle_modules(package: &mut Package, files: &[FileDescriptorProto], errors: &mut Errors) {
+    let source = package.sources.first().cloned().unwrap_or_default();
+    let taken = taken_modules(&package.proto_name, files);
+    let mut ours: BTreeMap<String, String> = BTreeMap::new();
+    for service in &mut package.services {
+        for module in [&mut service.client_module, &mut service.server_module] {
+            let mut name = module.to_string();
+            if taken.contains_key(&name) {
+                name = names::derived(&name, ESCAPE_SUFFIX);
+            }
+            let clash = if let Some(owner) = taken.get(&name) {
+                Some(error::module_collision(
+                    &source,
                     &service.full_name,
-                    &module,
-                    message,
-                )),
-                Some(Owner::Service(earlier)) => errors.push(error::service_collision(
-                    source,
-                    earlier,
-                    &service.full_name,
-                    &module,
-                )),
-                None => {
-                    taken.insert(module, Owner::Service(&service.full_name));
+                    &name,
+                    &owner.describe(),
+                ))
+            } else {
+                ours.get(&name).map(|earlier| {
+                    error::service_collision(&source, earlier, &service.full_name, &name)
+                })
+            };
+            if let Some(message) = clash {
+                errors.push(message);
+                continue;
+            }
+            match names::ident(&name) {
+                Ok(ident) => *module = ident,
+                Err(problem) => {
+                    errors.push(error::bad_ident(&source, &service.full_name, &problem));
+                    continue;
+                }
+            }
+            ours.insert(name, service.full_name.clone());
+        }
+    }
+}
+
+/// The module names prost-build's messages and the sub-packages use inside `package`.
+fn taken_modules(package: &str, files: &[FileDescriptorProto]) -> BTreeMap<String, Owner> {
+    let mut taken = BTreeMap::new();
+    for file in files {
+        if file.package() == package {
+            for message in &file.message_type {
+                let has_module = !message.nested_type.is_empty()
+                    || !message.enum_type.is_empty()
+                    || !message.oneof_decl.is_empty();
+                if has_module {
+                    taken.insert(
+                        names::to_snake(message.name()),
+                        Owner::Message(message.name().to_owned()),
+                    );
                 }
             }
         }
+        let child = match package {
+            "" => Some(file.package()),
+            parent => file
+                .package()
+                .strip_prefix(parent)
+                .and_then(|rest| rest.strip_prefix('.')),
+        };
+        if let Some(segment) = child
+            .and_then(|c| c.split('.').next())
+            .filter(|s| !s.is_empty())
+        {
+            taken.insert(
+                names::to_snake(segment),
+                Owner::Package(file.package().to_owned()),
+            );
+        }
     }
+    taken
 }

@@ -5,13 +5,76 @@
 //! duplicates and bad values are errors) because a silently ignored typo such as
 //! `sever=false` would generate code the user did not ask for; and it reports every problem
 //! at once so a user fixes their build invocation in one round trip.
+//!
+//! # Parameters
+//!
+//! Given at most once:
+//!
+//! - `client=false`: do not generate the async client (default `true`; a bare `client`
+//!   means `true`, as for every boolean).
+//! - `server=false`: do not generate the server trait and service (default `true`).
+//! - `messages=false`: do not generate the prost messages (default `true`).
+//! - `runtime_path=::my::rgrpc`: where generated code finds the runtime crate (default
+//!   `::rgrpc`).
+//! - `include_file=protos.rs`: also write one file that includes every generated package
+//!   file, nested as modules by package.
+//!
+//! Repeatable, kept in the order given:
+//!
+//! - `extern_path=.google.protobuf=::prost_types`: the proto package or type is already
+//!   generated elsewhere; refer to it by this Rust path instead of generating it.
+//! - `type_attribute=.my.pkg.Msg=#[derive(Hash)]`: prost-build's `type_attribute`, an
+//!   attribute on matching messages and enums.
+//! - `message_attribute=.=#[non_exhaustive]`: an attribute on matching messages only.
+//! - `enum_attribute=.my.pkg.Kind=#[derive(Hash)]`: an attribute on matching enums only.
+//! - `field_attribute=Msg.name=#[serde(rename = "n")]`: an attribute on matching fields.
+//! - `btree_map=.my.pkg.Msg.labels`: generate matching map fields as `BTreeMap`.
+//! - `bytes=.my.pkg.Msg.payload`: generate matching bytes fields as `bytes::Bytes`.
+//! - `boxed=.my.pkg.Tree.left`: box matching message fields.
+//!
+//! The paths of the prost-build options use prost-build's matching: `.` matches everything,
+//! `.pkg.Msg` a fully qualified type (and `.pkg.Msg.field` a field), and a path without the
+//! leading dot such as `Msg.field` matches by suffix.
+//!
+//! # Escaping
+//!
+//! Attributes contain commas (`#[derive(Hash, Eq)]`), which would split the parameter
+//! string. As in protoc-gen-prost, `\,` is a comma that does not split and `\\` is a
+//! backslash; any other backslash is kept as written. protoc passes the option string
+//! through verbatim, so only the shell needs quoting:
+//! `--rgrpc_opt='type_attribute=.=#[derive(serde::Serialize\, serde::Deserialize)]'`.
 
-/// The parameter names the plugin accepts, sorted.
+/// How often a key may appear in the parameter string.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Occurs {
+    /// A setting: a second mention is an error even with the same value, because two values
+    /// for one setting mean the build invocation is not what its author thinks.
+    Once,
+    /// A list entry (one extern path, one attribute): each mention adds to the list.
+    Many,
+}
+
+/// The parameter names the plugin accepts, sorted, with how often each may be given.
 ///
 /// This list is part of the plugin's documented API: removing or renaming an entry breaks
-/// users' build scripts. It is the single source for the "known" list in error messages, and
-/// [`Params::parse`] refuses any key not listed here before dispatching on it.
-const KNOWN: &[&str] = &["client", "messages", "runtime_path", "server"];
+/// users' build scripts. It is the single source for the "known" list in error messages and
+/// for the duplicate check, and [`Params::parse`] refuses any key not listed here before
+/// dispatching on it.
+const KNOWN: &[(&str, Occurs)] = &[
+    ("boxed", Occurs::Many),
+    ("btree_map", Occurs::Many),
+    ("bytes", Occurs::Many),
+    ("client", Occurs::Once),
+    ("enum_attribute", Occurs::Many),
+    ("extern_path", Occurs::Many),
+    ("field_attribute", Occurs::Many),
+    ("include_file", Occurs::Once),
+    ("message_attribute", Occurs::Many),
+    ("messages", Occurs::Once),
+    ("runtime_path", Occurs::Once),
+    ("server", Occurs::Once),
+    ("type_attribute", Occurs::Many),
+];
 
 /// Default for [`Params::runtime_path`]: the runtime crate under its published name.
 const DEFAULT_RUNTIME_PATH: &str = "::rgrpc";
@@ -30,6 +93,56 @@ pub(crate) struct Params {
     /// Default `::rgrpc`. Always starts with `::` or `crate` and is normalized without
     /// whitespace (`::my::rgrpc`), so emitters can parse it back into a `syn::Path`.
     pub(crate) runtime_path: String,
+    /// Proto packages or types generated elsewhere, as `(proto path, Rust path)` in the order
+    /// given (`extern_path=.google.protobuf=::prost_types`, repeatable). Types under a proto
+    /// path are referred to through the Rust path instead of being generated, so messages
+    /// shared between crates are one Rust type rather than two incompatible copies.
+    ///
+    /// The proto path is fully qualified (`.my.pkg`, `.my.pkg.Msg`: a leading `.`, then
+    /// identifiers separated by `.`) because that is how descriptors name types, so it can be
+    /// compared with them as a string or prefix. Each proto path appears at most once, as an
+    /// ambiguous mapping has no right answer. The Rust path parses as a `syn::Path` and is
+    /// kept as written, trimmed.
+    pub(crate) extern_paths: Vec<(String, String)>,
+    /// Name of an extra output file that includes every generated package file, nested as
+    /// modules by package (`include_file=protos.rs`), so a user includes one file instead of
+    /// one per package and gets the module tree that cross-package paths expect. `None`
+    /// (default) writes no such file.
+    ///
+    /// Always a relative `/`-separated path ending in `.rs` with no empty, `.` or `..`
+    /// segments: protoc refuses output names outside the output directory, and checking here
+    /// names the parameter at fault.
+    pub(crate) include_file: Option<String>,
+    /// prost-build settings passed through to message generation, in the order given
+    /// (`type_attribute=…`, `bytes=…`, … all repeatable). Order is kept because prost-build
+    /// emits attributes in the order they were added.
+    pub(crate) prost: Vec<ProstOption>,
+}
+
+/// One prost-build setting from the parameter string; each variant is the
+/// `prost_build::Config` method of the same name with its arguments.
+///
+/// Paths use prost-build's matching syntax (`.`, `.pkg.Msg`, `.pkg.Msg.field`, or a suffix
+/// such as `Msg.field`) and are only checked to be non-empty and free of whitespace, since
+/// prost-build decides what they match. Attributes are checked to parse as one or more outer
+/// attributes, so a typo is reported against the parameter rather than as a syntax error in
+/// generated code; they are kept as written, trimmed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum ProstOption {
+    /// `type_attribute=PATH=ATTR`: an attribute on matching messages and enums.
+    TypeAttribute { path: String, attribute: String },
+    /// `field_attribute=PATH=ATTR`: an attribute on matching fields.
+    FieldAttribute { path: String, attribute: String },
+    /// `message_attribute=PATH=ATTR`: an attribute on matching messages only.
+    MessageAttribute { path: String, attribute: String },
+    /// `enum_attribute=PATH=ATTR`: an attribute on matching enums only.
+    EnumAttribute { path: String, attribute: String },
+    /// `btree_map=PATH`: matching map fields become `BTreeMap` instead of `HashMap`.
+    BTreeMap(String),
+    /// `bytes=PATH`: matching bytes fields become `bytes::Bytes` instead of `Vec<u8>`.
+    Bytes(String),
+    /// `boxed=PATH`: matching message fields are boxed.
+    Boxed(String),
 }
 
 impl Default for Params {
@@ -39,6 +152,9 @@ impl Default for Params {
             server: true,
             messages: true,
             runtime_path: DEFAULT_RUNTIME_PATH.to_owned(),
+            extern_paths: Vec::new(),
+            include_file: None,
+            prost: Vec::new(),
         }
     }
 }
@@ -47,9 +163,11 @@ impl Params {
     /// Parse the protoc parameter string, collecting every error rather than stopping at the
     /// first.
     ///
-    /// Items are separated by `,` and trimmed; empty items (a trailing comma, `a,,b`) are
-    /// ignored. An item is `key=value` or a bare `key`, which sets a boolean key to true.
-    /// Whitespace around the key and the value is trimmed too.
+    /// Items are separated by `,` (see [`split_params`] for `\,`) and trimmed; empty items (a
+    /// trailing comma, `a,,b`) are ignored. An item is `key=value` or a bare `key`, which sets
+    /// a boolean key to true. Whitespace around the key and the value is trimmed too, and so
+    /// is whitespace around each half of a `path=value` value; whitespace inside a value
+    /// (an attribute's) is kept.
     pub(crate) fn parse(s: &str) -> Result<Params, Vec<String>> {
         let mut params = Params::default();
         let mut errors = Vec::new();
@@ -57,22 +175,32 @@ impl Params {
         let mut seen = [false; KNOWN.len()];
         let mut reported_duplicate = [false; KNOWN.len()];
 
-        for item in s.split(',').map(str::trim).filter(|item| !item.is_empty()) {
+        for item in split_params(s) {
+            let item = item.trim();
+            if item.is_empty() {
+                continue;
+            }
             let (key, value) = match item.split_once('=') {
                 Some((key, value)) => (key.trim(), Some(value.trim())),
                 None => (item, None),
             };
-            let Some(index) = KNOWN.iter().position(|known| *known == key) else {
+            let Some((index, (_, occurs))) = KNOWN
+                .iter()
+                .enumerate()
+                .find(|(_, (known, _))| *known == key)
+            else {
                 errors.push(unknown(key));
                 continue;
             };
-            if seen[index] {
-                if !reported_duplicate[index] {
-                    errors.push(format!("parameter {key:?} given more than once"));
-                    reported_duplicate[index] = true;
+            if *occurs == Occurs::Once {
+                if seen[index] {
+                    if !reported_duplicate[index] {
+                        errors.push(format!("parameter {key:?} given more than once"));
+                        reported_duplicate[index] = true;
+                    }
+                } else {
+                    seen[index] = true;
                 }
-            } else {
-                seen[index] = true;
             }
             if let Err(error) = params.apply(key, value) {
                 errors.push(error);
@@ -86,13 +214,55 @@ impl Params {
         }
     }
 
-    /// Set one known key. `value` is `None` for a bare key.
+    /// Set one known key, or add to a repeatable key's list. `value` is `None` for a bare key.
     fn apply(&mut self, key: &str, value: Option<&str>) -> Result<(), String> {
         match key {
             "client" => self.client = parse_bool(key, value)?,
             "server" => self.server = parse_bool(key, value)?,
             "messages" => self.messages = parse_bool(key, value)?,
             "runtime_path" => self.runtime_path = parse_runtime_path(key, value)?,
+            "include_file" => self.include_file = Some(parse_include_file(key, value)?),
+            "extern_path" => {
+                let (proto, rust) = parse_extern_path(key, value)?;
+                // The repeat is still recorded (the result is discarded on error anyway), so
+                // that a third mention finds two earlier ones and is not reported again.
+                let earlier = self.extern_paths.iter().filter(|(p, _)| *p == proto);
+                let error = (earlier.count() == 1)
+                    .then(|| format!("parameter {key:?} maps {proto:?} twice"));
+                self.extern_paths.push((proto, rust));
+                if let Some(error) = error {
+                    return Err(error);
+                }
+            }
+            "type_attribute" => {
+                let (path, attribute) = parse_path_attribute(key, value)?;
+                self.prost
+                    .push(ProstOption::TypeAttribute { path, attribute });
+            }
+            "field_attribute" => {
+                let (path, attribute) = parse_path_attribute(key, value)?;
+                self.prost
+                    .push(ProstOption::FieldAttribute { path, attribute });
+            }
+            "message_attribute" => {
+                let (path, attribute) = parse_path_attribute(key, value)?;
+                self.prost
+                    .push(ProstOption::MessageAttribute { path, attribute });
+            }
+            "enum_attribute" => {
+                let (path, attribute) = parse_path_attribute(key, value)?;
+                self.prost
+                    .push(ProstOption::EnumAttribute { path, attribute });
+            }
+            "btree_map" => self
+                .prost
+                .push(ProstOption::BTreeMap(parse_prost_path(key, value)?)),
+            "bytes" => self
+                .prost
+                .push(ProstOption::Bytes(parse_prost_path(key, value)?)),
+            "boxed" => self
+                .prost
+                .push(ProstOption::Boxed(parse_prost_path(key, value)?)),
             // Unreachable while KNOWN and this match agree; a test checks they do.
             _ => return Err(unknown(key)),
         }
@@ -100,9 +270,45 @@ impl Params {
     }
 }
 
+/// Split the raw parameter string at every `,` not escaped as `\,`, unescaping `\,` to `,`
+/// and `\\` to `\`.
+///
+/// The escape exists because attribute values contain commas (`#[derive(Hash, Eq)]`) and
+/// protoc offers no quoting; `\,` is protoc-gen-prost's convention, so attribute options
+/// carry over between the two plugins unchanged. A backslash before anything else (or at the
+/// end) is kept as written, so attribute string literals such as `"a\"b"` need no double
+/// escaping; only a literal `\\` must be written `\\\\`. Items are returned untrimmed and may
+/// be empty; the caller decides what whitespace and empty items mean.
+pub(crate) fn split_params(s: &str) -> Vec<String> {
+    let mut items = Vec::new();
+    let mut item = String::new();
+    let mut chars = s.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            '\\' => match chars.next_if(|next| matches!(next, ',' | '\\')) {
+                Some(escaped) => item.push(escaped),
+                None => item.push('\\'),
+            },
+            ',' => items.push(std::mem::take(&mut item)),
+            c => item.push(c),
+        }
+    }
+    items.push(item);
+    items
+}
+
 /// The error for a key not in [`KNOWN`].
 fn unknown(key: &str) -> String {
-    format!("unknown parameter {key:?} (known: {})", KNOWN.join(", "))
+    let known: Vec<&str> = KNOWN.iter().map(|(name, _)| *name).collect();
+    format!("unknown parameter {key:?} (known: {})", known.join(", "))
+}
+
+/// The value of a key that has no meaning bare; an empty value is as missing as none.
+fn needs_value<'a>(key: &str, value: Option<&'a str>) -> Result<&'a str, String> {
+    match value {
+        None | Some("") => Err(format!("parameter {key:?} needs a value")),
+        Some(value) => Ok(value),
+    }
 }
 
 /// A boolean value: `true`, `false`, or absent (a bare key means true).
@@ -122,10 +328,7 @@ fn parse_bool(key: &str, value: Option<&str>) -> Result<bool, String> {
 /// generated code is included in arbitrary modules where a relative path would resolve
 /// differently. Generic arguments and keyword segments (`self`, `super`, `gen` …) are refused.
 fn parse_runtime_path(key: &str, value: Option<&str>) -> Result<String, String> {
-    let value = match value {
-        None | Some("") => return Err(format!("parameter {key:?} needs a value")),
-        Some(value) => value,
-    };
+    let value = needs_value(key, value)?;
     let invalid = || {
         format!("parameter {key:?} expects an absolute Rust path such as ::rgrpc, got {value:?}")
     };
@@ -154,9 +357,150 @@ fn parse_runtime_path(key: &str, value: Option<&str>) -> Result<String, String> 
     Ok(format!("{prefix}{}", segments.join("::")))
 }
 
+/// An output file name: relative, `/`-separated, without empty, `.` or `..` segments, and
+/// ending in `.rs` after a non-empty stem.
+///
+/// These are protoc's rules for plugin output names (it rejects anything that could land
+/// outside the output directory) plus the extension, because the file is Rust meant for
+/// `include!`. Checking here turns protoc's late, generic refusal into an error naming the
+/// parameter.
+fn parse_include_file(key: &str, value: Option<&str>) -> Result<String, String> {
+    let value = needs_value(key, value)?;
+    // Checked first: on Windows `a\..\b.rs` would escape, and its segments look fine.
+    if value.contains('\\') {
+        return Err(format!(
+            "parameter {key:?} expects \"/\" as the path separator, got {value:?}"
+        ));
+    }
+    if value
+        .split('/')
+        .any(|segment| matches!(segment, "" | "." | ".."))
+    {
+        return Err(format!(
+            "parameter {key:?} expects a relative path without empty, \".\" or \"..\" segments, got {value:?}"
+        ));
+    }
+    let file = value.rsplit('/').next().unwrap_or(value);
+    if file.strip_suffix(".rs").is_none_or(str::is_empty) {
+        return Err(format!(
+            "parameter {key:?} expects a file name ending in \".rs\", got {value:?}"
+        ));
+    }
+    Ok(value.to_owned())
+}
+
+/// `PROTO_PATH=RUST_PATH` for `extern_path`, each half trimmed.
+///
+/// The proto path must be fully qualified (a leading `.` and identifier segments) because it
+/// is matched against descriptor type names, which always are; a relative or misspelled path
+/// would silently match nothing. The Rust path must parse as a `syn::Path` because it is
+/// spliced into generated code.
+fn parse_extern_path(key: &str, value: Option<&str>) -> Result<(String, String), String> {
+    let value = needs_value(key, value)?;
+    let expects = || format!("parameter {key:?} expects .proto.path=rust::path, got {value:?}");
+    let (proto, rust) = value.split_once('=').ok_or_else(expects)?;
+    let (proto, rust) = (proto.trim(), rust.trim());
+    if proto.is_empty() || rust.is_empty() {
+        return Err(expects());
+    }
+    let Some(relative) = proto.strip_prefix('.') else {
+        return Err(format!(
+            "parameter {key:?}: proto path {proto:?} must start with \".\""
+        ));
+    };
+    for segment in relative.split('.') {
+        if segment.is_empty() {
+            return Err(format!(
+                "parameter {key:?}: proto path {proto:?} has an empty segment"
+            ));
+        }
+        if !is_proto_identifier(segment) {
+            return Err(format!(
+                "parameter {key:?}: proto path {proto:?} has an invalid segment {segment:?}"
+            ));
+        }
+    }
+    if syn::parse_str::<syn::Path>(rust).is_err() {
+        return Err(format!(
+            "parameter {key:?}: rust path {rust:?} is not a valid Rust path"
+        ));
+    }
+    Ok((proto.to_owned(), rust.to_owned()))
+}
+
+/// Whether `s` is a protobuf identifier (`[A-Za-z_][A-Za-z0-9_]*`), the only thing a package
+/// or type name segment can be.
+fn is_proto_identifier(s: &str) -> bool {
+    let mut chars = s.chars();
+    chars
+        .next()
+        .is_some_and(|first| first.is_ascii_alphabetic() || first == '_')
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
+}
+
+/// `PATH=ATTR` for the `*_attribute` keys, each half trimmed (whitespace inside the attribute
+/// is kept). Split at the first `=`: paths never contain one, attributes often do
+/// (`#[serde(rename = "x")]`).
+fn parse_path_attribute(key: &str, value: Option<&str>) -> Result<(String, String), String> {
+    let value = needs_value(key, value)?;
+    let expects = || format!("parameter {key:?} expects path=#[attribute], got {value:?}");
+    let (path, attribute) = value.split_once('=').ok_or_else(expects)?;
+    let (path, attribute) = (path.trim(), attribute.trim());
+    if path.is_empty() || attribute.is_empty() {
+        return Err(expects());
+    }
+    check_prost_path(key, path)?;
+    check_attribute(key, attribute)?;
+    Ok((path.to_owned(), attribute.to_owned()))
+}
+
+/// The `PATH` of `btree_map`, `bytes` and `boxed`.
+fn parse_prost_path(key: &str, value: Option<&str>) -> Result<String, String> {
+    let path = needs_value(key, value)?;
+    check_prost_path(key, path)?;
+    Ok(path.to_owned())
+}
+
+/// A prost-build match path: anything non-empty without whitespace, since prost-build owns
+/// the matching rules; whitespace can never match a proto name and is most likely a
+/// mis-split item.
+fn check_prost_path(key: &str, path: &str) -> Result<(), String> {
+    if path.contains(char::is_whitespace) {
+        return Err(format!(
+            "parameter {key:?}: path {path:?} must not contain whitespace"
+        ));
+    }
+    Ok(())
+}
+
+/// One or more outer attributes (`#[derive(Hash)] #[serde(default)]`, or a `/** doc */`).
+///
+/// prost-build pastes attributes into generated code as text, so anything else would
+/// surface as a syntax error in a generated file far from the parameter that caused it.
+/// Parsed with `Attribute::parse_outer` over the whole value rather than as the prefix of a
+/// dummy item, so trailing tokens (`#[x] pub`) and inner attributes are refused too.
+fn check_attribute(key: &str, attribute: &str) -> Result<(), String> {
+    let invalid = |reason: &dyn std::fmt::Display| {
+        format!("parameter {key:?}: attribute {attribute:?} is not valid Rust: {reason}")
+    };
+    let attributes = syn::parse::Parser::parse_str(syn::Attribute::parse_outer, attribute)
+        .map_err(|error| invalid(&error))?;
+    // Only comments (`// x`) parse as zero attributes.
+    if attributes.is_empty() {
+        return Err(invalid(&"expected an attribute such as #[derive(Debug)]"));
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The known list as the unknown-key error spells it, written out so a change to KNOWN
+    /// shows up here as a change to the user-visible message.
+    const KNOWN_LIST: &str = "boxed, btree_map, bytes, client, enum_attribute, extern_path, \
+        field_attribute, include_file, message_attribute, messages, runtime_path, server, \
+        type_attribute";
 
     fn ok(s: &str) -> Params {
         Params::parse(s).unwrap_or_else(|errors| panic!("{s:?}: {errors:?}"))
@@ -166,18 +510,52 @@ mod tests {
         Params::parse(s).err().unwrap_or_default()
     }
 
+    fn unknown_error(key: &str) -> String {
+        format!("unknown parameter {key:?} (known: {KNOWN_LIST})")
+    }
+
+    fn type_attribute(path: &str, attribute: &str) -> ProstOption {
+        ProstOption::TypeAttribute {
+            path: path.to_owned(),
+            attribute: attribute.to_owned(),
+        }
+    }
+
+    fn externs(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+        pairs
+            .iter()
+            .map(|(proto, rust)| ((*proto).to_owned(), (*rust).to_owned()))
+            .collect()
+    }
+
+    /// A valid item for each key; a second, different one for repeatable keys.
+    fn samples(key: &str) -> [String; 2] {
+        match key {
+            "runtime_path" => ["runtime_path=::x".to_owned(), "runtime_path=::y".to_owned()],
+            "include_file" => [
+                "include_file=x.rs".to_owned(),
+                "include_file=y.rs".to_owned(),
+            ],
+            "extern_path" => [
+                "extern_path=.x=::x".to_owned(),
+                "extern_path=.y=::y".to_owned(),
+            ],
+            _ if key.ends_with("_attribute") => [format!("{key}=.=#[x]"), format!("{key}=.=#[y]")],
+            "btree_map" | "bytes" | "boxed" => [format!("{key}=.x"), format!("{key}=.y")],
+            _ => [key.to_owned(), key.to_owned()],
+        }
+    }
+
     #[test]
     fn known_is_sorted_and_every_entry_is_handled() {
-        assert!(KNOWN.is_sorted(), "KNOWN must stay sorted");
-        for key in KNOWN {
-            // Every key accepts some value; only the bare form of runtime_path is an error.
-            let item = if *key == "runtime_path" {
-                "runtime_path=::x".to_owned()
-            } else {
-                (*key).to_owned()
-            };
+        assert!(
+            KNOWN.is_sorted_by_key(|(name, _)| *name),
+            "KNOWN must stay sorted"
+        );
+        for (key, occurs) in KNOWN {
+            let [first, second] = samples(key);
             assert!(
-                Params::parse(&item).is_ok(),
+                Params::parse(&first).is_ok(),
                 "{key} is in KNOWN but not handled"
             );
             let mut params = Params::default();
@@ -186,6 +564,14 @@ mod tests {
                 Err(unknown(key)),
                 "{key} is in KNOWN but apply() does not handle it"
             );
+            let twice = Params::parse(&format!("{first},{second}"));
+            match occurs {
+                Occurs::Once => assert_eq!(
+                    twice,
+                    Err(vec![format!("parameter {key:?} given more than once")])
+                ),
+                Occurs::Many => assert!(twice.is_ok(), "{key} should be repeatable: {twice:?}"),
+            }
         }
     }
 
@@ -196,6 +582,9 @@ mod tests {
             server: true,
             messages: true,
             runtime_path: "::rgrpc".to_owned(),
+            extern_paths: Vec::new(),
+            include_file: None,
+            prost: Vec::new(),
         };
         assert_eq!(Params::default(), expected);
         assert_eq!(ok(""), expected);
@@ -236,6 +625,65 @@ mod tests {
                 ..defaults.clone()
             }
         );
+        assert_eq!(
+            ok("include_file=protos.rs"),
+            Params {
+                include_file: Some("protos.rs".to_owned()),
+                ..defaults.clone()
+            }
+        );
+        assert_eq!(
+            ok("extern_path=.google.protobuf=::prost_types"),
+            Params {
+                extern_paths: externs(&[(".google.protobuf", "::prost_types")]),
+                ..defaults.clone()
+            }
+        );
+        for (item, expected) in [
+            (
+                "type_attribute=.my.pkg.Msg=#[derive(Hash)]",
+                type_attribute(".my.pkg.Msg", "#[derive(Hash)]"),
+            ),
+            (
+                "field_attribute=Msg.name=#[serde(default)]",
+                ProstOption::FieldAttribute {
+                    path: "Msg.name".to_owned(),
+                    attribute: "#[serde(default)]".to_owned(),
+                },
+            ),
+            (
+                "message_attribute=.=#[non_exhaustive]",
+                ProstOption::MessageAttribute {
+                    path: ".".to_owned(),
+                    attribute: "#[non_exhaustive]".to_owned(),
+                },
+            ),
+            (
+                "enum_attribute=.my.pkg.Kind=#[derive(Hash)]",
+                ProstOption::EnumAttribute {
+                    path: ".my.pkg.Kind".to_owned(),
+                    attribute: "#[derive(Hash)]".to_owned(),
+                },
+            ),
+            (
+                "btree_map=.my.pkg.Msg.labels",
+                ProstOption::BTreeMap(".my.pkg.Msg.labels".to_owned()),
+            ),
+            ("bytes=.", ProstOption::Bytes(".".to_owned())),
+            (
+                "boxed=Tree.left",
+                ProstOption::Boxed("Tree.left".to_owned()),
+            ),
+        ] {
+            assert_eq!(
+                ok(item),
+                Params {
+                    prost: vec![expected],
+                    ..defaults.clone()
+                },
+                "{item:?}"
+            );
+        }
     }
 
     #[test]
@@ -247,6 +695,44 @@ mod tests {
                 server: true,
                 messages: false,
                 runtime_path: "::my::rgrpc".to_owned(),
+                ..Params::default()
+            }
+        );
+        // Repeatable keys interleaved with single ones keep their own order.
+        assert_eq!(
+            ok(concat!(
+                r"bytes=.a.M.data,extern_path=.b=::b,client=false,",
+                r"type_attribute=.=#[derive(Hash\, Eq)],include_file=all.rs,",
+                r"extern_path=.c.D=crate::c::D,boxed=.a.M.next,",
+                r"field_attribute=.a.M.x=#[serde(rename = 'x')],",
+                r"message_attribute=.a=#[non_exhaustive],enum_attribute=.a.E=#[repr(i32)],",
+                r"btree_map=.,server=false,messages=false,runtime_path=crate::rt"
+            )),
+            Params {
+                client: false,
+                server: false,
+                messages: false,
+                runtime_path: "crate::rt".to_owned(),
+                extern_paths: externs(&[(".b", "::b"), (".c.D", "crate::c::D")]),
+                include_file: Some("all.rs".to_owned()),
+                prost: vec![
+                    ProstOption::Bytes(".a.M.data".to_owned()),
+                    type_attribute(".", "#[derive(Hash, Eq)]"),
+                    ProstOption::Boxed(".a.M.next".to_owned()),
+                    ProstOption::FieldAttribute {
+                        path: ".a.M.x".to_owned(),
+                        attribute: "#[serde(rename = 'x')]".to_owned(),
+                    },
+                    ProstOption::MessageAttribute {
+                        path: ".a".to_owned(),
+                        attribute: "#[non_exhaustive]".to_owned(),
+                    },
+                    ProstOption::EnumAttribute {
+                        path: ".a.E".to_owned(),
+                        attribute: "#[repr(i32)]".to_owned(),
+                    },
+                    ProstOption::BTreeMap(".".to_owned()),
+                ],
             }
         );
     }
@@ -280,6 +766,28 @@ mod tests {
     }
 
     #[test]
+    fn whitespace_in_two_part_values() {
+        // Ends of each half are trimmed; the inside of an attribute is kept as written.
+        assert_eq!(
+            ok(r" type_attribute = .my.Msg = #[derive(A\,  B)]  #[x] , bytes = .b "),
+            Params {
+                prost: vec![
+                    type_attribute(".my.Msg", "#[derive(A,  B)]  #[x]"),
+                    ProstOption::Bytes(".b".to_owned()),
+                ],
+                ..Params::default()
+            }
+        );
+        assert_eq!(
+            ok(" extern_path = .my.pkg = ::other :: pkg "),
+            Params {
+                extern_paths: externs(&[(".my.pkg", "::other :: pkg")]),
+                ..Params::default()
+            }
+        );
+    }
+
+    #[test]
     fn runtime_path_forms() {
         for (value, expected) in [
             ("::rgrpc", "::rgrpc"),
@@ -299,21 +807,24 @@ mod tests {
 
     #[test]
     fn unknown_key() {
+        for (input, key) in [
+            ("foo", "foo"),
+            ("foo=1", "foo"),
+            ("Client=false", "Client"),
+            ("=true", ""),
+            ("extern_paths=.a=::a", "extern_paths"),
+            ("type_attributes=.=#[x]", "type_attributes"),
+            (r"cli\,ent", "cli,ent"),
+        ] {
+            assert_eq!(errors(input), [unknown_error(key)], "{input:?}");
+        }
         assert_eq!(
             errors("foo"),
-            [r#"unknown parameter "foo" (known: client, messages, runtime_path, server)"#]
-        );
-        assert_eq!(
-            errors("foo=1"),
-            [r#"unknown parameter "foo" (known: client, messages, runtime_path, server)"#]
-        );
-        assert_eq!(
-            errors("Client=false"),
-            [r#"unknown parameter "Client" (known: client, messages, runtime_path, server)"#]
-        );
-        assert_eq!(
-            errors("=true"),
-            [r#"unknown parameter "" (known: client, messages, runtime_path, server)"#]
+            [
+                "unknown parameter \"foo\" (known: boxed, btree_map, bytes, client, \
+                 enum_attribute, extern_path, field_attribute, include_file, message_attribute, \
+                 messages, runtime_path, server, type_attribute)"
+            ]
         );
     }
 
@@ -359,6 +870,10 @@ mod tests {
             errors("runtime_path=::a,runtime_path=::a"),
             [r#"parameter "runtime_path" given more than once"#]
         );
+        assert_eq!(
+            errors("include_file=a.rs,include_file=b.rs,include_file=a.rs"),
+            [r#"parameter "include_file" given more than once"#]
+        );
     }
 
     #[test]
@@ -396,33 +911,422 @@ mod tests {
     }
 
     #[test]
-    fn runtime_path_needs_value() {
+    fn needs_a_value() {
+        for key in [
+            "runtime_path",
+            "include_file",
+            "extern_path",
+            "type_attribute",
+            "field_attribute",
+            "message_attribute",
+            "enum_attribute",
+            "btree_map",
+            "bytes",
+            "boxed",
+        ] {
+            for input in [key.to_owned(), format!("{key}="), format!("{key} = ")] {
+                assert_eq!(
+                    errors(&input),
+                    [format!("parameter {key:?} needs a value")],
+                    "{input:?}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn split_params_escapes() {
+        for (input, expected) in [
+            ("", &[""][..]),
+            ("a", &["a"]),
+            ("a,b", &["a", "b"]),
+            ("a,", &["a", ""]),
+            (",a", &["", "a"]),
+            ("a,,b", &["a", "", "b"]),
+            (" a , b ", &[" a ", " b "]),
+            (r"a\,b", &["a,b"]),
+            (r"a\,", &["a,"]),
+            (r"\,", &[","]),
+            (r"a\\b", &[r"a\b"]),
+            // `\\` is one backslash, so the comma after it separates.
+            (r"a\\,b", &[r"a\", "b"]),
+            (r"a\\\,b", &[r"a\,b"]),
+            (r"a\\\\,b", &[r"a\\", "b"]),
+            // Any other backslash, including a trailing one, is kept as written.
+            (r"a\", &[r"a\"]),
+            (r"\", &[r"\"]),
+            (r"a\\\", &[r"a\\"]),
+            (r"a\b", &[r"a\b"]),
+            (r"\n\t", &[r"\n\t"]),
+            (r##"#[doc = "a\"b"]"##, &[r##"#[doc = "a\"b"]"##]),
+            (r"x=#[derive(A\, B)],y", &["x=#[derive(A, B)]", "y"]),
+            ("ü,€", &["ü", "€"]),
+        ] {
+            assert_eq!(split_params(input), expected, "{input:?}");
+        }
+    }
+
+    #[test]
+    fn attributes_with_commas_and_equals() {
+        for (input, path, attribute) in [
+            (
+                r"type_attribute=.=#[derive(serde::Serialize\, serde::Deserialize)]",
+                ".",
+                "#[derive(serde::Serialize, serde::Deserialize)]",
+            ),
+            (
+                r#"type_attribute=.my.pkg.Msg=#[serde(rename_all = "camelCase")]"#,
+                ".my.pkg.Msg",
+                r##"#[serde(rename_all = "camelCase")]"##,
+            ),
+            (
+                r#"type_attribute=Msg=#[serde(rename = "a\,b"\, default)]"#,
+                "Msg",
+                r##"#[serde(rename = "a,b", default)]"##,
+            ),
+            (
+                "type_attribute=.=#[derive(Hash)] #[derive(Eq)]",
+                ".",
+                "#[derive(Hash)] #[derive(Eq)]",
+            ),
+            ("type_attribute=.=/** Docs. */", ".", "/** Docs. */"),
+            ("type_attribute=.=/// Docs.", ".", "/// Docs."),
+            (
+                r##"type_attribute=.=#[doc = "a\"b"]"##,
+                ".",
+                r##"#[doc = "a\"b"]"##,
+            ),
+            (
+                r#"type_attribute=.=#[doc = "a\\\\b"]"#,
+                ".",
+                r##"#[doc = "a\\b"]"##,
+            ),
+        ] {
+            assert_eq!(
+                ok(input).prost,
+                [type_attribute(path, attribute)],
+                "{input:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn repeatable_keys_keep_order() {
         assert_eq!(
-            errors("runtime_path"),
-            [r#"parameter "runtime_path" needs a value"#]
+            ok(r"type_attribute=.b=#[b],type_attribute=.a=#[a],type_attribute=.b=#[b]").prost,
+            [
+                type_attribute(".b", "#[b]"),
+                type_attribute(".a", "#[a]"),
+                type_attribute(".b", "#[b]"),
+            ]
         );
         assert_eq!(
-            errors("runtime_path="),
-            [r#"parameter "runtime_path" needs a value"#]
+            ok("extern_path=.z=::z,extern_path=.a.b=::ab,extern_path=.a=crate::a").extern_paths,
+            externs(&[(".z", "::z"), (".a.b", "::ab"), (".a", "crate::a")])
+        );
+    }
+
+    #[test]
+    fn extern_path_forms() {
+        for (value, proto, rust) in [
+            (
+                ".google.protobuf=::prost_types",
+                ".google.protobuf",
+                "::prost_types",
+            ),
+            (
+                ".my.pkg=::other_crate::pkg",
+                ".my.pkg",
+                "::other_crate::pkg",
+            ),
+            (
+                ".my.pkg=crate::generated::pkg",
+                ".my.pkg",
+                "crate::generated::pkg",
+            ),
+            (".my.pkg.Msg=::other::Msg", ".my.pkg.Msg", "::other::Msg"),
+            (".my_pkg._v1=other", ".my_pkg._v1", "other"),
+            (
+                ".pkg.Wrapper=::w::Wrapper<u8>",
+                ".pkg.Wrapper",
+                "::w::Wrapper<u8>",
+            ),
+            (".pkg=::r#async::pkg", ".pkg", "::r#async::pkg"),
+        ] {
+            assert_eq!(
+                ok(&format!("extern_path={value}")).extern_paths,
+                externs(&[(proto, rust)]),
+                "{value:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn invalid_extern_path() {
+        for (value, error) in [
+            (
+                "foo",
+                r#"parameter "extern_path" expects .proto.path=rust::path, got "foo""#,
+            ),
+            (
+                ".foo",
+                r#"parameter "extern_path" expects .proto.path=rust::path, got ".foo""#,
+            ),
+            (
+                "=::foo",
+                r#"parameter "extern_path" expects .proto.path=rust::path, got "=::foo""#,
+            ),
+            (
+                ".foo=",
+                r#"parameter "extern_path" expects .proto.path=rust::path, got ".foo=""#,
+            ),
+            (
+                ".foo = ",
+                r#"parameter "extern_path" expects .proto.path=rust::path, got ".foo =""#,
+            ),
+            (
+                "foo=::foo",
+                r#"parameter "extern_path": proto path "foo" must start with ".""#,
+            ),
+            (
+                "foo.bar=::foo",
+                r#"parameter "extern_path": proto path "foo.bar" must start with ".""#,
+            ),
+            (
+                ".=::foo",
+                r#"parameter "extern_path": proto path "." has an empty segment"#,
+            ),
+            (
+                "..foo=::foo",
+                r#"parameter "extern_path": proto path "..foo" has an empty segment"#,
+            ),
+            (
+                ".foo.=::foo",
+                r#"parameter "extern_path": proto path ".foo." has an empty segment"#,
+            ),
+            (
+                ".foo..bar=::foo",
+                r#"parameter "extern_path": proto path ".foo..bar" has an empty segment"#,
+            ),
+            (
+                ".my.p-kg=::foo",
+                r#"parameter "extern_path": proto path ".my.p-kg" has an invalid segment "p-kg""#,
+            ),
+            (
+                ".my.1pkg=::foo",
+                r#"parameter "extern_path": proto path ".my.1pkg" has an invalid segment "1pkg""#,
+            ),
+            (
+                ".my pkg=::foo",
+                r#"parameter "extern_path": proto path ".my pkg" has an invalid segment "my pkg""#,
+            ),
+            (
+                ".foo=not a path",
+                r#"parameter "extern_path": rust path "not a path" is not a valid Rust path"#,
+            ),
+            (
+                ".foo=::foo::",
+                r#"parameter "extern_path": rust path "::foo::" is not a valid Rust path"#,
+            ),
+            (
+                ".foo=::foo=bar",
+                r#"parameter "extern_path": rust path "::foo=bar" is not a valid Rust path"#,
+            ),
+            (
+                ".foo=::type",
+                r#"parameter "extern_path": rust path "::type" is not a valid Rust path"#,
+            ),
+        ] {
+            assert_eq!(
+                errors(&format!("extern_path={value}")),
+                [error],
+                "{value:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn extern_path_mapped_twice() {
+        // The same proto path is an error even to the same Rust path, once per proto path.
+        assert_eq!(
+            errors("extern_path=.foo=::a,extern_path=.foo=::b"),
+            [r#"parameter "extern_path" maps ".foo" twice"#]
         );
         assert_eq!(
-            errors("runtime_path = "),
-            [r#"parameter "runtime_path" needs a value"#]
+            errors(concat!(
+                "extern_path=.foo=::a,extern_path=.bar=::b,extern_path=.foo=::a,",
+                "extern_path=.foo=::a,extern_path=.bar=::b"
+            )),
+            [
+                r#"parameter "extern_path" maps ".foo" twice"#,
+                r#"parameter "extern_path" maps ".bar" twice"#,
+            ]
+        );
+        // Nested paths are distinct mappings (prost-build picks the longest match).
+        assert!(Params::parse("extern_path=.foo=::a,extern_path=.foo.Bar=::b").is_ok());
+    }
+
+    #[test]
+    fn include_file_forms() {
+        for value in [
+            "protos.rs",
+            "gen/protos.rs",
+            "a/b/c.rs",
+            "my.protos.rs",
+            "_.rs",
+            "..rs",
+            "a..b.rs",
+        ] {
+            assert_eq!(
+                ok(&format!("include_file={value}")).include_file.as_deref(),
+                Some(value),
+                "{value:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn invalid_include_file() {
+        let relative = |value: &str| {
+            format!(
+                "parameter \"include_file\" expects a relative path without empty, \".\" or \"..\" segments, got {value:?}"
+            )
+        };
+        let extension = |value: &str| {
+            format!(
+                "parameter \"include_file\" expects a file name ending in \".rs\", got {value:?}"
+            )
+        };
+        let separator = |value: &str| {
+            format!("parameter \"include_file\" expects \"/\" as the path separator, got {value:?}")
+        };
+        for (value, error) in [
+            ("protos", extension("protos")),
+            ("protos.rs.txt", extension("protos.rs.txt")),
+            ("protos.RS", extension("protos.RS")),
+            (".rs", extension(".rs")),
+            ("gen/.rs", extension("gen/.rs")),
+            ("/protos.rs", relative("/protos.rs")),
+            ("../protos.rs", relative("../protos.rs")),
+            ("gen/../../protos.rs", relative("gen/../../protos.rs")),
+            ("./protos.rs", relative("./protos.rs")),
+            ("gen//protos.rs", relative("gen//protos.rs")),
+            ("gen/", relative("gen/")),
+            (r"gen\protos.rs", separator(r"gen\protos.rs")),
+            (r"..\protos.rs", separator(r"..\protos.rs")),
+            (r"C:\protos.rs", separator(r"C:\protos.rs")),
+        ] {
+            assert_eq!(
+                errors(&format!("include_file={value}")),
+                [error],
+                "{value:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn invalid_prost_option() {
+        for (input, error) in [
+            (
+                "type_attribute=.foo",
+                r#"parameter "type_attribute" expects path=#[attribute], got ".foo""#,
+            ),
+            (
+                "field_attribute==#[x]",
+                r#"parameter "field_attribute" expects path=#[attribute], got "=#[x]""#,
+            ),
+            (
+                "message_attribute=.foo=",
+                r#"parameter "message_attribute" expects path=#[attribute], got ".foo=""#,
+            ),
+            (
+                "enum_attribute=.foo = ",
+                r#"parameter "enum_attribute" expects path=#[attribute], got ".foo =""#,
+            ),
+            (
+                "type_attribute=.my Msg=#[x]",
+                r#"parameter "type_attribute": path ".my Msg" must not contain whitespace"#,
+            ),
+            (
+                "type_attribute=#[derive(Debug)]",
+                r##"parameter "type_attribute" expects path=#[attribute], got "#[derive(Debug)]""##,
+            ),
+            (
+                "type_attribute=.=#[derive(",
+                r##"parameter "type_attribute": attribute "#[derive(" is not valid Rust: cannot parse string into token stream"##,
+            ),
+            (
+                "field_attribute=.=derive(Debug)",
+                r#"parameter "field_attribute": attribute "derive(Debug)" is not valid Rust: unexpected token"#,
+            ),
+            (
+                "message_attribute=.=#![allow(x)]",
+                r##"parameter "message_attribute": attribute "#![allow(x)]" is not valid Rust: expected square brackets"##,
+            ),
+            (
+                "enum_attribute=.=#[x] pub",
+                r##"parameter "enum_attribute": attribute "#[x] pub" is not valid Rust: unexpected token"##,
+            ),
+            (
+                "type_attribute=.=#[x] struct S; //",
+                r##"parameter "type_attribute": attribute "#[x] struct S; //" is not valid Rust: unexpected token"##,
+            ),
+            (
+                "type_attribute=.=// #[x]",
+                r##"parameter "type_attribute": attribute "// #[x]" is not valid Rust: expected an attribute such as #[derive(Debug)]"##,
+            ),
+            (
+                "btree_map=.my Msg",
+                r#"parameter "btree_map": path ".my Msg" must not contain whitespace"#,
+            ),
+            (
+                "bytes=.a\t.b",
+                r#"parameter "bytes": path ".a\t.b" must not contain whitespace"#,
+            ),
+            (
+                "boxed=a b",
+                r#"parameter "boxed": path "a b" must not contain whitespace"#,
+            ),
+        ] {
+            assert_eq!(errors(input), [error], "{input:?}");
+        }
+    }
+
+    #[test]
+    fn unescaped_comma_in_attribute() {
+        // The mistake the escape exists for: the second half becomes an unknown key.
+        assert_eq!(
+            errors("type_attribute=.=#[derive(A, B)]"),
+            [
+                r##"parameter "type_attribute": attribute "#[derive(A" is not valid Rust: cannot parse string into token stream"##
+                    .to_owned(),
+                unknown_error("B)]"),
+            ]
         );
     }
 
     #[test]
     fn all_errors_collected_in_input_order() {
         assert_eq!(
-            errors("foo,client=yes,server=false,client,runtime_path=not a path,bar=1,runtime_path"),
+            errors(
+                "foo,client=yes,server=false,client,runtime_path=not a path,bar=1,runtime_path,\
+                 extern_path=foo,bytes,include_file=x,extern_path=.a=::a,extern_path=.a=::b,\
+                 include_file=y.rs,type_attribute=.=#[x"
+            ),
             [
-                r#"unknown parameter "foo" (known: client, messages, runtime_path, server)"#,
-                r#"parameter "client" expects true or false, got "yes""#,
-                r#"parameter "client" given more than once"#,
-                r#"parameter "runtime_path" expects an absolute Rust path such as ::rgrpc, got "not a path""#,
-                r#"unknown parameter "bar" (known: client, messages, runtime_path, server)"#,
-                r#"parameter "runtime_path" given more than once"#,
-                r#"parameter "runtime_path" needs a value"#,
+                unknown_error("foo"),
+                r#"parameter "client" expects true or false, got "yes""#.to_owned(),
+                r#"parameter "client" given more than once"#.to_owned(),
+                r#"parameter "runtime_path" expects an absolute Rust path such as ::rgrpc, got "not a path""#.to_owned(),
+                unknown_error("bar"),
+                r#"parameter "runtime_path" given more than once"#.to_owned(),
+                r#"parameter "runtime_path" needs a value"#.to_owned(),
+                r#"parameter "extern_path" expects .proto.path=rust::path, got "foo""#.to_owned(),
+                r#"parameter "bytes" needs a value"#.to_owned(),
+                r#"parameter "include_file" expects a file name ending in ".rs", got "x""#.to_owned(),
+                r#"parameter "extern_path" maps ".a" twice"#.to_owned(),
+                r#"parameter "include_file" given more than once"#.to_owned(),
+                r##"parameter "type_attribute": attribute "#[x" is not valid Rust: cannot parse string into token stream"##.to_owned(),
             ]
         );
     }

@@ -2,7 +2,7 @@
 
 use proc_macro2::TokenStream;
 
-use crate::error;
+use crate::{error, hygiene};
 
 /// The first line of every generated file. No versions, paths or dates: the same input
 /// must give the same bytes on every machine.
@@ -32,6 +32,13 @@ pub(crate) fn file(
     })?;
     items.extend(parsed.items);
 
+    let mut file = syn::File {
+        shebang: None,
+        attrs: Vec::new(),
+        items,
+    };
+    hygiene::clean_docs(&mut file);
+
     let mut out = String::from(HEADER);
     out.push('\n');
     for source in sources {
@@ -40,10 +47,6 @@ pub(crate) fn file(
         out.push('\n');
     }
     out.push('\n');
-    out.push_str(&prettyplease::unparse(&syn::File {
-        shebang: None,
-        attrs: Vec::new(),
-        items,
-    }));
+    out.push_str(&prettyplease::unparse(&file));
     Ok(out)
 }

@@ -3,13 +3,23 @@
 //! This must agree exactly with where prost-build puts each message (the compile test of
 //! every golden file enforces it): a package `a.b` is the module `a::b`, a nested type
 //! `Outer.Inner` lives in `outer::Inner`, and well-known types are prost's extern paths
-//! (`google.protobuf.Empty` is `()`, wrappers are Rust scalars, the rest `prost_types`).
+//! (`google.protobuf.Empty` is `()`, wrappers are Rust scalars, the rest `prost_types`),
+//! and `extern_path` mappings are applied exactly as prost-build applies them.
 
 use crate::names::{to_snake, to_upper_camel};
 
 /// Resolves `fqn` (`.pkg.Msg`) to Rust source for a type, seen from a module one level
 /// below the module of `package` (a generated `<service>_client`/`_server` module).
-pub(crate) fn rust_type(fqn: &str, package: &str, runtime: &str) -> String {
+/// `externs` are the user's `extern_path` mappings (proto path → Rust path).
+pub(crate) fn rust_type(
+    fqn: &str,
+    package: &str,
+    runtime: &str,
+    externs: &[(String, String)],
+) -> String {
+    if let Some(external) = extern_type(fqn, externs) {
+        return external;
+    }
     if let Some(well_known) = well_known_type(fqn, runtime) {
         return well_known;
     }
@@ -29,6 +39,28 @@ pub(crate) fn rust_type(fqn: &str, package: &str, runtime: &str) -> String {
         .chain(std::iter::once(to_upper_camel(type_name)))
         .collect::<Vec<_>>()
         .join("::")
+}
+
+/// The Rust path of `fqn` under a user's `extern_path`, as prost-build's `ExternPaths`
+/// computes it: an exact mapping wins, else the longest mapped prefix, with the segments
+/// after it snake_cased (modules) and the last one UpperCamelCased (the type).
+fn extern_type(fqn: &str, externs: &[(String, String)]) -> Option<String> {
+    if let Some((_, rust)) = externs.iter().find(|(proto, _)| proto == fqn) {
+        return Some(rust.clone());
+    }
+    for (split, _) in fqn.rmatch_indices('.') {
+        let prefix = &fqn[..split];
+        let Some((_, rust)) = externs.iter().find(|(proto, _)| proto == prefix) else {
+            continue;
+        };
+        let mut rest: Vec<&str> = fqn[split + 1..].split('.').collect();
+        let type_name = rest.pop().unwrap_or_default();
+        let path = std::iter::once(rust.clone())
+            .chain(rest.into_iter().map(to_snake))
+            .chain(std::iter::once(to_upper_camel(type_name)));
+        return Some(path.collect::<Vec<_>>().join("::"));
+    }
+    None
 }
 
 /// prost-build's extern paths for `google.protobuf`, rooted at the runtime's re-exports.
@@ -61,23 +93,49 @@ fn well_known_type(fqn: &str, runtime: &str) -> Option<String> {
 mod tests {
     use super::*;
 
+    fn rust_type_(fqn: &str, package: &str, runtime: &str) -> String {
+        rust_type(fqn, package, runtime, &[])
+    }
+
+    #[test]
+    fn extern_paths_map_exact_names_and_prefixes_like_prost() {
+        let externs = [
+            (".other.v1".to_owned(), "::other_crate::v1".to_owned()),
+            (".other.v1.Special".to_owned(), "crate::Special".to_owned()),
+            (".google.protobuf".to_owned(), "::pbjson_types".to_owned()),
+        ];
+        let resolve = |fqn| rust_type(fqn, "mine", "::rgrpc", &externs);
+        assert_eq!(resolve(".other.v1.Thing"), "::other_crate::v1::Thing");
+        assert_eq!(
+            resolve(".other.v1.Outer.Inner"),
+            "::other_crate::v1::outer::Inner"
+        );
+        assert_eq!(resolve(".other.v1.Special"), "crate::Special");
+        assert_eq!(
+            resolve(".google.protobuf.Timestamp"),
+            "::pbjson_types::Timestamp"
+        );
+        assert_eq!(resolve(".mine.Local"), "super::Local");
+        assert_eq!(resolve(".other.v2.Thing"), "super::super::other::v2::Thing");
+    }
+
     #[test]
     fn same_package() {
         assert_eq!(
-            rust_type(".hello.HelloRequest", "hello", "::rgrpc"),
+            rust_type_(".hello.HelloRequest", "hello", "::rgrpc"),
             "super::HelloRequest"
         );
     }
 
     #[test]
     fn no_package() {
-        assert_eq!(rust_type(".Ping", "", "::rgrpc"), "super::Ping");
+        assert_eq!(rust_type_(".Ping", "", "::rgrpc"), "super::Ping");
     }
 
     #[test]
     fn nested_message_goes_through_its_parents_module() {
         assert_eq!(
-            rust_type(".a.b.Outer.Inner", "a.b", "::rgrpc"),
+            rust_type_(".a.b.Outer.Inner", "a.b", "::rgrpc"),
             "super::outer::Inner"
         );
     }
@@ -85,33 +143,36 @@ mod tests {
     #[test]
     fn sibling_and_parent_packages_climb_with_super() {
         assert_eq!(
-            rust_type(".a.c.Msg", "a.b", "::rgrpc"),
+            rust_type_(".a.c.Msg", "a.b", "::rgrpc"),
             "super::super::c::Msg"
         );
-        assert_eq!(rust_type(".a.Msg", "a.b", "::rgrpc"), "super::super::Msg");
-        assert_eq!(rust_type(".x.Msg", "", "::rgrpc"), "super::x::Msg");
-        assert_eq!(rust_type(".Msg", "a", "::rgrpc"), "super::super::Msg");
+        assert_eq!(rust_type_(".a.Msg", "a.b", "::rgrpc"), "super::super::Msg");
+        assert_eq!(rust_type_(".x.Msg", "", "::rgrpc"), "super::x::Msg");
+        assert_eq!(rust_type_(".Msg", "a", "::rgrpc"), "super::super::Msg");
     }
 
     #[test]
     fn keyword_packages_are_escaped_like_prost() {
         assert_eq!(
-            rust_type(".async.type.Msg", "other", "::rgrpc"),
+            rust_type_(".async.type.Msg", "other", "::rgrpc"),
             "super::super::r#async::r#type::Msg"
         );
     }
 
     #[test]
     fn well_known_types_use_the_runtime_reexports() {
-        assert_eq!(rust_type(".google.protobuf.Empty", "a", "::rgrpc"), "()");
+        assert_eq!(rust_type_(".google.protobuf.Empty", "a", "::rgrpc"), "()");
         assert_eq!(
-            rust_type(".google.protobuf.Timestamp", "a", "::rgrpc"),
+            rust_type_(".google.protobuf.Timestamp", "a", "::rgrpc"),
             "::rgrpc::prost_types::Timestamp"
         );
         assert_eq!(
-            rust_type(".google.protobuf.StringValue", "a", "::x"),
+            rust_type_(".google.protobuf.StringValue", "a", "::x"),
             "::x::prost::alloc::string::String"
         );
-        assert_eq!(rust_type(".google.protobuf.UInt64Value", "a", "::x"), "u64");
+        assert_eq!(
+            rust_type_(".google.protobuf.UInt64Value", "a", "::x"),
+            "u64"
+        );
     }
 }

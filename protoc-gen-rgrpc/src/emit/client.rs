@@ -14,6 +14,7 @@ pub(crate) fn emit(service: &Service, rt: &syn::Path) -> TokenStream {
     let module_docs = doc_attrs(
         &format!("The client of the `{}` service.", service.full_name),
         &[],
+        &[],
     );
     let client_docs = doc_attrs(
         &format!(
@@ -21,9 +22,16 @@ pub(crate) fn emit(service: &Service, rt: &syn::Path) -> TokenStream {
             service.full_name
         ),
         &service.docs,
+        &[],
     );
     let deprecated = deprecated_attr(service.deprecated);
     let methods = service.methods.iter().map(|method| emit_method(method, rt));
+    // A service without rpcs has a client that never uses its runtime client.
+    let unused_inner = if service.methods.is_empty() {
+        quote! { #[allow(dead_code)] }
+    } else {
+        TokenStream::new()
+    };
     quote! {
         #module_docs
         pub mod #module {
@@ -34,6 +42,7 @@ pub(crate) fn emit(service: &Service, rt: &syn::Path) -> TokenStream {
             #deprecated
             #[derive(Debug, Clone)]
             pub struct #client {
+                #unused_inner
                 inner: #rt::codegen::Client,
             }
 
@@ -91,6 +100,7 @@ fn emit_method(method: &Method, rt: &syn::Path) -> TokenStream {
     let docs = doc_attrs(
         &format!("Calls `{}` {summary}", method.proto_name),
         &method.docs,
+        method.idempotency.as_slice(),
     );
     quote! {
         #docs

@@ -3,13 +3,18 @@
 use proc_macro2::TokenStream;
 use quote::quote;
 
-/// One `#[doc]` per line: the generated first sentence, then the proto's comment lines.
-pub(crate) fn doc_attrs(summary: &str, proto_lines: &[String]) -> TokenStream {
+/// One `#[doc]` per line: the generated first sentence, the proto's comment lines, then
+/// generated notes (each its own paragraph).
+pub(crate) fn doc_attrs(summary: &str, proto_lines: &[String], notes: &[&str]) -> TokenStream {
     let mut lines = vec![format!(" {summary}")];
     let body = rustdoc_lines(proto_lines);
     if !body.is_empty() {
         lines.push(String::new());
         lines.extend(body);
+    }
+    for note in notes {
+        lines.push(String::new());
+        lines.push(format!(" {note}"));
     }
     quote! { #( #[doc = #lines] )* }
 }
@@ -74,9 +79,15 @@ fn prose(line: &str) -> String {
     while !rest.is_empty() {
         if let Some(url_len) = url_at(rest) {
             let (url, tail) = rest.split_at(url_len);
-            out.push('<');
+            // Already an autolink (`<https://…>`): keep it as it is.
+            let wrap = !out.ends_with('<');
+            if wrap {
+                out.push('<');
+            }
             out.push_str(url);
-            out.push('>');
+            if wrap {
+                out.push('>');
+            }
             rest = tail;
             continue;
         }
@@ -126,6 +137,14 @@ mod tests {
         assert_eq!(
             rustdoc_lines(&lines(" See [spec] at https://grpc.io/docs.")),
             vec![r" See \[spec\] at <https://grpc.io/docs>."]
+        );
+    }
+
+    #[test]
+    fn autolinks_are_not_wrapped_twice() {
+        assert_eq!(
+            rustdoc_lines(&lines(" See <https://grpc.io/a> and https://grpc.io/b.")),
+            vec![" See <https://grpc.io/a> and <https://grpc.io/b>."]
         );
     }
 

@@ -35,6 +35,10 @@ fn module_allows() -> TokenStream {
             deprecated,
             // generated signatures mirror the proto, however many arguments that means
             clippy::too_many_arguments,
+            // an rpc named IntoX, FromX, ToX or AsX takes `&self` like every rpc, and one
+            // named Next or Add is an rpc, not an operator
+            clippy::wrong_self_convention,
+            clippy::should_implement_trait,
         )]
     }
 }

@@ -17,17 +17,20 @@ pub(crate) fn emit(service: &Service, rt: &syn::Path) -> TokenStream {
     let module_docs = doc_attrs(
         &format!("The server side of the `{full_name}` service."),
         &[],
+        &[],
     );
     let trait_docs = doc_attrs(
         &format!(
             "`{server_trait}` is the server API of `{full_name}`: implement it, then serve it with [`{server}`]."
         ),
         &service.docs,
+        &[],
     );
     let server_docs = doc_attrs(
         &format!(
             "`{server}` serves a [`{server_trait}`] implementation: a tower service, mountable in `rgrpc::Server` or `tonic::transport::Server`."
         ),
+        &[],
         &[],
     );
     let deprecated = deprecated_attr(service.deprecated);
@@ -36,11 +39,17 @@ pub(crate) fn emit(service: &Service, rt: &syn::Path) -> TokenStream {
         .methods
         .iter()
         .map(|m| emit_route(m, server_trait, rt));
-    // Only bind the service when a route uses it, so an empty service has no unused variable.
-    let bind_service = if service.methods.is_empty() {
-        TokenStream::new()
+    // A service without rpcs answers every path UNIMPLEMENTED, with no match to route it.
+    let dispatch = if service.methods.is_empty() {
+        quote! { #rt::codegen::unimplemented(call) }
     } else {
-        quote! { let service = ::core::clone::Clone::clone(&self.inner); }
+        quote! {
+            let service = ::core::clone::Clone::clone(&self.inner);
+            match call.path() {
+                #(#routes)*
+                _ => #rt::codegen::unimplemented(call),
+            }
+        }
     };
     quote! {
         #module_docs
@@ -107,11 +116,7 @@ pub(crate) fn emit(service: &Service, rt: &syn::Path) -> TokenStream {
 
                 fn call(&mut self, request: #rt::codegen::http::Request<B>) -> Self::Future {
                     let call = #rt::codegen::IncomingCall::new(request);
-                    #bind_service
-                    match call.path() {
-                        #(#routes)*
-                        _ => #rt::codegen::unimplemented(call),
-                    }
+                    #dispatch
                 }
             }
         }
@@ -154,6 +159,7 @@ fn emit_handler(method: &Method, rt: &syn::Path) -> TokenStream {
     let docs = doc_attrs(
         &format!("Serves `{}`: {summary}", method.proto_name),
         &method.docs,
+        method.idempotency.as_slice(),
     );
     quote! {
         #docs

@@ -20,3 +20,43 @@ pub mod packages {
         include!("../../../fixtures/packages/expected/c.rs");
     }
 }
+
+/// `fixtures/comments`, through its include file.
+pub mod comments_fixture {
+    include!("../../../fixtures/comments/expected/mod.rs");
+}
+
+/// `fixtures/multi_file`, through its include file.
+pub mod multi_file_fixture {
+    include!("../../../fixtures/multi_file/expected/mod.rs");
+}
+
+/// `fixtures/naming`, through its include file.
+pub mod naming_fixture {
+    include!("../../../fixtures/naming/expected/mod.rs");
+}
+
+/// `fixtures/nested_packages`, through its include file.
+pub mod nested_packages_fixture {
+    include!("../../../fixtures/nested_packages/expected/mod.rs");
+}
+
+/// `fixtures/proto2`, through its include file.
+pub mod proto2_fixture {
+    include!("../../../fixtures/proto2/expected/mod.rs");
+}
+
+/// `fixtures/services`, through its include file.
+pub mod services_fixture {
+    include!("../../../fixtures/services/expected/mod.rs");
+}
+
+/// `fixtures/types`, through its include file.
+pub mod types_fixture {
+    include!("../../../fixtures/types/expected/mod.rs");
+}
+
+/// `fixtures/well_known`, through its include file.
+pub mod well_known_fixture {
+    include!("../../../fixtures/well_known/expected/mod.rs");
+}

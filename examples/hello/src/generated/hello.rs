@@ -21,6 +21,8 @@ pub mod hello_service_client {
         non_snake_case,
         deprecated,
         clippy::too_many_arguments,
+        clippy::wrong_self_convention,
+        clippy::should_implement_trait,
     )]
     /// `HelloServiceClient` is the client for the `hello.HelloService` service.
     ///
@@ -94,6 +96,8 @@ pub mod hello_service_server {
         non_snake_case,
         deprecated,
         clippy::too_many_arguments,
+        clippy::wrong_self_convention,
+        clippy::should_implement_trait,
     )]
     /// `HelloService` is the server API of `hello.HelloService`: implement it, then serve it with [`HelloServiceServer`].
     ///
