@@ -31,9 +31,14 @@
 //! | `client` | `true` | generate the async client |
 //! | `server` | `true` | generate the server trait and service |
 //! | `messages` | `true` | generate the messages (`false`: services only, for pairing with another message generator) |
+//! | `extern_path=.proto.path=::rust::path` | none | take those types from existing Rust code (repeatable) |
+//! | `include_file=NAME.rs` | none | also write a file nesting every package file as modules |
 //! | `runtime_path` | `::rgrpc` | where generated code finds the runtime (e.g. a re-export) |
+//! | `type_attribute`, `message_attribute`, `enum_attribute`, `field_attribute` (`PATH=#[attr]`) | none | prost-build's attribute options (repeatable) |
+//! | `btree_map`, `bytes`, `boxed` (`PATH`) | none | prost-build's field-type options (repeatable) |
 //!
-//! A bare boolean key means `true`. Unknown keys and bad values are errors.
+//! A bare boolean key means `true`. A comma inside a value is written `\,`. Unknown keys
+//! and bad values are errors listing the known keys.
 //!
 //! # Errors
 //!

@@ -113,20 +113,61 @@ fn generate_via_process(request: &CodeGeneratorRequest) -> CodeGeneratorResponse
     CodeGeneratorResponse::decode(output.stdout.as_slice()).expect("a response")
 }
 
-#[test]
-fn same_request_twice_gives_identical_bytes_and_file_order_does_not_matter() {
-    let include = repo().join("fixtures/packages/input");
-    let files = ["a/b/things.proto", "c/common.proto", "plain.proto"];
-    let request = request_for(&include, &files, "");
-    let first = generate_via_process(&request);
-    assert_eq!(first.error, None);
-    assert_eq!(first.file.len(), 3);
-    assert_eq!(first, generate_via_process(&request));
+/// The `.proto` files under `dir`, relative to it, sorted.
+fn protos_under(dir: &Path) -> Vec<String> {
+    let mut found = Vec::new();
+    let mut pending = vec![dir.to_path_buf()];
+    while let Some(current) = pending.pop() {
+        for entry in std::fs::read_dir(&current).expect("readable fixture dir") {
+            let path = entry.expect("dir entry").path();
+            if path.is_dir() {
+                pending.push(path);
+            } else if path.extension().is_some_and(|e| e == "proto") {
+                let relative = path.strip_prefix(dir).expect("under dir");
+                found.push(relative.to_string_lossy().replace('\\', "/"));
+            }
+        }
+    }
+    found.sort();
+    found
+}
 
-    let mut shuffled = request.clone();
-    shuffled.file_to_generate.reverse();
-    shuffled.proto_file.reverse();
-    assert_eq!(first, protoc_gen_rgrpc::generate(&shuffled));
+#[test]
+fn every_fixture_is_deterministic_and_independent_of_file_order() {
+    let fixtures = repo().join("fixtures");
+    let mut cases: Vec<_> = std::fs::read_dir(&fixtures)
+        .expect("fixtures dir")
+        .map(|entry| entry.expect("dir entry").path())
+        .filter(|case| case.join("input").is_dir())
+        .collect();
+    cases.sort();
+    assert!(
+        cases.len() >= 10,
+        "the fixture corpus is missing: {cases:?}"
+    );
+    for case in cases {
+        let input = case.join("input");
+        let files = protos_under(&input);
+        let files: Vec<&str> = files.iter().map(String::as_str).collect();
+        let params = std::fs::read_to_string(case.join("params")).unwrap_or_default();
+        let request = request_for(&input, &files, params.trim());
+        let first = generate_via_process(&request);
+        assert_eq!(
+            first,
+            generate_via_process(&request),
+            "{case:?}: two runs differ"
+        );
+
+        let mut shuffled = request.clone();
+        shuffled.file_to_generate.reverse();
+        shuffled.file_to_generate.rotate_left(1);
+        shuffled.proto_file.reverse();
+        assert_eq!(
+            first,
+            protoc_gen_rgrpc::generate(&shuffled),
+            "{case:?}: the order of the files changed the output"
+        );
+    }
 }
 
 #[test]
@@ -142,7 +183,7 @@ fn bad_parameters_give_an_error_and_no_files() {
         response.error.as_deref(),
         Some(
             "invalid --rgrpc_opt: parameter \"server\" expects true or false, got \"nope\"\n\
-             invalid --rgrpc_opt: unknown parameter \"unknown\" (known: client, messages, runtime_path, server)"
+             invalid --rgrpc_opt: unknown parameter \"unknown\" (known: boxed, btree_map, bytes, client, enum_attribute, extern_path, field_attribute, include_file, message_attribute, messages, runtime_path, server, type_attribute)"
         )
     );
 }
@@ -224,4 +265,34 @@ fn response_declares_proto3_optional_support() {
     let response =
         protoc_gen_rgrpc::generate(&request_for(&repo().join("proto"), &["hello.proto"], ""));
     assert_eq!(response.supported_features, Some(1));
+}
+
+#[test]
+fn a_package_split_between_generated_and_left_out_files_is_an_error() {
+    let include = repo().join("fixtures/multi_file/input");
+    let request = request_for(&include, &["shop/orders.proto"], "");
+    let response = protoc_gen_rgrpc::generate(&request);
+    assert!(response.file.is_empty());
+    assert_eq!(
+        response.error.as_deref(),
+        Some(
+            "shop/orders.proto: imports shop/items.proto of the same package \"shop\", which is not \
+             being generated; one output file holds a whole package, so generate shop/items.proto too"
+        )
+    );
+}
+
+#[test]
+fn an_include_file_named_like_a_package_file_is_an_error() {
+    let include = repo().join("fixtures/multi_file/input");
+    let files = ["shop/items.proto", "shop/orders.proto"];
+    let response =
+        protoc_gen_rgrpc::generate(&request_for(&include, &files, "include_file=shop.rs"));
+    assert!(response.file.is_empty());
+    assert_eq!(
+        response.error.as_deref(),
+        Some(
+            "include_file \"shop.rs\" has the name of a generated package file; choose another name"
+        )
+    );
 }

@@ -60,3 +60,26 @@ pub mod types_fixture {
 pub mod well_known_fixture {
     include!("../../../fixtures/well_known/expected/mod.rs");
 }
+
+/// `fixtures/prost_options`: prost-build attributes and field types passed through.
+pub mod prost_options_fixture {
+    include!("../../../fixtures/prost_options/expected/mod.rs");
+}
+
+/// `fixtures/services_only`: generated with `messages=false`, finding its messages through
+/// `extern_path=.relay=crate::relay_messages`. These stand in for another generator's.
+pub mod relay_messages {
+    /// The message `relay.Ping`, as another generator would write it.
+    #[derive(Clone, Copy, PartialEq, Eq, ::rgrpc::prost::Message)]
+    #[prost(prost_path = "::rgrpc::prost")]
+    pub struct Ping {
+        /// Its sequence number.
+        #[prost(uint64, tag = "1")]
+        pub seq: u64,
+    }
+}
+
+/// `fixtures/services_only`, through its include file.
+pub mod services_only_fixture {
+    include!("../../../fixtures/services_only/expected/mod.rs");
+}
