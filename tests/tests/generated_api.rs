@@ -4,7 +4,8 @@
 //! Escaped kinds: raw keywords (`r#type`), keywords that cannot be raw (`self_`), rpcs named
 //! like the client's own methods (`new_rpc`, `clone_rpc`), a service module that prost's
 //! message module owned (`greeter_client_rpc`), services named like keywords or like
-//! generated items (`Self_`, `Type`, `Service`), and a keyword package (`r#async::r#type`).
+//! generated items (`Self_`, `Type`, `Service`, `Status`, `Request`), and a keyword package
+//! (`r#async::r#type`).
 //! Also: services generated without messages (found through `extern_path`), and
 //! well-known types (`()`, `String`, `Timestamp`) on the wire.
 
@@ -15,12 +16,17 @@ mod support;
 use rgrpc::stream::StreamExt;
 use rgrpc::{Context, RequestStream, ResponseSink, Status};
 use rgrpc_tests::naming_fixture::r#async::r#type::v1 as naming;
+use rgrpc_tests::naming_fixture::collide;
 use rgrpc_tests::relay_messages::Ping;
 use rgrpc_tests::services_only_fixture::relay;
 use rgrpc_tests::well_known_fixture::wkt;
 use support::bounded;
 use tokio::net::TcpListener;
 
+use collide::request_client::RequestClient;
+use collide::request_server::{Request as RequestService, RequestServer};
+use collide::status_client::StatusClient;
+use collide::status_server::{Status as StatusService, StatusServer};
 use naming::collisions_client::CollisionsClient;
 use naming::collisions_server::{Collisions, CollisionsServer};
 use naming::greeter_client_rpc::GreeterClient;
@@ -120,6 +126,18 @@ impl Greeter for Hostile {
     }
 }
 
+impl StatusService for Hostile {
+    async fn check(&self, ctx: Context, _request: Request) -> Result<naming::Status, Status> {
+        answered(&ctx, "/collide.Status/Check").map(|_| naming::Status {})
+    }
+}
+
+impl RequestService for Hostile {
+    async fn send(&self, ctx: Context, _request: Request) -> Result<Response, Status> {
+        answered(&ctx, "/collide.Request/Send")
+    }
+}
+
 impl relay::relay_server::Relay for Hostile {
     async fn forward(&self, _ctx: Context, request: Ping) -> Result<Ping, Status> {
         Ok(Ping {
@@ -168,6 +186,8 @@ async fn serve() -> (rgrpc::Channel, tokio::task::JoinHandle<()>) {
         .add_service(TypeServer::new(Hostile))
         .add_service(ServiceServer::new(Hostile))
         .add_service(GreeterServer::new(Hostile))
+        .add_service(StatusServer::new(Hostile))
+        .add_service(RequestServer::new(Hostile))
         .add_service(relay::relay_server::RelayServer::new(Hostile))
         .add_service(wkt::clock_server::ClockServer::new(Hostile));
     let task = tokio::spawn(async move {
@@ -232,6 +252,18 @@ async fn every_escaped_name_works_through_client_and_server() {
     bounded(
         "greeter_client_rpc",
         GreeterClient::new(channel.clone()).greeter(Request {}),
+    )
+    .await
+    .unwrap();
+    bounded(
+        "service Status",
+        StatusClient::new(channel.clone()).check(Request {}),
+    )
+    .await
+    .unwrap();
+    bounded(
+        "service Request",
+        RequestClient::new(channel.clone()).send(Request {}),
     )
     .await
     .unwrap();
