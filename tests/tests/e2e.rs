@@ -452,3 +452,31 @@ async fn an_unsupported_message_encoding_is_refused_with_unimplemented() {
     assert_eq!(status.code(), Code::Unimplemented, "{status:?}");
     assert!(status.message().contains("\"snappy\""), "{status:?}");
 }
+
+#[tokio::test]
+async fn the_in_process_transport_serves_all_four_kinds_without_a_socket() {
+    let server = rgrpc::Server::builder()
+        .add_service(HelloServiceServer::new(TestService))
+        .serve_in_process();
+    let client = HelloServiceClient::new(server.channel());
+    let response = bounded("unary", client.say_hello(greeting("local")))
+        .await
+        .unwrap();
+    assert_eq!(response.get_ref().reply, "hello local (none)");
+    let mut replies = client.lots_of_replies(greeting("3")).await.unwrap();
+    for i in 0..3 {
+        assert_eq!(next_reply("reply", &mut replies).await, i.to_string());
+    }
+    let requests = rgrpc::stream::iter((0..5).map(|i| greeting(i.to_string())));
+    let counted = bounded("client streaming", client.lots_of_greetings(requests))
+        .await
+        .unwrap();
+    assert_eq!(counted.get_ref().reply, "5 in order");
+    let echoes = client
+        .bidi_hello(rgrpc::stream::iter([greeting("a"), greeting("b")]))
+        .await
+        .unwrap();
+    let echoes: Vec<String> = bounded("bidi", echoes.map(|m| m.unwrap().reply).collect()).await;
+    assert_eq!(echoes, ["a", "b"]);
+    bounded("shutdown", server.shutdown()).await.unwrap();
+}

@@ -16,9 +16,11 @@
 mod context;
 pub(crate) mod dispatch;
 pub(crate) mod driver;
+mod in_process;
 mod router;
 mod streams;
 
 pub use context::Context;
+pub use in_process::InProcessServer;
 pub use router::{GrpcService, Router, Server};
 pub use streams::{RequestStream, ResponseSink};

@@ -58,7 +58,7 @@ pub struct Server {
 /// A server with its services, ready to serve.
 #[derive(Debug)]
 pub struct Router {
-    inner: tonic::transport::server::Router,
+    pub(super) inner: tonic::transport::server::Router,
 }
 
 impl Server {
