@@ -28,6 +28,10 @@ pub(crate) struct Service {
     pub(crate) full_name: String,
     pub(crate) trait_ident: Ident,
     pub(crate) client_ident: Ident,
+    /// The blocking client, `FooBlockingClient`.
+    pub(crate) blocking_ident: Ident,
+    /// The client trait for mocking, `FooApi`.
+    pub(crate) api_ident: Ident,
     pub(crate) server_ident: Ident,
     pub(crate) client_module: Ident,
     pub(crate) server_module: Ident,
@@ -139,7 +143,7 @@ pub(crate) fn build(
                 services: Vec::new(),
             });
         package.sources.push(name.clone());
-        if params.client || params.server {
+        if params.client || params.blocking || params.server {
             let comments = Comments::new(file);
             for (service_index, service) in file.service.iter().enumerate() {
                 let builder = ServiceBuilder {
@@ -191,6 +195,8 @@ impl ServiceBuilder<'_> {
         let idents = [
             camel.clone(),
             names::derived(&camel, "Client"),
+            names::derived(&camel, "BlockingClient"),
+            names::derived(&camel, "Api"),
             names::derived(&camel, "Server"),
             names::derived(&snake, "_client"),
             names::derived(&snake, "_server"),
@@ -201,6 +207,8 @@ impl ServiceBuilder<'_> {
         let [
             trait_ident,
             client_ident,
+            blocking_ident,
+            api_ident,
             server_ident,
             client_module,
             server_module,
@@ -230,6 +238,8 @@ impl ServiceBuilder<'_> {
         Some(Service {
             trait_ident: ok(trait_ident)?,
             client_ident: ok(client_ident)?,
+            blocking_ident: ok(blocking_ident)?,
+            api_ident: ok(api_ident)?,
             server_ident: ok(server_ident)?,
             client_module: ok(client_module)?,
             server_module: ok(server_module)?,

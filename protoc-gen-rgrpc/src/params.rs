@@ -61,6 +61,7 @@ enum Occurs {
 /// for the duplicate check, and [`Params::parse`] refuses any key not listed here before
 /// dispatching on it.
 const KNOWN: &[(&str, Occurs)] = &[
+    ("blocking", Occurs::Once),
     ("boxed", Occurs::Many),
     ("btree_map", Occurs::Many),
     ("bytes", Occurs::Many),
@@ -86,6 +87,8 @@ pub(crate) struct Params {
     pub(crate) client: bool,
     /// Generate the server trait and service (`server=false`). Default true.
     pub(crate) server: bool,
+    /// Generate the blocking client (`blocking=false` turns it off). Default true.
+    pub(crate) blocking: bool,
     /// Generate the prost messages (`messages=false` emits services only, for users who pair
     /// rgrpc with another message generator). Default true.
     pub(crate) messages: bool,
@@ -150,6 +153,7 @@ impl Default for Params {
         Params {
             client: true,
             server: true,
+            blocking: true,
             messages: true,
             runtime_path: DEFAULT_RUNTIME_PATH.to_owned(),
             extern_paths: Vec::new(),
@@ -219,6 +223,7 @@ impl Params {
         match key {
             "client" => self.client = parse_bool(key, value)?,
             "server" => self.server = parse_bool(key, value)?,
+            "blocking" => self.blocking = parse_bool(key, value)?,
             "messages" => self.messages = parse_bool(key, value)?,
             "runtime_path" => self.runtime_path = parse_runtime_path(key, value)?,
             "include_file" => self.include_file = Some(parse_include_file(key, value)?),
@@ -498,7 +503,7 @@ mod tests {
 
     /// The known list as the unknown-key error spells it, written out so a change to KNOWN
     /// shows up here as a change to the user-visible message.
-    const KNOWN_LIST: &str = "boxed, btree_map, bytes, client, enum_attribute, extern_path, \
+    const KNOWN_LIST: &str = "blocking, boxed, btree_map, bytes, client, enum_attribute, extern_path, \
         field_attribute, include_file, message_attribute, messages, runtime_path, server, \
         type_attribute";
 
@@ -580,6 +585,7 @@ mod tests {
         let expected = Params {
             client: true,
             server: true,
+            blocking: true,
             messages: true,
             runtime_path: "::rgrpc".to_owned(),
             extern_paths: Vec::new(),
@@ -706,11 +712,12 @@ mod tests {
                 r"extern_path=.c.D=crate::c::D,boxed=.a.M.next,",
                 r"field_attribute=.a.M.x=#[serde(rename = 'x')],",
                 r"message_attribute=.a=#[non_exhaustive],enum_attribute=.a.E=#[repr(i32)],",
-                r"btree_map=.,server=false,messages=false,runtime_path=crate::rt"
+                r"btree_map=.,server=false,blocking=false,messages=false,runtime_path=crate::rt"
             )),
             Params {
                 client: false,
                 server: false,
+                blocking: false,
                 messages: false,
                 runtime_path: "crate::rt".to_owned(),
                 extern_paths: externs(&[(".b", "::b"), (".c.D", "crate::c::D")]),
@@ -821,7 +828,7 @@ mod tests {
         assert_eq!(
             errors("foo"),
             [
-                "unknown parameter \"foo\" (known: boxed, btree_map, bytes, client, \
+                "unknown parameter \"foo\" (known: blocking, boxed, btree_map, bytes, client, \
                  enum_attribute, extern_path, field_attribute, include_file, message_attribute, \
                  messages, runtime_path, server, type_attribute)"
             ]

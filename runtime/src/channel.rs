@@ -73,7 +73,10 @@ pub struct ConnectError {
 }
 
 impl ConnectError {
-    fn new(uri: &str, source: impl Into<Box<dyn std::error::Error + Send + Sync>>) -> Self {
+    pub(crate) fn new(
+        uri: &str,
+        source: impl Into<Box<dyn std::error::Error + Send + Sync>>,
+    ) -> Self {
         Self {
             uri: uri.to_owned(),
             source: source.into(),

@@ -12,7 +12,17 @@ pub use http;
 pub use tonic::server::NamedService;
 pub use tower_service::Service;
 
+pub use crate::blocking::BlockingClient;
 pub use crate::client::{Client, ClientStreamingCall, StreamingCall, UnaryCall};
+
+/// A blocking unary (or client-streaming) call.
+pub type BlockingUnaryCall<Req, Resp> =
+    crate::blocking::Call<Req, Resp, crate::client::UnaryResponse>;
+/// A blocking server-streaming call.
+pub type BlockingStreamingCall<Req, Resp> =
+    crate::blocking::Call<Req, Resp, crate::client::ResponseStream<Resp>>;
+/// A blocking bidi call.
+pub type BlockingBidiCall<Req, Resp> = crate::blocking::BidiCall<Req, Resp>;
 pub use crate::server::dispatch::{
     IncomingCall, ServerFuture, bidi_streaming, client_streaming, server_streaming, unary,
     unimplemented,

@@ -16,6 +16,7 @@
 
 #![warn(missing_docs)]
 
+pub mod blocking;
 pub mod channel;
 pub mod client;
 mod codec;

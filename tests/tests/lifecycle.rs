@@ -1,5 +1,8 @@
 //! The RPC lifecycle contract (deadlines, cancellation, metadata, status, propagation),
-//! row by row, through the generated client and server over HTTP/2 on 127.0.0.1.
+//! row by row, through the generated client and server over HTTP/2 — on both transports:
+//! every test body below takes a [`Transport`], and `on_both_transports!` runs it once
+//! over TCP on 127.0.0.1 (`tcp::…`) and once in process, over in-memory pipes
+//! (`in_process::…`). The two must behave identically.
 //!
 //! Handlers report what happens to them through a [`Probe`]: that they started, whether
 //! they returned or were stopped (their future dropped), whether a task they handed the
@@ -10,6 +13,7 @@
 
 mod support;
 
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
@@ -20,7 +24,7 @@ use rgrpc::{CancellationToken, Code, Compression, Context, RequestStream, Respon
 use rgrpc_tests::hello::hello_service_client::HelloServiceClient;
 use rgrpc_tests::hello::hello_service_server::HelloService;
 use rgrpc_tests::hello::{HelloRequest, HelloResponse};
-use support::{LIMIT, Running, bounded, greeting, next_reply, reply};
+use support::{LIMIT, Running, Transport, bounded, greeting, next_reply, reply};
 use tokio::sync::mpsc;
 use tokio_stream::wrappers::ReceiverStream;
 
@@ -28,6 +32,48 @@ use tokio_stream::wrappers::ReceiverStream;
 const SHORT: Duration = Duration::from_millis(300);
 /// How soon after a deadline or cancellation the caller must have its status.
 const PROMPTLY: Duration = Duration::from_secs(2);
+
+/// Runs each named test body once per transport, as `tcp::<name>` and `in_process::<name>`.
+macro_rules! on_both_transports {
+    ($($test:ident),* $(,)?) => {
+        mod tcp {
+            $(
+                #[tokio::test]
+                async fn $test() {
+                    super::$test(super::Transport::Tcp).await
+                }
+            )*
+        }
+        mod in_process {
+            $(
+                #[tokio::test]
+                async fn $test() {
+                    super::$test(super::Transport::InProcess).await
+                }
+            )*
+        }
+    };
+}
+
+on_both_transports!(
+    the_deadline_travels_to_the_handler,
+    deadline_while_waiting_for_the_unary_response,
+    deadline_mid_server_stream,
+    deadline_mid_client_stream,
+    deadline_mid_bidi,
+    independent_termination_server_ok_client_deadline_exceeded,
+    cancel_after_begin_in_every_kind_stops_the_handler,
+    cancel_after_the_first_response_stops_the_handler,
+    a_call_cancelled_or_expired_before_it_starts_sends_nothing,
+    the_server_may_end_a_stream_with_any_status,
+    trailing_metadata_arrives_on_ok_in_every_kind,
+    binary_metadata_round_trips_as_headers_and_trailers,
+    all_seventeen_status_codes_round_trip_with_message_and_details,
+    gzip_compressed_requests_are_served,
+    cancelling_the_first_caller_stops_the_last_handler_of_a_chain,
+    a_deadline_propagates_down_a_chain,
+    no_task_or_stream_is_left_behind,
+);
 
 /// What a handler reports.
 #[derive(Debug, Clone, PartialEq)]
@@ -298,9 +344,11 @@ fn status_details(code: i32) -> Vec<u8> {
     vec![u8::try_from(code).unwrap(), 0, 255, b'\n']
 }
 
-async fn scripted() -> (Running, HelloServiceClient, Observer) {
+async fn scripted(
+    transport: Transport,
+) -> (Running<Option<SocketAddr>>, HelloServiceClient, Observer) {
     let (probe, observer) = probe();
-    let server = Running::start(Scripted { probe }).await;
+    let server = Running::start_on(transport, Scripted { probe }).await;
     let client = server.client().await;
     (server, client, observer)
 }
@@ -322,9 +370,8 @@ fn assert_prompt(started: Instant, after: Duration) {
 
 // ---- deadlines ------------------------------------------------------------------------
 
-#[tokio::test]
-async fn the_deadline_travels_to_the_handler() {
-    let (_server, client, mut observer) = scripted().await;
+async fn the_deadline_travels_to_the_handler(transport: Transport) {
+    let (_server, client, mut observer) = scripted(transport).await;
     client
         .say_hello(greeting("a"))
         .timeout(Duration::from_secs(5))
@@ -336,7 +383,7 @@ async fn the_deadline_travels_to_the_handler() {
         "{remaining:?}"
     );
 
-    let (_server, client, mut observer) = scripted().await;
+    let (_server, client, mut observer) = scripted(transport).await;
     client
         .say_hello(greeting("a"))
         .deadline(Instant::now() + Duration::from_secs(3))
@@ -349,14 +396,13 @@ async fn the_deadline_travels_to_the_handler() {
         "the earlier of timeout and deadline applies: {remaining:?}"
     );
 
-    let (_server, client, mut observer) = scripted().await;
+    let (_server, client, mut observer) = scripted(transport).await;
     client.say_hello(greeting("a")).await.unwrap();
     assert_eq!(observer.deadline_of(UNARY).await, None);
 }
 
-#[tokio::test]
-async fn deadline_while_waiting_for_the_unary_response() {
-    let (_server, client, mut observer) = scripted().await;
+async fn deadline_while_waiting_for_the_unary_response(transport: Transport) {
+    let (_server, client, mut observer) = scripted(transport).await;
     let started = Instant::now();
     let status = bounded("call", client.say_hello(greeting("hang")).timeout(SHORT))
         .await
@@ -368,9 +414,8 @@ async fn deadline_while_waiting_for_the_unary_response() {
     observer.all_done().await;
 }
 
-#[tokio::test]
-async fn deadline_mid_server_stream() {
-    let (_server, client, mut observer) = scripted().await;
+async fn deadline_mid_server_stream(transport: Transport) {
+    let (_server, client, mut observer) = scripted(transport).await;
     let started = Instant::now();
     let mut replies = client
         .lots_of_replies(greeting("2 hang"))
@@ -390,9 +435,8 @@ async fn deadline_mid_server_stream() {
     observer.all_done().await;
 }
 
-#[tokio::test]
-async fn deadline_mid_client_stream() {
-    let (_server, client, mut observer) = scripted().await;
+async fn deadline_mid_client_stream(transport: Transport) {
+    let (_server, client, mut observer) = scripted(transport).await;
     let (sender, requests) = open_requests();
     for i in 0..3 {
         sender.send(greeting(i.to_string())).await.unwrap();
@@ -412,9 +456,8 @@ async fn deadline_mid_client_stream() {
     drop(sender);
 }
 
-#[tokio::test]
-async fn deadline_mid_bidi() {
-    let (_server, client, mut observer) = scripted().await;
+async fn deadline_mid_bidi(transport: Transport) {
+    let (_server, client, mut observer) = scripted(transport).await;
     let (sender, requests) = open_requests();
     let started = Instant::now();
     let mut replies = client.bidi_hello(requests).timeout(SHORT).await.unwrap();
@@ -428,9 +471,8 @@ async fn deadline_mid_bidi() {
     observer.all_done().await;
 }
 
-#[tokio::test]
-async fn independent_termination_server_ok_client_deadline_exceeded() {
-    let (_server, client, mut observer) = scripted().await;
+async fn independent_termination_server_ok_client_deadline_exceeded(transport: Transport) {
+    let (_server, client, mut observer) = scripted(transport).await;
     let mut replies = client
         .lots_of_replies(greeting("1 ok"))
         .timeout(SHORT)
@@ -448,9 +490,8 @@ async fn independent_termination_server_ok_client_deadline_exceeded() {
 
 // ---- cancellation ---------------------------------------------------------------------
 
-#[tokio::test]
-async fn cancel_after_begin_in_every_kind_stops_the_handler() {
-    let (_server, client, mut observer) = scripted().await;
+async fn cancel_after_begin_in_every_kind_stops_the_handler(transport: Transport) {
+    let (_server, client, mut observer) = scripted(transport).await;
 
     // unary
     let token = CancellationToken::new();
@@ -524,9 +565,8 @@ async fn cancel_after_begin_in_every_kind_stops_the_handler() {
     observer.all_done().await;
 }
 
-#[tokio::test]
-async fn cancel_after_the_first_response_stops_the_handler() {
-    let (_server, client, mut observer) = scripted().await;
+async fn cancel_after_the_first_response_stops_the_handler(transport: Transport) {
+    let (_server, client, mut observer) = scripted(transport).await;
 
     let token = CancellationToken::new();
     let mut replies = client
@@ -560,9 +600,8 @@ async fn cancel_after_the_first_response_stops_the_handler() {
     observer.all_done().await;
 }
 
-#[tokio::test]
-async fn a_call_cancelled_or_expired_before_it_starts_sends_nothing() {
-    let (_server, client, mut observer) = scripted().await;
+async fn a_call_cancelled_or_expired_before_it_starts_sends_nothing(transport: Transport) {
+    let (_server, client, mut observer) = scripted(transport).await;
     let token = CancellationToken::new();
     token.cancel();
     let status = client
@@ -604,9 +643,8 @@ async fn a_call_cancelled_or_expired_before_it_starts_sends_nothing() {
     );
 }
 
-#[tokio::test]
-async fn the_server_may_end_a_stream_with_any_status() {
-    let (_server, client, observer) = scripted().await;
+async fn the_server_may_end_a_stream_with_any_status(transport: Transport) {
+    let (_server, client, observer) = scripted(transport).await;
     let requests = rgrpc::stream::iter(["a", "b", "fail", "never"].map(greeting));
     let mut replies = client.bidi_hello(requests).await.unwrap();
     assert_eq!(next_reply("a", &mut replies).await, "a");
@@ -629,9 +667,8 @@ async fn the_server_may_end_a_stream_with_any_status() {
 
 // ---- metadata and status --------------------------------------------------------------
 
-#[tokio::test]
-async fn trailing_metadata_arrives_on_ok_in_every_kind() {
-    let (_server, client, _observer) = scripted().await;
+async fn trailing_metadata_arrives_on_ok_in_every_kind(transport: Transport) {
+    let (_server, client, _observer) = scripted(transport).await;
     let response = client.say_hello(greeting("a")).await.unwrap();
     assert_eq!(response.trailers().get("x-outcome").unwrap(), "ok");
 
@@ -655,9 +692,8 @@ async fn trailing_metadata_arrives_on_ok_in_every_kind() {
     assert_eq!(replies.trailers().unwrap().get("x-outcome").unwrap(), "ok");
 }
 
-#[tokio::test]
-async fn binary_metadata_round_trips_as_headers_and_trailers() {
-    let (_server, client, _observer) = scripted().await;
+async fn binary_metadata_round_trips_as_headers_and_trailers(transport: Transport) {
+    let (_server, client, _observer) = scripted(transport).await;
     let blob: &[u8] = &[0, 1, 2, 0xfe, 0xff, b'\n'];
     let mut call = client.say_hello(greeting("echo-bin"));
     call.metadata_mut().insert_bin(
@@ -685,9 +721,8 @@ async fn binary_metadata_round_trips_as_headers_and_trailers() {
     );
 }
 
-#[tokio::test]
-async fn all_seventeen_status_codes_round_trip_with_message_and_details() {
-    let (_server, client, _observer) = scripted().await;
+async fn all_seventeen_status_codes_round_trip_with_message_and_details(transport: Transport) {
+    let (_server, client, _observer) = scripted(transport).await;
     // OK is a successful call.
     let response = client.say_hello(greeting("fine")).await.unwrap();
     assert_eq!(response.get_ref().reply, "fine");
@@ -705,9 +740,8 @@ async fn all_seventeen_status_codes_round_trip_with_message_and_details() {
     }
 }
 
-#[tokio::test]
-async fn gzip_compressed_requests_are_served() {
-    let (_server, client, _observer) = scripted().await;
+async fn gzip_compressed_requests_are_served(transport: Transport) {
+    let (_server, client, _observer) = scripted(transport).await;
     let big = "compressible ".repeat(1000);
     let response = client
         .say_hello(greeting(big.clone()))
@@ -745,34 +779,48 @@ impl HelloService for Relay {
     }
 }
 
-/// Servers A → B → C, all reporting to one probe; returns a client of A.
-async fn chain() -> (Vec<Running>, HelloServiceClient, Observer) {
+/// Servers A → B → C on `transport`, all reporting to one probe; returns a client of A.
+async fn chain(
+    transport: Transport,
+) -> (
+    Vec<Running<Option<SocketAddr>>>,
+    HelloServiceClient,
+    Observer,
+) {
     let (probe, observer) = probe();
-    let c = Running::start(Relay {
-        name: "C",
-        next: None,
-        probe: probe.clone(),
-    })
+    let c = Running::start_on(
+        transport,
+        Relay {
+            name: "C",
+            next: None,
+            probe: probe.clone(),
+        },
+    )
     .await;
-    let b = Running::start(Relay {
-        name: "B",
-        next: Some(c.client().await),
-        probe: probe.clone(),
-    })
+    let b = Running::start_on(
+        transport,
+        Relay {
+            name: "B",
+            next: Some(c.client().await),
+            probe: probe.clone(),
+        },
+    )
     .await;
-    let a = Running::start(Relay {
-        name: "A",
-        next: Some(b.client().await),
-        probe,
-    })
+    let a = Running::start_on(
+        transport,
+        Relay {
+            name: "A",
+            next: Some(b.client().await),
+            probe,
+        },
+    )
     .await;
     let client = a.client().await;
     (vec![a, b, c], client, observer)
 }
 
-#[tokio::test]
-async fn cancelling_the_first_caller_stops_the_last_handler_of_a_chain() {
-    let (_servers, client, mut observer) = chain().await;
+async fn cancelling_the_first_caller_stops_the_last_handler_of_a_chain(transport: Transport) {
+    let (_servers, client, mut observer) = chain(transport).await;
     let token = CancellationToken::new();
     let call = tokio::spawn(
         client
@@ -791,9 +839,8 @@ async fn cancelling_the_first_caller_stops_the_last_handler_of_a_chain() {
     observer.all_done().await;
 }
 
-#[tokio::test]
-async fn a_deadline_propagates_down_a_chain() {
-    let (_servers, client, mut observer) = chain().await;
+async fn a_deadline_propagates_down_a_chain(transport: Transport) {
+    let (_servers, client, mut observer) = chain(transport).await;
     let started = Instant::now();
     let status = bounded("call", client.say_hello(greeting("x")).timeout(SHORT))
         .await
@@ -813,10 +860,9 @@ async fn a_deadline_propagates_down_a_chain() {
 
 /// Runs calls of every kind that end every way (OK, error, deadline, cancellation, drop),
 /// then shuts everything down: no task of the runtime's may survive.
-#[tokio::test]
-async fn no_task_or_stream_is_left_behind() {
+async fn no_task_or_stream_is_left_behind(transport: Transport) {
     let metrics = tokio::runtime::Handle::current().metrics();
-    let (server, client, observer) = scripted().await;
+    let (server, client, observer) = scripted(transport).await;
     let token = CancellationToken::new();
     let mut calls = Vec::new();
     for i in 0..20 {

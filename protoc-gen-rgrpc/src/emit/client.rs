@@ -1,4 +1,5 @@
-//! The async client of a service: a cloneable struct with one method per rpc.
+//! The client side of a service, in its `<service>_client` module: the async client, the
+//! client trait it implements (for mocking), and the blocking client.
 
 use proc_macro2::TokenStream;
 use quote::quote;
@@ -6,17 +7,52 @@ use quote::quote;
 use super::docs::doc_attrs;
 use super::{deprecated_attr, module_allows};
 use crate::model::{Method, MethodKind, Service};
+use crate::params::Params;
 
-pub(crate) fn emit(service: &Service, rt: &syn::Path) -> TokenStream {
+pub(crate) fn emit(service: &Service, params: &Params, rt: &syn::Path) -> TokenStream {
     let module = &service.client_module;
-    let client = &service.client_ident;
     let allows = module_allows();
     let module_docs = doc_attrs(
         &format!("The client of the `{}` service.", service.full_name),
         &[],
         &[],
     );
-    let client_docs = doc_attrs(
+    let async_client = if params.client {
+        let client = emit_async_client(service, rt);
+        let api = emit_api(service, rt);
+        quote! { #client #api }
+    } else {
+        TokenStream::new()
+    };
+    let blocking_client = if params.blocking {
+        emit_blocking_client(service, rt)
+    } else {
+        TokenStream::new()
+    };
+    quote! {
+        #module_docs
+        pub mod #module {
+            #allows
+            #async_client
+            #blocking_client
+        }
+    }
+}
+
+/// `#[allow(dead_code)]` on the runtime client of a service without rpcs, which never
+/// uses it.
+fn unused_inner(service: &Service) -> TokenStream {
+    if service.methods.is_empty() {
+        quote! { #[allow(dead_code)] }
+    } else {
+        TokenStream::new()
+    }
+}
+
+fn emit_async_client(service: &Service, rt: &syn::Path) -> TokenStream {
+    let client = &service.client_ident;
+    let api = &service.api_ident;
+    let docs = doc_attrs(
         &format!(
             "`{client}` is the client for the `{}` service.",
             service.full_name
@@ -25,45 +61,226 @@ pub(crate) fn emit(service: &Service, rt: &syn::Path) -> TokenStream {
         &[],
     );
     let deprecated = deprecated_attr(service.deprecated);
-    let methods = service.methods.iter().map(|method| emit_method(method, rt));
-    // A service without rpcs has a client that never uses its runtime client.
-    let unused_inner = if service.methods.is_empty() {
-        quote! { #[allow(dead_code)] }
-    } else {
-        TokenStream::new()
-    };
+    let unused_inner = unused_inner(service);
+    let methods = service
+        .methods
+        .iter()
+        .map(|method| emit_async_method(method, rt));
     quote! {
-        #module_docs
-        pub mod #module {
-            #allows
-            #client_docs
-            ///
-            /// Cloning is cheap and clones share the connection; every call takes `&self`.
-            #deprecated
-            #[derive(Debug, Clone)]
-            pub struct #client {
-                #unused_inner
-                inner: #rt::codegen::Client,
+        #docs
+        ///
+        /// Cloning is cheap and clones share the connection; every call takes `&self`.
+        #[doc = concat!(" Code that should also accept a mock takes `impl ", stringify!(#api), "` instead.")]
+        #deprecated
+        #[derive(Debug, Clone)]
+        pub struct #client {
+            #unused_inner
+            inner: #rt::codegen::Client,
+        }
+
+        impl #client {
+            /// A client sending its calls over `channel`.
+            pub fn new(channel: #rt::Channel) -> Self {
+                Self { inner: #rt::codegen::Client::new(channel) }
             }
 
-            impl #client {
-                /// A client sending its calls over `channel`.
-                pub fn new(channel: #rt::Channel) -> Self {
-                    Self { inner: #rt::codegen::Client::new(channel) }
-                }
-
-                /// A client sharing `client`'s channel.
-                pub fn from_client(client: #rt::codegen::Client) -> Self {
-                    Self { inner: client }
-                }
-
-                #(#methods)*
+            /// A client sharing `client`'s channel.
+            pub fn from_client(client: #rt::codegen::Client) -> Self {
+                Self { inner: client }
             }
+
+            #(#methods)*
         }
     }
 }
 
-fn emit_method(method: &Method, rt: &syn::Path) -> TokenStream {
+/// What a method sends and answers, by kind, in the async API.
+struct AsyncShape {
+    summary: &'static str,
+    params: TokenStream,
+    call: TokenStream,
+    answer: TokenStream,
+}
+
+fn async_shape(method: &Method, rt: &syn::Path) -> AsyncShape {
+    let input = &method.input;
+    let output = &method.output;
+    let stream_param = quote! {
+        requests: impl #rt::codegen::Stream<Item = #input> + ::core::marker::Send + 'static
+    };
+    match method.kind {
+        MethodKind::Unary => AsyncShape {
+            summary: "with one request; awaiting the call gives the response.",
+            params: quote! { request: #input },
+            call: quote! { #rt::codegen::UnaryCall<#input, #output> },
+            answer: quote! { #rt::Response<#output> },
+        },
+        MethodKind::ServerStreaming => AsyncShape {
+            summary: "with one request; awaiting the call gives the stream of responses.",
+            params: quote! { request: #input },
+            call: quote! { #rt::codegen::StreamingCall<#input, #output> },
+            answer: quote! { #rt::ResponseStream<#output> },
+        },
+        MethodKind::ClientStreaming => AsyncShape {
+            summary: "with a stream of requests; awaiting the call gives the response.",
+            params: stream_param,
+            call: quote! { #rt::codegen::ClientStreamingCall<#input, #output> },
+            answer: quote! { #rt::Response<#output> },
+        },
+        MethodKind::Bidi => AsyncShape {
+            summary: "with a stream of requests; awaiting the call gives the stream of responses at once, while the requests are still being sent.",
+            params: stream_param,
+            call: quote! { #rt::codegen::StreamingCall<#input, #output> },
+            answer: quote! { #rt::ResponseStream<#output> },
+        },
+    }
+}
+
+fn emit_async_method(method: &Method, rt: &syn::Path) -> TokenStream {
+    let name = &method.ident;
+    let route = &method.route;
+    let deprecated = deprecated_attr(method.deprecated);
+    let AsyncShape {
+        summary,
+        params,
+        call,
+        ..
+    } = async_shape(method, rt);
+    let body = match method.kind {
+        MethodKind::Unary => quote! { self.inner.unary(#route, request) },
+        MethodKind::ServerStreaming => quote! { self.inner.server_streaming(#route, request) },
+        MethodKind::ClientStreaming => {
+            quote! { self.inner.client_streaming(#route, #rt::codegen::box_requests(requests)) }
+        }
+        MethodKind::Bidi => {
+            quote! { self.inner.bidi_streaming(#route, #rt::codegen::box_requests(requests)) }
+        }
+    };
+    let docs = doc_attrs(
+        &format!("Calls `{}` {summary}", method.proto_name),
+        &method.docs,
+        method.idempotency.as_slice(),
+    );
+    quote! {
+        #docs
+        #deprecated
+        pub fn #name(&self, #params) -> #call {
+            #body
+        }
+    }
+}
+
+/// The client trait: what application code takes so that tests can pass a mock.
+fn emit_api(service: &Service, rt: &syn::Path) -> TokenStream {
+    let api = &service.api_ident;
+    let client = &service.client_ident;
+    let docs = doc_attrs(
+        &format!(
+            "`{api}` is the `{}` service as application code sees it: implemented by [`{client}`], and by any mock a test writes.",
+            service.full_name
+        ),
+        &[],
+        &[
+            "Each method is a call with default options; for per-call options use the client itself.",
+        ],
+    );
+    let deprecated = deprecated_attr(service.deprecated);
+    let declarations = service.methods.iter().map(|method| {
+        let name = &method.ident;
+        let deprecated = deprecated_attr(method.deprecated);
+        let AsyncShape { params, answer, .. } = async_shape(method, rt);
+        let route = &method.route;
+        let argument = match method.kind {
+            MethodKind::Unary | MethodKind::ServerStreaming => quote! { request },
+            MethodKind::ClientStreaming | MethodKind::Bidi => quote! { requests },
+        };
+        let docs = doc_attrs(&format!("Calls `{}`.", method.proto_name), &[], &[]);
+        quote! {
+            #docs
+            #deprecated
+            fn #name(&self, #params) -> impl ::core::future::Future<
+                Output = ::core::result::Result<#answer, #rt::Status>,
+            > + ::core::marker::Send {
+                let _ = (#argument,);
+                ::core::future::ready(::core::result::Result::Err(
+                    #rt::codegen::unimplemented_method(#route),
+                ))
+            }
+        }
+    });
+    let implementations = service.methods.iter().map(|method| {
+        let name = &method.ident;
+        let AsyncShape { params, answer, .. } = async_shape(method, rt);
+        let argument = match method.kind {
+            MethodKind::Unary | MethodKind::ServerStreaming => quote! { request },
+            MethodKind::ClientStreaming | MethodKind::Bidi => quote! { requests },
+        };
+        quote! {
+            fn #name(&self, #params) -> impl ::core::future::Future<
+                Output = ::core::result::Result<#answer, #rt::Status>,
+            > + ::core::marker::Send {
+                ::core::future::IntoFuture::into_future(#client::#name(self, #argument))
+            }
+        }
+    });
+    quote! {
+        #docs
+        #deprecated
+        pub trait #api: ::core::marker::Send + ::core::marker::Sync {
+            #(#declarations)*
+        }
+
+        impl #api for #client {
+            #(#implementations)*
+        }
+    }
+}
+
+fn emit_blocking_client(service: &Service, rt: &syn::Path) -> TokenStream {
+    let blocking = &service.blocking_ident;
+    let docs = doc_attrs(
+        &format!(
+            "`{blocking}` is the blocking client for the `{}` service: the same calls as the async client, finished with `.call()` instead of `.await`, usable from a plain `fn main`.",
+            service.full_name
+        ),
+        &service.docs,
+        &[],
+    );
+    let deprecated = deprecated_attr(service.deprecated);
+    let unused_inner = unused_inner(service);
+    let methods = service
+        .methods
+        .iter()
+        .map(|method| emit_blocking_method(method, rt));
+    quote! {
+        #docs
+        ///
+        /// Cloning is cheap and clones share the connection. Calling it from inside an
+        /// async runtime fails with `FAILED_PRECONDITION` instead of blocking the runtime.
+        #deprecated
+        #[derive(Debug, Clone)]
+        pub struct #blocking {
+            #unused_inner
+            inner: #rt::codegen::BlockingClient,
+        }
+
+        impl #blocking {
+            /// A blocking client sending its calls over `channel`.
+            pub fn new(channel: #rt::blocking::Channel) -> Self {
+                Self { inner: #rt::codegen::BlockingClient::new(channel) }
+            }
+
+            /// A blocking client sharing `client`'s channel.
+            pub fn from_client(client: #rt::codegen::BlockingClient) -> Self {
+                Self { inner: client }
+            }
+
+            #(#methods)*
+        }
+    }
+}
+
+fn emit_blocking_method(method: &Method, rt: &syn::Path) -> TokenStream {
     let name = &method.ident;
     let route = &method.route;
     let input = &method.input;
@@ -71,34 +288,36 @@ fn emit_method(method: &Method, rt: &syn::Path) -> TokenStream {
     let deprecated = deprecated_attr(method.deprecated);
     let (summary, signature, body) = match method.kind {
         MethodKind::Unary => (
-            "with one request; awaiting the call gives the response.",
-            quote! { (&self, request: #input) -> #rt::codegen::UnaryCall<#input, #output> },
+            "with one request; `.call()` waits for the response.",
+            quote! { (&self, request: #input) -> #rt::codegen::BlockingUnaryCall<#input, #output> },
             quote! { self.inner.unary(#route, request) },
         ),
         MethodKind::ServerStreaming => (
-            "with one request; awaiting the call gives the stream of responses.",
-            quote! { (&self, request: #input) -> #rt::codegen::StreamingCall<#input, #output> },
+            "with one request; `.call()` gives an iterator over the responses.",
+            quote! { (&self, request: #input) -> #rt::codegen::BlockingStreamingCall<#input, #output> },
             quote! { self.inner.server_streaming(#route, request) },
         ),
         MethodKind::ClientStreaming => (
-            "with a stream of requests; awaiting the call gives the response.",
+            "with every item of `requests` (drained on a thread of its own, so it may block); `.call()` waits for the response.",
             quote! {
-                (&self, requests: impl #rt::codegen::Stream<Item = #input> + ::core::marker::Send + 'static)
-                    -> #rt::codegen::ClientStreamingCall<#input, #output>
+                (
+                    &self,
+                    requests: impl ::core::iter::IntoIterator<
+                        Item = #input,
+                        IntoIter: ::core::marker::Send + 'static,
+                    >,
+                ) -> #rt::codegen::BlockingUnaryCall<#input, #output>
             },
-            quote! { self.inner.client_streaming(#route, #rt::codegen::box_requests(requests)) },
+            quote! { self.inner.client_streaming(#route, requests) },
         ),
         MethodKind::Bidi => (
-            "with a stream of requests; awaiting the call gives the stream of responses at once, while the requests are still being sent.",
-            quote! {
-                (&self, requests: impl #rt::codegen::Stream<Item = #input> + ::core::marker::Send + 'static)
-                    -> #rt::codegen::StreamingCall<#input, #output>
-            },
-            quote! { self.inner.bidi_streaming(#route, #rt::codegen::box_requests(requests)) },
+            "; `.call()` gives a request sender and an iterator over the responses, usable from different threads.",
+            quote! { (&self) -> #rt::codegen::BlockingBidiCall<#input, #output> },
+            quote! { self.inner.bidi_streaming(#route) },
         ),
     };
     let docs = doc_attrs(
-        &format!("Calls `{}` {summary}", method.proto_name),
+        &format!("Calls `{}` {summary}", method.proto_name).replace(" ;", ";"),
         &method.docs,
         method.idempotency.as_slice(),
     );

@@ -14,8 +14,8 @@ use crate::params::Params;
 pub(crate) fn services(services: &[Service], params: &Params, runtime: &syn::Path) -> TokenStream {
     let mut tokens = TokenStream::new();
     for service in services {
-        if params.client {
-            tokens.extend(client::emit(service, runtime));
+        if params.client || params.blocking {
+            tokens.extend(client::emit(service, params, runtime));
         }
         if params.server {
             tokens.extend(server::emit(service, runtime));

@@ -18,6 +18,7 @@ mod limits;
 mod response;
 mod stream;
 
+pub(crate) use call::Requests;
 pub use call::{Call, ClientStreamingCall, StreamingCall, UnaryCall, UnaryResponse};
 pub use response::Response;
 pub use stream::ResponseStream;
@@ -66,6 +67,15 @@ impl Client {
         requests: BoxStream<'static, Req>,
     ) -> ClientStreamingCall<Req, Resp> {
         Call::new(self.grpc.clone(), path, call::Requests::Many(requests))
+    }
+
+    /// Starts building a call of any shape to `path`.
+    pub(crate) fn call<Req, Resp, Answer>(
+        &self,
+        path: &'static str,
+        requests: Requests<Req>,
+    ) -> Call<Req, Resp, Answer> {
+        Call::new(self.grpc.clone(), path, requests)
     }
 
     /// Starts building a bidirectional-streaming call to `path`.

@@ -7,6 +7,7 @@ use std::task::{Context, Poll, ready};
 
 use futures_core::Stream;
 use futures_util::FutureExt;
+use futures_util::stream::BoxStream;
 use tokio::task::JoinHandle;
 use tokio_util::task::AbortOnDropHandle;
 use tonic::metadata::MetadataMap;
@@ -41,6 +42,8 @@ enum State<T> {
     /// Sent; the server's headers have not arrived. The task aborts if we are dropped.
     Starting(AbortOnDropHandle<Opened<T>>),
     Open(Streaming<T>),
+    /// Made by hand, from any stream (mocks, tests).
+    Local(BoxStream<'static, Result<T, Status>>),
     Finished,
 }
 
@@ -58,6 +61,22 @@ impl<T> ResponseStream<T> {
             limits,
             reset: Some(reset),
             log,
+        }
+    }
+
+    /// A stream of `messages` that never touched the network, for mocks of a client trait:
+    /// it yields them in order, ends with OK (empty trailers) or at the first `Err`.
+    pub fn from_stream<S>(messages: S) -> Self
+    where
+        S: Stream<Item = Result<T, Status>> + Send + 'static,
+    {
+        Self {
+            state: State::Local(Box::pin(messages)),
+            headers: Some(MetadataMap::new()),
+            trailers: None,
+            limits: Limits::new(None, Vec::new()),
+            reset: None,
+            log: CallLog::silent(),
         }
     }
 
@@ -139,6 +158,17 @@ impl<T> Stream for ResponseStream<T> {
         if let Err(status) = ready!(this.poll_open(cx)) {
             return Poll::Ready(Some(Err(status)));
         }
+        if let State::Local(messages) = &mut this.state {
+            return match ready!(messages.as_mut().poll_next(cx)) {
+                Some(Ok(message)) => Poll::Ready(Some(Ok(message))),
+                Some(Err(status)) => Poll::Ready(Some(Err(this.fail(status)))),
+                None => {
+                    this.trailers = Some(MetadataMap::new());
+                    this.finish(Code::Ok, "");
+                    Poll::Ready(None)
+                }
+            };
+        }
         let State::Open(body) = &mut this.state else {
             return Poll::Ready(None);
         };
@@ -180,6 +210,7 @@ impl<T> fmt::Debug for ResponseStream<T> {
         let state = match self.state {
             State::Starting(_) => "starting",
             State::Open(_) => "open",
+            State::Local(_) => "local",
             State::Finished => "finished",
         };
         f.debug_struct("ResponseStream")

@@ -1,4 +1,5 @@
-//! What the HTTP/2 test files share: a server on 127.0.0.1, bounded waits, message makers.
+//! What the HTTP/2 test files share: a server on 127.0.0.1 or in this process, bounded
+//! waits, message makers.
 
 #![allow(dead_code)] // each test file uses its own subset
 
@@ -7,6 +8,7 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use rgrpc::ResponseStream;
+use rgrpc::server::InProcessServer;
 use rgrpc_tests::hello::hello_service_client::HelloServiceClient;
 use rgrpc_tests::hello::hello_service_server::{HelloService, HelloServiceServer};
 use rgrpc_tests::hello::{HelloRequest, HelloResponse};
@@ -27,14 +29,33 @@ pub fn greeting(text: impl Into<String>) -> HelloRequest {
     }
 }
 
-/// A server on an OS-chosen port of 127.0.0.1, shut down when dropped.
-pub struct Running {
-    pub addr: SocketAddr,
-    stop: Option<oneshot::Sender<()>>,
-    task: Option<JoinHandle<()>>,
+/// The connection a test's servers and clients speak HTTP/2 over.
+#[derive(Clone, Copy, Debug)]
+pub enum Transport {
+    /// A TCP connection to an OS-chosen port of 127.0.0.1.
+    Tcp,
+    /// In-memory pipes inside this process: [`rgrpc::server::InProcessServer`].
+    InProcess,
+}
+
+/// A server, shut down when dropped.
+///
+/// `A` is what is known of its address: [`Running::start`] serves on an OS-chosen port of
+/// 127.0.0.1 and has a `SocketAddr`; [`Running::start_on`] serves on either [`Transport`],
+/// and an in-process server has no address (`None`).
+pub struct Running<A = SocketAddr> {
+    pub addr: A,
+    serving: Serving,
+}
+
+/// What keeps a server running, by transport; each stops its server when dropped.
+enum Serving {
+    Tcp(TcpServer),
+    InProcess(InProcessServer),
 }
 
 impl Running {
+    /// A server on an OS-chosen port of 127.0.0.1.
     pub async fn start(service: impl HelloService) -> Self {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
@@ -50,30 +71,77 @@ impl Running {
         });
         Self {
             addr,
-            stop: Some(stop),
-            task: Some(task),
-        }
-    }
-
-    pub async fn client(&self) -> HelloServiceClient {
-        let channel = rgrpc::Channel::connect(format!("http://{}", self.addr))
-            .await
-            .unwrap();
-        HelloServiceClient::new(channel)
-    }
-
-    /// Stops accepting, lets calls in flight finish, and waits for the server to end.
-    pub async fn shut_down(mut self) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
-        if let Some(task) = self.task.take() {
-            bounded("server shutdown", task).await.unwrap();
+            serving: Serving::Tcp(TcpServer {
+                addr,
+                stop: Some(stop),
+                task: Some(task),
+            }),
         }
     }
 }
 
-impl Drop for Running {
+impl Running<Option<SocketAddr>> {
+    /// A server on `transport`: [`Running::start`]'s for TCP, else one in this process.
+    pub async fn start_on(transport: Transport, service: impl HelloService) -> Self {
+        match transport {
+            Transport::Tcp => {
+                let Running { addr, serving } = Running::start(service).await;
+                Self {
+                    addr: Some(addr),
+                    serving,
+                }
+            }
+            Transport::InProcess => Self {
+                addr: None,
+                serving: Serving::InProcess(
+                    rgrpc::Server::builder()
+                        .add_service(HelloServiceServer::new(service))
+                        .serve_in_process(),
+                ),
+            },
+        }
+    }
+}
+
+impl<A> Running<A> {
+    /// A client of this server: over a new TCP connection, or on the in-process server's
+    /// channel.
+    pub async fn client(&self) -> HelloServiceClient {
+        let channel = match &self.serving {
+            Serving::Tcp(server) => rgrpc::Channel::connect(format!("http://{}", server.addr))
+                .await
+                .unwrap(),
+            Serving::InProcess(server) => server.channel(),
+        };
+        HelloServiceClient::new(channel)
+    }
+
+    /// Stops accepting, lets calls in flight finish, and waits for the server to end.
+    pub async fn shut_down(self) {
+        match self.serving {
+            Serving::Tcp(mut server) => {
+                if let Some(stop) = server.stop.take() {
+                    let _ = stop.send(());
+                }
+                if let Some(task) = server.task.take() {
+                    bounded("server shutdown", task).await.unwrap();
+                }
+            }
+            Serving::InProcess(server) => {
+                bounded("server shutdown", server.shutdown()).await.unwrap();
+            }
+        }
+    }
+}
+
+/// A server task serving a TCP listener; dropping it stops the server at once.
+struct TcpServer {
+    addr: SocketAddr,
+    stop: Option<oneshot::Sender<()>>,
+    task: Option<JoinHandle<()>>,
+}
+
+impl Drop for TcpServer {
     fn drop(&mut self) {
         if let Some(stop) = self.stop.take() {
             let _ = stop.send(());

@@ -29,6 +29,10 @@ pub mod hello_service_client {
     /// Greets people, in every way gRPC can.
     ///
     /// Cloning is cheap and clones share the connection; every call takes `&self`.
+    #[doc = concat!(
+        " Code that should also accept a mock takes `impl ", stringify!(HelloServiceApi),
+        "` instead."
+    )]
     #[derive(Debug, Clone)]
     pub struct HelloServiceClient {
         inner: ::rgrpc::codegen::Client,
@@ -86,6 +90,213 @@ pub mod hello_service_client {
                     "/hello.HelloService/BidiHello",
                     ::rgrpc::codegen::box_requests(requests),
                 )
+        }
+    }
+    /// `HelloServiceApi` is the `hello.HelloService` service as application code sees it: implemented by [`HelloServiceClient`], and by any mock a test writes.
+    ///
+    /// Each method is a call with default options; for per-call options use the client itself.
+    pub trait HelloServiceApi: ::core::marker::Send + ::core::marker::Sync {
+        /// Calls `SayHello`.
+        fn say_hello(
+            &self,
+            request: super::HelloRequest,
+        ) -> impl ::core::future::Future<
+            Output = ::core::result::Result<
+                ::rgrpc::Response<super::HelloResponse>,
+                ::rgrpc::Status,
+            >,
+        > + ::core::marker::Send {
+            let _ = (request,);
+            ::core::future::ready(
+                ::core::result::Result::Err(
+                    ::rgrpc::codegen::unimplemented_method(
+                        "/hello.HelloService/SayHello",
+                    ),
+                ),
+            )
+        }
+        /// Calls `LotsOfReplies`.
+        fn lots_of_replies(
+            &self,
+            request: super::HelloRequest,
+        ) -> impl ::core::future::Future<
+            Output = ::core::result::Result<
+                ::rgrpc::ResponseStream<super::HelloResponse>,
+                ::rgrpc::Status,
+            >,
+        > + ::core::marker::Send {
+            let _ = (request,);
+            ::core::future::ready(
+                ::core::result::Result::Err(
+                    ::rgrpc::codegen::unimplemented_method(
+                        "/hello.HelloService/LotsOfReplies",
+                    ),
+                ),
+            )
+        }
+        /// Calls `LotsOfGreetings`.
+        fn lots_of_greetings(
+            &self,
+            requests: impl ::rgrpc::codegen::Stream<
+                Item = super::HelloRequest,
+            > + ::core::marker::Send + 'static,
+        ) -> impl ::core::future::Future<
+            Output = ::core::result::Result<
+                ::rgrpc::Response<super::HelloResponse>,
+                ::rgrpc::Status,
+            >,
+        > + ::core::marker::Send {
+            let _ = (requests,);
+            ::core::future::ready(
+                ::core::result::Result::Err(
+                    ::rgrpc::codegen::unimplemented_method(
+                        "/hello.HelloService/LotsOfGreetings",
+                    ),
+                ),
+            )
+        }
+        /// Calls `BidiHello`.
+        fn bidi_hello(
+            &self,
+            requests: impl ::rgrpc::codegen::Stream<
+                Item = super::HelloRequest,
+            > + ::core::marker::Send + 'static,
+        ) -> impl ::core::future::Future<
+            Output = ::core::result::Result<
+                ::rgrpc::ResponseStream<super::HelloResponse>,
+                ::rgrpc::Status,
+            >,
+        > + ::core::marker::Send {
+            let _ = (requests,);
+            ::core::future::ready(
+                ::core::result::Result::Err(
+                    ::rgrpc::codegen::unimplemented_method(
+                        "/hello.HelloService/BidiHello",
+                    ),
+                ),
+            )
+        }
+    }
+    impl HelloServiceApi for HelloServiceClient {
+        fn say_hello(
+            &self,
+            request: super::HelloRequest,
+        ) -> impl ::core::future::Future<
+            Output = ::core::result::Result<
+                ::rgrpc::Response<super::HelloResponse>,
+                ::rgrpc::Status,
+            >,
+        > + ::core::marker::Send {
+            ::core::future::IntoFuture::into_future(
+                HelloServiceClient::say_hello(self, request),
+            )
+        }
+        fn lots_of_replies(
+            &self,
+            request: super::HelloRequest,
+        ) -> impl ::core::future::Future<
+            Output = ::core::result::Result<
+                ::rgrpc::ResponseStream<super::HelloResponse>,
+                ::rgrpc::Status,
+            >,
+        > + ::core::marker::Send {
+            ::core::future::IntoFuture::into_future(
+                HelloServiceClient::lots_of_replies(self, request),
+            )
+        }
+        fn lots_of_greetings(
+            &self,
+            requests: impl ::rgrpc::codegen::Stream<
+                Item = super::HelloRequest,
+            > + ::core::marker::Send + 'static,
+        ) -> impl ::core::future::Future<
+            Output = ::core::result::Result<
+                ::rgrpc::Response<super::HelloResponse>,
+                ::rgrpc::Status,
+            >,
+        > + ::core::marker::Send {
+            ::core::future::IntoFuture::into_future(
+                HelloServiceClient::lots_of_greetings(self, requests),
+            )
+        }
+        fn bidi_hello(
+            &self,
+            requests: impl ::rgrpc::codegen::Stream<
+                Item = super::HelloRequest,
+            > + ::core::marker::Send + 'static,
+        ) -> impl ::core::future::Future<
+            Output = ::core::result::Result<
+                ::rgrpc::ResponseStream<super::HelloResponse>,
+                ::rgrpc::Status,
+            >,
+        > + ::core::marker::Send {
+            ::core::future::IntoFuture::into_future(
+                HelloServiceClient::bidi_hello(self, requests),
+            )
+        }
+    }
+    /// `HelloServiceBlockingClient` is the blocking client for the `hello.HelloService` service: the same calls as the async client, finished with `.call()` instead of `.await`, usable from a plain `fn main`.
+    ///
+    /// Greets people, in every way gRPC can.
+    ///
+    /// Cloning is cheap and clones share the connection. Calling it from inside an
+    /// async runtime fails with `FAILED_PRECONDITION` instead of blocking the runtime.
+    #[derive(Debug, Clone)]
+    pub struct HelloServiceBlockingClient {
+        inner: ::rgrpc::codegen::BlockingClient,
+    }
+    impl HelloServiceBlockingClient {
+        /// A blocking client sending its calls over `channel`.
+        pub fn new(channel: ::rgrpc::blocking::Channel) -> Self {
+            Self {
+                inner: ::rgrpc::codegen::BlockingClient::new(channel),
+            }
+        }
+        /// A blocking client sharing `client`'s channel.
+        pub fn from_client(client: ::rgrpc::codegen::BlockingClient) -> Self {
+            Self { inner: client }
+        }
+        /// Calls `SayHello` with one request; `.call()` waits for the response.
+        pub fn say_hello(
+            &self,
+            request: super::HelloRequest,
+        ) -> ::rgrpc::codegen::BlockingUnaryCall<
+            super::HelloRequest,
+            super::HelloResponse,
+        > {
+            self.inner.unary("/hello.HelloService/SayHello", request)
+        }
+        /// Calls `LotsOfReplies` with one request; `.call()` gives an iterator over the responses.
+        pub fn lots_of_replies(
+            &self,
+            request: super::HelloRequest,
+        ) -> ::rgrpc::codegen::BlockingStreamingCall<
+            super::HelloRequest,
+            super::HelloResponse,
+        > {
+            self.inner.server_streaming("/hello.HelloService/LotsOfReplies", request)
+        }
+        /// Calls `LotsOfGreetings` with every item of `requests` (drained on a thread of its own, so it may block); `.call()` waits for the response.
+        pub fn lots_of_greetings(
+            &self,
+            requests: impl ::core::iter::IntoIterator<
+                Item = super::HelloRequest,
+                IntoIter: ::core::marker::Send + 'static,
+            >,
+        ) -> ::rgrpc::codegen::BlockingUnaryCall<
+            super::HelloRequest,
+            super::HelloResponse,
+        > {
+            self.inner.client_streaming("/hello.HelloService/LotsOfGreetings", requests)
+        }
+        /// Calls `BidiHello`; `.call()` gives a request sender and an iterator over the responses, usable from different threads.
+        pub fn bidi_hello(
+            &self,
+        ) -> ::rgrpc::codegen::BlockingBidiCall<
+            super::HelloRequest,
+            super::HelloResponse,
+        > {
+            self.inner.bidi_streaming("/hello.HelloService/BidiHello")
         }
     }
 }

@@ -1,0 +1,279 @@
+//! Blocking call builders and what they return.
+
+use std::fmt;
+use std::future::IntoFuture;
+use std::time::{Duration, Instant};
+
+use prost::Message;
+use tokio::runtime::Handle;
+use tokio::sync::mpsc;
+use tokio_stream::wrappers::ReceiverStream;
+use tokio_util::sync::CancellationToken;
+use tonic::Status;
+use tonic::codec::CompressionEncoding;
+use tonic::metadata::MetadataMap;
+
+use super::ensure_blocking_allowed;
+use crate::client::{self, Requests, Response, ResponseStream, UnaryResponse};
+
+/// How many requests may wait between a blocking producer and the connection.
+const REQUEST_QUEUE: usize = 16;
+
+/// A blocking call that has not started yet: set per-call options, then `.call()` it.
+#[must_use = "a call does nothing until `.call()`"]
+pub struct Call<Req, Resp, Answer> {
+    inner: client::Call<Req, Resp, Answer>,
+    runtime: Handle,
+}
+
+impl<Req, Resp, Answer> Call<Req, Resp, Answer> {
+    pub(crate) fn new(inner: client::Call<Req, Resp, Answer>, runtime: Handle) -> Self {
+        Self { inner, runtime }
+    }
+
+    /// Sends `metadata` as the call's request metadata (see the async [`client::Call`]).
+    pub fn metadata(mut self, metadata: MetadataMap) -> Self {
+        self.inner = self.inner.metadata(metadata);
+        self
+    }
+
+    /// The request metadata, to add entries one by one.
+    pub fn metadata_mut(&mut self) -> &mut MetadataMap {
+        self.inner.metadata_mut()
+    }
+
+    /// Gives the whole call `timeout`, streams included.
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.inner = self.inner.timeout(timeout);
+        self
+    }
+
+    /// Ends the call at `deadline` at the latest.
+    pub fn deadline(mut self, deadline: Instant) -> Self {
+        self.inner = self.inner.deadline(deadline);
+        self
+    }
+
+    /// Cancels the call when `token` is cancelled, from any thread.
+    pub fn cancellation(mut self, token: CancellationToken) -> Self {
+        self.inner = self.inner.cancellation(token);
+        self
+    }
+
+    /// Compresses the request messages with `encoding`.
+    pub fn compression(mut self, encoding: CompressionEncoding) -> Self {
+        self.inner = self.inner.compression(encoding);
+        self
+    }
+}
+
+impl<Req, Resp> Call<Req, Resp, UnaryResponse>
+where
+    Req: Message + Send + Sync + 'static,
+    Resp: Message + Default + Send + Sync + 'static,
+{
+    /// Runs the call and waits for its response.
+    pub fn call(self) -> Result<Response<Resp>, Status> {
+        ensure_blocking_allowed()?;
+        self.runtime.block_on(self.inner.into_future())
+    }
+}
+
+impl<Req, Resp> Call<Req, Resp, ResponseStream<Resp>>
+where
+    Req: Message + Send + Sync + 'static,
+    Resp: Message + Default + Send + Sync + 'static,
+{
+    /// Sends the call; the responses arrive through the returned iterator.
+    pub fn call(self) -> Result<Responses<Resp>, Status> {
+        ensure_blocking_allowed()?;
+        let stream = self.runtime.block_on(self.inner.into_future())?;
+        Ok(Responses {
+            stream,
+            runtime: self.runtime,
+        })
+    }
+}
+
+impl<Req, Resp, Answer> fmt::Debug for Call<Req, Resp, Answer> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("blocking::Call")
+            .field("call", &self.inner)
+            .finish()
+    }
+}
+
+/// The responses of a streaming call, as an iterator: each message in order, then `None`
+/// on OK, or one `Err(status)`. Dropping it cancels the call, and the server sees that.
+pub struct Responses<T> {
+    stream: ResponseStream<T>,
+    runtime: Handle,
+}
+
+impl<T> Responses<T> {
+    /// Waits for the server's initial metadata.
+    pub fn headers(&mut self) -> Result<MetadataMap, Status> {
+        ensure_blocking_allowed()?;
+        self.runtime.block_on(self.stream.headers()).cloned()
+    }
+
+    /// The trailing metadata of an OK status, once the iterator has ended.
+    pub fn trailers(&self) -> Option<&MetadataMap> {
+        self.stream.trailers()
+    }
+}
+
+impl<T> Iterator for Responses<T> {
+    type Item = Result<T, Status>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if let Err(status) = ensure_blocking_allowed() {
+            return Some(Err(status));
+        }
+        self.runtime.block_on(self.stream.message()).transpose()
+    }
+}
+
+impl<T> fmt::Debug for Responses<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Responses")
+            .field("stream", &self.stream)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A bidi call that has not started: set options, then `.call()` for its sender and its
+/// responses.
+#[must_use = "a call does nothing until `.call()`"]
+pub struct BidiCall<Req, Resp> {
+    call: Call<Req, Resp, ResponseStream<Resp>>,
+    sender: mpsc::Sender<Req>,
+}
+
+impl<Req: Send + 'static, Resp> BidiCall<Req, Resp> {
+    pub(crate) fn new(client: &client::Client, path: &'static str, runtime: Handle) -> Self {
+        let (sender, receiver) = mpsc::channel(REQUEST_QUEUE);
+        let requests = Requests::Many(Box::pin(ReceiverStream::new(receiver)));
+        Self {
+            call: Call::new(client.call(path, requests), runtime),
+            sender,
+        }
+    }
+}
+
+impl<Req, Resp> BidiCall<Req, Resp> {
+    /// Sends `metadata` as the call's request metadata.
+    pub fn metadata(mut self, metadata: MetadataMap) -> Self {
+        self.call = self.call.metadata(metadata);
+        self
+    }
+
+    /// The request metadata, to add entries one by one.
+    pub fn metadata_mut(&mut self) -> &mut MetadataMap {
+        self.call.metadata_mut()
+    }
+
+    /// Gives the whole call `timeout`.
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.call = self.call.timeout(timeout);
+        self
+    }
+
+    /// Ends the call at `deadline` at the latest.
+    pub fn deadline(mut self, deadline: Instant) -> Self {
+        self.call = self.call.deadline(deadline);
+        self
+    }
+
+    /// Cancels the call when `token` is cancelled.
+    pub fn cancellation(mut self, token: CancellationToken) -> Self {
+        self.call = self.call.cancellation(token);
+        self
+    }
+
+    /// Compresses the request messages with `encoding`.
+    pub fn compression(mut self, encoding: CompressionEncoding) -> Self {
+        self.call = self.call.compression(encoding);
+        self
+    }
+}
+
+impl<Req, Resp> BidiCall<Req, Resp>
+where
+    Req: Message + Send + Sync + 'static,
+    Resp: Message + Default + Send + Sync + 'static,
+{
+    /// Starts the call. Send with the [`RequestSender`] (drop it to finish sending) and read
+    /// the [`Responses`], from one thread or two.
+    pub fn call(self) -> Result<(RequestSender<Req>, Responses<Resp>), Status> {
+        let responses = self.call.call()?;
+        Ok((
+            RequestSender {
+                sender: self.sender,
+            },
+            responses,
+        ))
+    }
+}
+
+impl<Req, Resp> fmt::Debug for BidiCall<Req, Resp> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("BidiCall")
+            .field("call", &self.call)
+            .finish()
+    }
+}
+
+/// Sends the requests of a bidi call. Clones send into the same call; the client
+/// half-closes once every clone is dropped (or [`close`](Self::close)d).
+#[derive(Clone)]
+pub struct RequestSender<Req> {
+    sender: mpsc::Sender<Req>,
+}
+
+impl<Req> RequestSender<Req> {
+    /// Sends one request, waiting while the connection cannot take it yet. Fails with
+    /// `CANCELLED` once the call has ended; its status is then in the responses.
+    pub fn send(&self, request: Req) -> Result<(), Status> {
+        ensure_blocking_allowed()?;
+        self.sender.blocking_send(request).map_err(|_| {
+            Status::cancelled("the call has ended; its responses carry the final status")
+        })
+    }
+
+    /// Finishes sending (half-closes the call); the same as dropping every clone.
+    pub fn close(self) {}
+}
+
+impl<Req> fmt::Debug for RequestSender<Req> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RequestSender")
+            .field("closed", &self.sender.is_closed())
+            .finish()
+    }
+}
+
+/// A stream of the items of `requests`, pulled on a blocking thread so the iterator may
+/// block. Nothing is pulled until the call polls the stream; when the call ends, the
+/// channel closes and the thread stops pulling.
+pub(crate) fn iter_requests<I>(requests: I) -> impl futures_core::Stream<Item = I::Item> + Send
+where
+    I: Iterator + Send + 'static,
+    I::Item: Send + 'static,
+{
+    let mut pending = Some(requests);
+    let (sender, mut receiver) = mpsc::channel(REQUEST_QUEUE);
+    futures_util::stream::poll_fn(move |cx| {
+        if let Some(requests) = pending.take() {
+            let sender = sender.clone();
+            tokio::task::spawn_blocking(move || {
+                for request in requests {
+                    if sender.blocking_send(request).is_err() {
+                        break;
+                    }
+                }
+            });
+        }
+        receiver.poll_recv(cx)
+    })
+}
