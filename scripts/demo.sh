@@ -41,4 +41,5 @@ if [ -z "$addr" ]; then
 fi
 echo "demo: hello-server (pid $server) listening on $addr"
 timeout 60 "$bin/hello-client" "http://$addr"
+timeout 60 "$bin/hello-blocking" "http://$addr"
 echo "demo: done, stopping the server"

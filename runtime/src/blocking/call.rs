@@ -1,7 +1,6 @@
 //! Blocking call builders and what they return.
 
 use std::fmt;
-use std::future::IntoFuture;
 use std::time::{Duration, Instant};
 
 use prost::Message;
@@ -75,7 +74,9 @@ where
     /// Runs the call and waits for its response.
     pub fn call(self) -> Result<Response<Resp>, Status> {
         ensure_blocking_allowed()?;
-        self.runtime.block_on(self.inner.into_future())
+        // Prepared inside the runtime: the call's deadline timer belongs to it.
+        let Self { inner, runtime } = self;
+        runtime.block_on(async move { inner.await })
     }
 }
 
@@ -87,11 +88,9 @@ where
     /// Sends the call; the responses arrive through the returned iterator.
     pub fn call(self) -> Result<Responses<Resp>, Status> {
         ensure_blocking_allowed()?;
-        let stream = self.runtime.block_on(self.inner.into_future())?;
-        Ok(Responses {
-            stream,
-            runtime: self.runtime,
-        })
+        let Self { inner, runtime } = self;
+        let stream = runtime.block_on(async move { inner.await })?;
+        Ok(Responses { stream, runtime })
     }
 }
 
@@ -261,11 +260,11 @@ where
     I: Iterator + Send + 'static,
     I::Item: Send + 'static,
 {
-    let mut pending = Some(requests);
     let (sender, mut receiver) = mpsc::channel(REQUEST_QUEUE);
+    // The sender moves into the draining thread, so the stream ends when the iterator does.
+    let mut pending = Some((requests, sender));
     futures_util::stream::poll_fn(move |cx| {
-        if let Some(requests) = pending.take() {
-            let sender = sender.clone();
+        if let Some((requests, sender)) = pending.take() {
             tokio::task::spawn_blocking(move || {
                 for request in requests {
                     if sender.blocking_send(request).is_err() {

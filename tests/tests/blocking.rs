@@ -1,0 +1,349 @@
+//! The blocking client, from plain `#[test]` functions with no async runtime of their own:
+//! all four kinds, deadlines, cancellation, a server that is gone, a client dropped
+//! mid-stream and a call from inside an async runtime. Each body runs over TCP and over the
+//! in-process transport.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::net::TcpListener as StdTcpListener;
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use rgrpc::{CancellationToken, Code, Context, RequestStream, ResponseSink, Status};
+use rgrpc_tests::hello::hello_service_client::HelloServiceBlockingClient;
+use rgrpc_tests::hello::hello_service_server::{HelloService, HelloServiceServer};
+use rgrpc_tests::hello::{HelloRequest, HelloResponse};
+
+/// Every wait on the server's reports is bounded by this.
+const LIMIT: Duration = Duration::from_secs(20);
+const SHORT: Duration = Duration::from_millis(300);
+
+fn greeting(text: impl Into<String>) -> HelloRequest {
+    HelloRequest {
+        greeting: text.into(),
+    }
+}
+
+fn reply(text: impl Into<String>) -> HelloResponse {
+    HelloResponse { reply: text.into() }
+}
+
+/// Reports that a handler was stopped (its future dropped) before it returned.
+struct Stopped(&'static str, mpsc::Sender<&'static str>);
+
+impl Drop for Stopped {
+    fn drop(&mut self) {
+        let _ = self.1.send(self.0);
+    }
+}
+
+/// `hang` (unary) and `N hang` (server streaming) never finish by themselves; the
+/// `stopped` channel hears when the runtime stops them.
+struct Echo {
+    stopped: mpsc::Sender<&'static str>,
+}
+
+impl HelloService for Echo {
+    async fn say_hello(
+        &self,
+        _ctx: Context,
+        request: HelloRequest,
+    ) -> Result<HelloResponse, Status> {
+        if request.greeting == "hang" {
+            let signal = Stopped("unary", self.stopped.clone());
+            tokio::time::sleep(LIMIT).await;
+            std::mem::forget(signal);
+        }
+        Ok(reply(format!("hello {}", request.greeting)))
+    }
+
+    async fn lots_of_replies(
+        &self,
+        _ctx: Context,
+        request: HelloRequest,
+        responses: ResponseSink<HelloResponse>,
+    ) -> Result<(), Status> {
+        let (count, hang) = match request.greeting.split_once(' ') {
+            Some((count, _)) => (count, true),
+            None => (request.greeting.as_str(), false),
+        };
+        let signal = hang.then(|| Stopped("server streaming", self.stopped.clone()));
+        for i in 0..count.parse().unwrap_or(0) {
+            responses.send(reply(i.to_string())).await?;
+        }
+        if hang {
+            tokio::time::sleep(LIMIT).await;
+        }
+        std::mem::forget(signal);
+        Ok(())
+    }
+
+    async fn lots_of_greetings(
+        &self,
+        _ctx: Context,
+        mut requests: RequestStream<HelloRequest>,
+    ) -> Result<HelloResponse, Status> {
+        let mut received = Vec::new();
+        while let Some(request) = requests.message().await? {
+            received.push(request.greeting);
+        }
+        Ok(reply(received.join(",")))
+    }
+
+    async fn bidi_hello(
+        &self,
+        _ctx: Context,
+        mut requests: RequestStream<HelloRequest>,
+        responses: ResponseSink<HelloResponse>,
+    ) -> Result<(), Status> {
+        while let Some(request) = requests.message().await? {
+            responses.send(reply(request.greeting)).await?;
+        }
+        Ok(())
+    }
+}
+
+#[derive(Clone, Copy, Debug)]
+enum Transport {
+    Tcp,
+    InProcess,
+}
+
+/// A running server and a blocking client of it; the server stops when this is dropped.
+struct Setup {
+    client: HelloServiceBlockingClient,
+    stopped: mpsc::Receiver<&'static str>,
+    _server: Box<dyn std::any::Any>,
+}
+
+impl Setup {
+    fn new(transport: Transport) -> Self {
+        let (stopped_tx, stopped) = mpsc::channel();
+        let router = rgrpc::Server::builder().add_service(HelloServiceServer::new(Echo {
+            stopped: stopped_tx,
+        }));
+        match transport {
+            Transport::Tcp => {
+                // The server runs on a runtime of the test's; the client needs none.
+                let runtime = tokio::runtime::Runtime::new().unwrap();
+                let listener = runtime
+                    .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
+                    .unwrap();
+                let addr = listener.local_addr().unwrap();
+                runtime.spawn(router.serve_with_shutdown(listener, std::future::pending()));
+                let channel = rgrpc::blocking::Channel::connect(format!("http://{addr}")).unwrap();
+                Self {
+                    client: HelloServiceBlockingClient::new(channel),
+                    stopped,
+                    _server: Box::new(runtime),
+                }
+            }
+            Transport::InProcess => {
+                let (channel, server) = rgrpc::blocking::Channel::in_process(router).unwrap();
+                Self {
+                    client: HelloServiceBlockingClient::new(channel),
+                    stopped,
+                    _server: Box::new(server),
+                }
+            }
+        }
+    }
+
+    fn expect_stopped(&self, kind: &str) {
+        let stopped = self
+            .stopped
+            .recv_timeout(LIMIT)
+            .unwrap_or_else(|_| panic!("the {kind} handler was never stopped"));
+        assert_eq!(stopped, kind);
+    }
+}
+
+fn all_four_kinds(transport: Transport) {
+    let setup = Setup::new(transport);
+    let client = &setup.client;
+
+    let response = client.say_hello(greeting("world")).call().unwrap();
+    assert_eq!(response.into_inner().reply, "hello world");
+
+    let replies: Vec<String> = client
+        .lots_of_replies(greeting("5"))
+        .call()
+        .unwrap()
+        .map(|reply| reply.unwrap().reply)
+        .collect();
+    assert_eq!(replies, ["0", "1", "2", "3", "4"]);
+
+    let names = vec![greeting("a"), greeting("b"), greeting("c")];
+    let response = client.lots_of_greetings(names).call().unwrap();
+    assert_eq!(response.into_inner().reply, "a,b,c");
+
+    // A request iterator may block: it is drained on a thread of its own.
+    let slow = (0..3).map(|i| {
+        std::thread::sleep(Duration::from_millis(20));
+        greeting(i.to_string())
+    });
+    let response = client.lots_of_greetings(slow).call().unwrap();
+    assert_eq!(response.into_inner().reply, "0,1,2");
+}
+
+fn bidi_ping_pong_and_send_all_then_read(transport: Transport) {
+    let setup = Setup::new(transport);
+    let client = &setup.client;
+
+    let (sender, mut replies) = client.bidi_hello().call().unwrap();
+    for i in 0..20 {
+        sender.send(greeting(format!("ping {i}"))).unwrap();
+        assert_eq!(replies.next().unwrap().unwrap().reply, format!("ping {i}"));
+    }
+    sender.close();
+    assert!(replies.next().is_none());
+    assert!(replies.trailers().is_some());
+
+    // Another thread sends everything and closes; this one reads.
+    let (sender, replies) = client.bidi_hello().call().unwrap();
+    let writer = std::thread::spawn(move || {
+        for i in 0..200 {
+            sender.send(greeting(i.to_string())).unwrap();
+        }
+    });
+    let received: Vec<String> = replies.map(|r| r.unwrap().reply).collect();
+    writer.join().unwrap();
+    let expected: Vec<String> = (0..200).map(|i| i.to_string()).collect();
+    assert_eq!(received, expected);
+}
+
+fn deadlines(transport: Transport) {
+    let setup = Setup::new(transport);
+    let client = &setup.client;
+
+    let started = Instant::now();
+    let status = client
+        .say_hello(greeting("hang"))
+        .timeout(SHORT)
+        .call()
+        .unwrap_err();
+    assert_eq!(status.code(), Code::DeadlineExceeded, "{status:?}");
+    assert!(started.elapsed() < SHORT + Duration::from_secs(2));
+    setup.expect_stopped("unary");
+
+    let mut replies = client
+        .lots_of_replies(greeting("2 hang"))
+        .deadline(Instant::now() + SHORT)
+        .call()
+        .unwrap();
+    assert_eq!(replies.next().unwrap().unwrap().reply, "0");
+    assert_eq!(replies.next().unwrap().unwrap().reply, "1");
+    let status = replies.next().unwrap().unwrap_err();
+    assert_eq!(status.code(), Code::DeadlineExceeded, "{status:?}");
+    assert!(replies.next().is_none());
+    setup.expect_stopped("server streaming");
+
+    // An endless blocking iterator is cut off by the deadline too.
+    let endless = std::iter::repeat_with(|| {
+        std::thread::sleep(Duration::from_millis(10));
+        greeting("more")
+    });
+    let status = client
+        .lots_of_greetings(endless)
+        .timeout(SHORT)
+        .call()
+        .unwrap_err();
+    assert_eq!(status.code(), Code::DeadlineExceeded, "{status:?}");
+}
+
+fn cancellation_from_another_thread(transport: Transport) {
+    let setup = Setup::new(transport);
+    let token = CancellationToken::new();
+    let canceller = {
+        let token = token.clone();
+        std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(100));
+            token.cancel();
+        })
+    };
+    let status = setup
+        .client
+        .say_hello(greeting("hang"))
+        .cancellation(token)
+        .call()
+        .unwrap_err();
+    canceller.join().unwrap();
+    assert_eq!(status.code(), Code::Cancelled, "{status:?}");
+    setup.expect_stopped("unary");
+}
+
+fn dropping_the_responses_mid_stream_cancels_the_call(transport: Transport) {
+    let setup = Setup::new(transport);
+    let mut replies = setup
+        .client
+        .lots_of_replies(greeting("1 hang"))
+        .call()
+        .unwrap();
+    assert_eq!(replies.next().unwrap().unwrap().reply, "0");
+    drop(replies);
+    setup.expect_stopped("server streaming");
+}
+
+fn inside_an_async_runtime_it_refuses_instead_of_blocking(transport: Transport) {
+    let setup = Setup::new(transport);
+    let client = setup.client.clone();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let status = runtime
+        .block_on(async { client.say_hello(greeting("x")).call() })
+        .unwrap_err();
+    assert_eq!(status.code(), Code::FailedPrecondition);
+    assert!(
+        status.message().contains("use the async client"),
+        "{status:?}"
+    );
+    let refused =
+        runtime.block_on(async { rgrpc::blocking::Channel::connect("http://127.0.0.1:1") });
+    let message = refused.unwrap_err().to_string();
+    assert!(message.contains("inside an async runtime"), "{message}");
+    // The same client still works from outside the runtime.
+    assert!(client.say_hello(greeting("x")).call().is_ok());
+}
+
+macro_rules! on_both_transports {
+    ($($test:ident),* $(,)?) => {
+        mod tcp {
+            $( #[test] fn $test() { super::$test(super::Transport::Tcp) } )*
+        }
+        mod in_process {
+            $( #[test] fn $test() { super::$test(super::Transport::InProcess) } )*
+        }
+    };
+}
+
+on_both_transports!(
+    all_four_kinds,
+    bidi_ping_pong_and_send_all_then_read,
+    deadlines,
+    cancellation_from_another_thread,
+    dropping_the_responses_mid_stream_cancels_the_call,
+    inside_an_async_runtime_it_refuses_instead_of_blocking,
+);
+
+/// A port nothing listens on: bound, then released.
+fn closed_port() -> u16 {
+    let listener = StdTcpListener::bind("127.0.0.1:0").unwrap();
+    listener.local_addr().unwrap().port()
+}
+
+#[test]
+fn a_server_that_is_gone_gives_unavailable() {
+    let uri = format!("http://127.0.0.1:{}", closed_port());
+    let refused = rgrpc::blocking::Channel::connect(uri.clone()).unwrap_err();
+    assert!(refused.to_string().contains("cannot connect"), "{refused}");
+
+    let client = HelloServiceBlockingClient::new(rgrpc::blocking::Channel::lazy(uri).unwrap());
+    let status = client
+        .say_hello(greeting("x"))
+        .timeout(LIMIT)
+        .call()
+        .unwrap_err();
+    assert_eq!(status.code(), Code::Unavailable, "{status:?}");
+}
