@@ -26,7 +26,11 @@ fn main() -> ExitCode {
     let request = HelloRequest {
         greeting: "blocking world".to_owned(),
     };
-    match client.say_hello(request).timeout(Duration::from_secs(5)).call() {
+    match client
+        .say_hello(request)
+        .timeout(Duration::from_secs(5))
+        .call()
+    {
         Ok(response) => {
             println!("  <- {:?}", response.get_ref().reply);
             ExitCode::SUCCESS
