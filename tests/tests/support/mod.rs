@@ -38,7 +38,8 @@ pub enum Transport {
     InProcess,
 }
 
-/// A server, shut down when dropped.
+/// A server, stopped when dropped: a TCP server at once (its task aborted), an in-process one
+/// as [`InProcessServer`]'s drop does (no new connections; calls in flight finish).
 ///
 /// `A` is what is known of its address: [`Running::start`] serves on an OS-chosen port of
 /// 127.0.0.1 and has a `SocketAddr`; [`Running::start_on`] serves on either [`Transport`],
@@ -105,7 +106,7 @@ impl Running<Option<SocketAddr>> {
 
 impl<A> Running<A> {
     /// A client of this server: over a new TCP connection, or on the in-process server's
-    /// channel.
+    /// channel, which all its clients share.
     pub async fn client(&self) -> HelloServiceClient {
         let channel = match &self.serving {
             Serving::Tcp(server) => rgrpc::Channel::connect(format!("http://{}", server.addr))
