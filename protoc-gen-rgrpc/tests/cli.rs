@@ -251,10 +251,26 @@ fn options_select_what_is_generated() {
         );
     }
 
-    let nothing = protoc_gen_rgrpc::generate(&request_for(
+    let only_blocking = protoc_gen_rgrpc::generate(&request_for(
         &include,
         &["hello.proto"],
         "client=false,server=false,messages=false",
+    ));
+    let text = only_blocking.file[0].content();
+    assert!(text.contains("pub struct HelloServiceBlockingClient"));
+    assert!(!text.contains("pub struct HelloServiceClient"));
+    assert!(!text.contains("pub trait HelloServiceApi"));
+
+    let no_blocking =
+        protoc_gen_rgrpc::generate(&request_for(&include, &["hello.proto"], "blocking=false"));
+    let text = no_blocking.file[0].content();
+    assert!(text.contains("pub struct HelloServiceClient"));
+    assert!(!text.contains("BlockingClient"));
+
+    let nothing = protoc_gen_rgrpc::generate(&request_for(
+        &include,
+        &["hello.proto"],
+        "client=false,server=false,blocking=false,messages=false",
     ));
     assert_eq!(nothing.error, None);
     assert!(nothing.file.is_empty());
