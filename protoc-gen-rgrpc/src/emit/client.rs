@@ -49,49 +49,90 @@ fn unused_inner(service: &Service) -> TokenStream {
     }
 }
 
-fn emit_async_client(service: &Service, rt: &syn::Path) -> TokenStream {
-    let client = &service.client_ident;
-    let api = &service.api_ident;
-    let docs = doc_attrs(
-        &format!(
-            "`{client}` is the client for the `{}` service.",
-            service.full_name
-        ),
-        &service.docs,
-        &[],
-    );
+/// The parts in which the async and the blocking client differ.
+struct ClientKind<'a> {
+    ident: &'a syn::Ident,
+    /// What the constructors' docs call it: "client" or "blocking client".
+    noun: &'static str,
+    /// The first doc sentence.
+    summary: String,
+    /// Doc lines after the proto's comments.
+    notes: TokenStream,
+    /// The runtime client it wraps, and the channel it is made from.
+    inner: TokenStream,
+    channel: TokenStream,
+    /// Its methods, one per rpc.
+    methods: Vec<TokenStream>,
+}
+
+/// A client struct: the runtime client it wraps, its constructors, its rpc methods.
+fn emit_client_struct(service: &Service, kind: ClientKind<'_>) -> TokenStream {
+    let ClientKind {
+        ident,
+        noun,
+        summary,
+        notes,
+        inner,
+        channel,
+        methods,
+    } = kind;
+    let docs = doc_attrs(&summary, &service.docs, &[]);
     let deprecated = deprecated_attr(service.deprecated);
     let unused_inner = unused_inner(service);
-    let methods = service
-        .methods
-        .iter()
-        .map(|method| emit_async_method(method, rt));
+    let new_docs = format!(" A {noun} sending its calls over `channel`.");
+    let from_docs = format!(" A {noun} sharing `client`'s channel.");
     quote! {
         #docs
         ///
-        /// Cloning is cheap and clones share the connection; every call takes `&self`.
-        #[doc = concat!(" Code that should also accept a mock takes `impl ", stringify!(#api), "` instead.")]
+        #notes
         #deprecated
         #[derive(Debug, Clone)]
-        pub struct #client {
+        pub struct #ident {
             #unused_inner
-            inner: #rt::codegen::Client,
+            inner: #inner,
         }
 
-        impl #client {
-            /// A client sending its calls over `channel`.
-            pub fn new(channel: #rt::Channel) -> Self {
-                Self { inner: #rt::codegen::Client::new(channel) }
+        impl #ident {
+            #[doc = #new_docs]
+            pub fn new(channel: #channel) -> Self {
+                Self { inner: #inner::new(channel) }
             }
 
-            /// A client sharing `client`'s channel.
-            pub fn from_client(client: #rt::codegen::Client) -> Self {
+            #[doc = #from_docs]
+            pub fn from_client(client: #inner) -> Self {
                 Self { inner: client }
             }
 
             #(#methods)*
         }
     }
+}
+
+fn emit_async_client(service: &Service, rt: &syn::Path) -> TokenStream {
+    let client = &service.client_ident;
+    let api = &service.api_ident;
+    emit_client_struct(
+        service,
+        ClientKind {
+            ident: client,
+            noun: "client",
+            summary: format!(
+                "`{client}` is the client for the `{}` service.",
+                service.full_name
+            ),
+            notes: quote! {
+                /// Cloning is cheap and clones share the connection; every call takes `&self`.
+                #[doc = concat!(" Code that should also accept a mock takes `impl ", stringify!(#api), "` instead.")]
+            },
+            inner: quote! { #rt::codegen::Client },
+            channel: quote! { #rt::Channel },
+            methods: service
+                .methods
+                .iter()
+                .map(|method| emit_async_method(method, rt))
+                .collect(),
+        },
+    )
 }
 
 /// What a method sends and answers, by kind, in the async API.
@@ -238,46 +279,28 @@ fn emit_api(service: &Service, rt: &syn::Path) -> TokenStream {
 
 fn emit_blocking_client(service: &Service, rt: &syn::Path) -> TokenStream {
     let blocking = &service.blocking_ident;
-    let docs = doc_attrs(
-        &format!(
-            "`{blocking}` is the blocking client for the `{}` service: the same calls as the async client, finished with `.call()` instead of `.await`, usable from a plain `fn main`.",
-            service.full_name
-        ),
-        &service.docs,
-        &[],
-    );
-    let deprecated = deprecated_attr(service.deprecated);
-    let unused_inner = unused_inner(service);
-    let methods = service
-        .methods
-        .iter()
-        .map(|method| emit_blocking_method(method, rt));
-    quote! {
-        #docs
-        ///
-        /// Cloning is cheap and clones share the connection. Calling it from inside an
-        /// async runtime fails with `FAILED_PRECONDITION` instead of blocking the runtime.
-        #deprecated
-        #[derive(Debug, Clone)]
-        pub struct #blocking {
-            #unused_inner
-            inner: #rt::codegen::BlockingClient,
-        }
-
-        impl #blocking {
-            /// A blocking client sending its calls over `channel`.
-            pub fn new(channel: #rt::blocking::Channel) -> Self {
-                Self { inner: #rt::codegen::BlockingClient::new(channel) }
-            }
-
-            /// A blocking client sharing `client`'s channel.
-            pub fn from_client(client: #rt::codegen::BlockingClient) -> Self {
-                Self { inner: client }
-            }
-
-            #(#methods)*
-        }
-    }
+    emit_client_struct(
+        service,
+        ClientKind {
+            ident: blocking,
+            noun: "blocking client",
+            summary: format!(
+                "`{blocking}` is the blocking client for the `{}` service: the same calls as the async client, finished with `.call()` instead of `.await`, usable from a plain `fn main`.",
+                service.full_name
+            ),
+            notes: quote! {
+                /// Cloning is cheap and clones share the connection. Calling it from inside an
+                /// async runtime fails with `FAILED_PRECONDITION` instead of blocking the runtime.
+            },
+            inner: quote! { #rt::codegen::BlockingClient },
+            channel: quote! { #rt::blocking::Channel },
+            methods: service
+                .methods
+                .iter()
+                .map(|method| emit_blocking_method(method, rt))
+                .collect(),
+        },
+    )
 }
 
 fn emit_blocking_method(method: &Method, rt: &syn::Path) -> TokenStream {

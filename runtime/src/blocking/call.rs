@@ -18,6 +18,47 @@ use crate::client::{self, Requests, Response, ResponseStream, UnaryResponse};
 /// How many requests may wait between a blocking producer and the connection.
 const REQUEST_QUEUE: usize = 16;
 
+/// The per-call option setters, the same on every blocking builder: each forwards to the
+/// builder in `$inner`, so the options mean exactly what they mean on the async client.
+macro_rules! option_setters {
+    ($inner:ident) => {
+        /// Sends `metadata` as the call's request metadata, replacing any set before.
+        pub fn metadata(mut self, metadata: MetadataMap) -> Self {
+            self.$inner = self.$inner.metadata(metadata);
+            self
+        }
+
+        /// The request metadata, to add entries one by one.
+        pub fn metadata_mut(&mut self) -> &mut MetadataMap {
+            self.$inner.metadata_mut()
+        }
+
+        /// Gives the whole call `timeout`, streams included.
+        pub fn timeout(mut self, timeout: Duration) -> Self {
+            self.$inner = self.$inner.timeout(timeout);
+            self
+        }
+
+        /// Ends the call at `deadline` at the latest.
+        pub fn deadline(mut self, deadline: Instant) -> Self {
+            self.$inner = self.$inner.deadline(deadline);
+            self
+        }
+
+        /// Cancels the call when `token` is cancelled, from any thread.
+        pub fn cancellation(mut self, token: CancellationToken) -> Self {
+            self.$inner = self.$inner.cancellation(token);
+            self
+        }
+
+        /// Compresses the request messages with `encoding`.
+        pub fn compression(mut self, encoding: CompressionEncoding) -> Self {
+            self.$inner = self.$inner.compression(encoding);
+            self
+        }
+    };
+}
+
 /// A blocking call that has not started yet: set per-call options, then `.call()` it.
 #[must_use = "a call does nothing until `.call()`"]
 pub struct Call<Req, Resp, Answer> {
@@ -30,40 +71,7 @@ impl<Req, Resp, Answer> Call<Req, Resp, Answer> {
         Self { inner, runtime }
     }
 
-    /// Sends `metadata` as the call's request metadata (see the async [`client::Call`]).
-    pub fn metadata(mut self, metadata: MetadataMap) -> Self {
-        self.inner = self.inner.metadata(metadata);
-        self
-    }
-
-    /// The request metadata, to add entries one by one.
-    pub fn metadata_mut(&mut self) -> &mut MetadataMap {
-        self.inner.metadata_mut()
-    }
-
-    /// Gives the whole call `timeout`, streams included.
-    pub fn timeout(mut self, timeout: Duration) -> Self {
-        self.inner = self.inner.timeout(timeout);
-        self
-    }
-
-    /// Ends the call at `deadline` at the latest.
-    pub fn deadline(mut self, deadline: Instant) -> Self {
-        self.inner = self.inner.deadline(deadline);
-        self
-    }
-
-    /// Cancels the call when `token` is cancelled, from any thread.
-    pub fn cancellation(mut self, token: CancellationToken) -> Self {
-        self.inner = self.inner.cancellation(token);
-        self
-    }
-
-    /// Compresses the request messages with `encoding`.
-    pub fn compression(mut self, encoding: CompressionEncoding) -> Self {
-        self.inner = self.inner.compression(encoding);
-        self
-    }
+    option_setters!(inner);
 }
 
 impl<Req, Resp> Call<Req, Resp, UnaryResponse>
@@ -161,40 +169,7 @@ impl<Req: Send + 'static, Resp> BidiCall<Req, Resp> {
 }
 
 impl<Req, Resp> BidiCall<Req, Resp> {
-    /// Sends `metadata` as the call's request metadata.
-    pub fn metadata(mut self, metadata: MetadataMap) -> Self {
-        self.call = self.call.metadata(metadata);
-        self
-    }
-
-    /// The request metadata, to add entries one by one.
-    pub fn metadata_mut(&mut self) -> &mut MetadataMap {
-        self.call.metadata_mut()
-    }
-
-    /// Gives the whole call `timeout`.
-    pub fn timeout(mut self, timeout: Duration) -> Self {
-        self.call = self.call.timeout(timeout);
-        self
-    }
-
-    /// Ends the call at `deadline` at the latest.
-    pub fn deadline(mut self, deadline: Instant) -> Self {
-        self.call = self.call.deadline(deadline);
-        self
-    }
-
-    /// Cancels the call when `token` is cancelled.
-    pub fn cancellation(mut self, token: CancellationToken) -> Self {
-        self.call = self.call.cancellation(token);
-        self
-    }
-
-    /// Compresses the request messages with `encoding`.
-    pub fn compression(mut self, encoding: CompressionEncoding) -> Self {
-        self.call = self.call.compression(encoding);
-        self
-    }
+    option_setters!(call);
 }
 
 impl<Req, Resp> BidiCall<Req, Resp>
