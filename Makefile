@@ -13,6 +13,9 @@ CARGO ?= cargo
 PLUGIN := target/debug/protoc-gen-rgrpc
 # protoc, from the vendored crate unless PROTOC is set; the well-known types are included.
 PROTOC_RUN := $(CARGO) run -q -p rgrpc-dev --bin rgrpc-protoc --
+# The Python grpcio peer of the interop matrix (pinned in interop/python/requirements.txt).
+INTEROP_VENV := $(CURDIR)/target/interop-venv
+INTEROP_ENV := RGRPC_REQUIRE_INTEROP=1 INTEROP_VENV=$(INTEROP_VENV)
 
 .PHONY: help
 help: ## Describe the targets
@@ -41,8 +44,16 @@ demo: gen ## Generate from proto/hello.proto, serve on 127.0.0.1, call all four 
 	scripts/demo.sh
 
 .PHONY: test
-test: ## Run every test (goldens through real protoc, compile checks, e2e over HTTP/2)
-	$(CARGO) test --workspace
+test: interop-venv ## Run every test (goldens through real protoc, compile checks, e2e, interop with grpcio)
+	$(INTEROP_ENV) $(CARGO) test --workspace
+
+.PHONY: interop-venv
+interop-venv: ## Install the pinned Python grpcio peer for the interop matrix
+	bash interop/python/setup_venv.sh $(INTEROP_VENV)
+
+.PHONY: interop
+interop: interop-venv ## Run the interop matrix (rgrpc and grpcio, both directions) and print it
+	$(INTEROP_ENV) $(CARGO) test -q -p rgrpc-interop --test matrix -- --nocapture
 
 .PHONY: golden
 golden: ## Accept the current generator output as the golden files (review git diff after)

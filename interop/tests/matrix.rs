@@ -29,6 +29,22 @@ const START_LIMIT: Duration = Duration::from_secs(30);
 /// How long one client run of every case may take.
 const RUN_LIMIT: Duration = Duration::from_secs(180);
 
+/// What the grpcio server must have seen of our client: (method, how it ended, case).
+const EXPECTED_OBSERVATIONS: [(&str, &str, &str); 4] = [
+    ("StreamingInputCall", "cancelled", "cancel_after_begin"),
+    ("FullDuplexCall", "cancelled", "cancel_after_first_response"),
+    (
+        "FullDuplexCall",
+        "deadline_exceeded",
+        "timeout_on_sleeping_server",
+    ),
+    (
+        "UnaryCall",
+        "deadline_exceeded",
+        "timeout_on_sleeping_server (unary)",
+    ),
+];
+
 fn repo() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
 }
@@ -236,10 +252,19 @@ fn interop_matrix() {
         .arg(&observed_path);
     let theirs = Server::start(command, "grpcio");
     let rgrpc_to_grpcio = run_client(rgrpc_client(theirs.port), "rgrpc");
-    // Let the grpcio server record the ends of the last calls, then stop it.
-    std::thread::sleep(Duration::from_millis(500));
+    // grpcio writes a call's line when the call ends on its side: wait (bounded) for the
+    // lines the checks below need, then stop it.
+    let deadline = Instant::now() + START_LIMIT;
+    let mut observed = observations(&observed_path);
+    while !EXPECTED_OBSERVATIONS
+        .iter()
+        .all(|(method, outcome, _)| observed.iter().any(|(m, o)| m == method && o == outcome))
+        && Instant::now() < deadline
+    {
+        std::thread::sleep(Duration::from_millis(50));
+        observed = observations(&observed_path);
+    }
     drop(theirs);
-    let observed = observations(&observed_path);
     let _ = std::fs::remove_file(&observed_path);
 
     let mut command = python(&venv, "interop_client.py");
@@ -263,20 +288,7 @@ fn interop_matrix() {
 
     // What grpcio saw of our client's cancellations and deadlines.
     println!("\ngrpcio server observed: {observed:?}");
-    for (method, outcome, case) in [
-        ("StreamingInputCall", "cancelled", "cancel_after_begin"),
-        ("FullDuplexCall", "cancelled", "cancel_after_first_response"),
-        (
-            "FullDuplexCall",
-            "deadline_exceeded",
-            "timeout_on_sleeping_server",
-        ),
-        (
-            "UnaryCall",
-            "deadline_exceeded",
-            "timeout_on_sleeping_server (unary)",
-        ),
-    ] {
+    for (method, outcome, case) in EXPECTED_OBSERVATIONS {
         let seen = observed.iter().any(|(m, o)| m == method && o == outcome);
         if !seen {
             problems.push(format!(
