@@ -84,6 +84,18 @@ async fn respond(
     Ok(())
 }
 
+/// Answers one request of a duplex call: its responses, or the status it asks for.
+async fn answer(
+    request: &StreamingOutputCallRequest,
+    responses: &ResponseSink<StreamingOutputCallResponse>,
+) -> Result<(), Status> {
+    if let Some(status) = requested_status(request.response_status.as_ref()) {
+        return Err(status);
+    }
+    check_payload_type(request.response_type)?;
+    respond(&request.response_parameters, responses).await
+}
+
 impl Interop {
     async fn answer_unary(
         &self,
@@ -174,11 +186,7 @@ impl TestService for Interop {
     ) -> Result<(), Status> {
         echo_metadata(&ctx)?;
         while let Some(request) = requests.message().await? {
-            if let Some(status) = requested_status(request.response_status.as_ref()) {
-                return Err(status);
-            }
-            check_payload_type(request.response_type)?;
-            respond(&request.response_parameters, &responses).await?;
+            answer(&request, &responses).await?;
         }
         Ok(())
     }
@@ -194,12 +202,8 @@ impl TestService for Interop {
         while let Some(request) = requests.message().await? {
             all.push(request);
         }
-        for request in all {
-            if let Some(status) = requested_status(request.response_status.as_ref()) {
-                return Err(status);
-            }
-            check_payload_type(request.response_type)?;
-            respond(&request.response_parameters, &responses).await?;
+        for request in &all {
+            answer(request, &responses).await?;
         }
         Ok(())
     }
