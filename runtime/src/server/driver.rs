@@ -11,7 +11,7 @@ use std::future::{Future, poll_fn};
 use std::pin::Pin;
 use std::task::{Context as TaskContext, Poll, ready};
 
-use bytes::Bytes;
+use bytes::{Bytes, BytesMut};
 use http::HeaderMap;
 use http_body::{Body, Frame};
 use tokio::sync::mpsc;
@@ -189,6 +189,7 @@ pub(crate) async fn respond(mut driver: Driver) -> http::Response<tonic::body::B
     let body = ResponseBody {
         driver,
         first_message,
+        trailers_next: false,
         done: false,
     };
     grpc_response(headers, tonic::body::Body::new(body))
@@ -231,8 +232,14 @@ pub(crate) fn status_response(status: &Status) -> http::Response<tonic::body::Bo
 struct ResponseBody {
     driver: Driver,
     first_message: Option<Bytes>,
+    /// The handler finished while a batch was being written: trailers come next.
+    trailers_next: bool,
     done: bool,
 }
+
+/// Messages already waiting are written together, up to this many bytes per DATA frame:
+/// one frame per small message would cost HTTP/2 framing and a write per message.
+const BATCH_BYTES: usize = 16 * 1024;
 
 impl Body for ResponseBody {
     type Data = Bytes;
@@ -243,26 +250,88 @@ impl Body for ResponseBody {
         cx: &mut TaskContext<'_>,
     ) -> Poll<Option<Result<Frame<Bytes>, Infallible>>> {
         let this = self.get_mut();
-        if let Some(message) = this.first_message.take() {
-            return Poll::Ready(Some(Ok(Frame::data(message))));
-        }
         if this.done {
             return Poll::Ready(None);
         }
-        loop {
-            match ready!(this.driver.poll_step(cx)) {
+        if this.trailers_next {
+            this.done = true;
+            return Poll::Ready(Some(Ok(Frame::trailers(this.driver.trailers()))));
+        }
+        let mut batch = Batch::new(this.first_message.take());
+        while !batch.is_full() {
+            match this.driver.poll_step(cx) {
+                // Nothing more is ready now: write what there is, or wait.
+                Poll::Pending => break,
                 // Already sent with the response; a second request is a no-op.
-                Step::Headers => continue,
-                Step::Message(message) => return Poll::Ready(Some(Ok(Frame::data(message)))),
-                Step::Finished => {
-                    this.done = true;
-                    return Poll::Ready(Some(Ok(Frame::trailers(this.driver.trailers()))));
+                Poll::Ready(Step::Headers) => {}
+                Poll::Ready(Step::Message(message)) => batch.push(message),
+                Poll::Ready(Step::Finished) => {
+                    if batch.is_empty() {
+                        this.done = true;
+                        return Poll::Ready(Some(Ok(Frame::trailers(this.driver.trailers()))));
+                    }
+                    this.trailers_next = true;
+                    break;
                 }
             }
+        }
+        match batch.into_bytes() {
+            Some(bytes) => Poll::Ready(Some(Ok(Frame::data(bytes)))),
+            None => Poll::Pending,
         }
     }
 
     fn is_end_stream(&self) -> bool {
-        self.done && self.first_message.is_none()
+        self.done
+    }
+}
+
+/// Encoded messages gathered into one DATA frame. A lone message is passed on as it is;
+/// only a second one costs a copy, and a batch stops growing at [`BATCH_BYTES`].
+enum Batch {
+    Empty,
+    One(Bytes),
+    Many(BytesMut),
+}
+
+impl Batch {
+    fn new(first: Option<Bytes>) -> Self {
+        first.map_or(Batch::Empty, Batch::One)
+    }
+
+    fn push(&mut self, message: Bytes) {
+        *self = match std::mem::replace(self, Batch::Empty) {
+            Batch::Empty => Batch::One(message),
+            Batch::One(first) => {
+                let mut many = BytesMut::with_capacity(first.len() + message.len());
+                many.extend_from_slice(&first);
+                many.extend_from_slice(&message);
+                Batch::Many(many)
+            }
+            Batch::Many(mut many) => {
+                many.extend_from_slice(&message);
+                Batch::Many(many)
+            }
+        };
+    }
+
+    fn is_empty(&self) -> bool {
+        matches!(self, Batch::Empty)
+    }
+
+    fn is_full(&self) -> bool {
+        match self {
+            Batch::Empty => false,
+            Batch::One(bytes) => bytes.len() >= BATCH_BYTES,
+            Batch::Many(bytes) => bytes.len() >= BATCH_BYTES,
+        }
+    }
+
+    fn into_bytes(self) -> Option<Bytes> {
+        match self {
+            Batch::Empty => None,
+            Batch::One(bytes) => Some(bytes),
+            Batch::Many(bytes) => Some(bytes.freeze()),
+        }
     }
 }
