@@ -72,6 +72,14 @@ lint: ## rustfmt, clippy and rustdoc, all warnings as errors
 .PHONY: ci
 ci: test lint demo ## What CI runs
 
+.PHONY: bench
+bench: ## Benchmarks against tonic (RPC, lifecycle, codegen, compile); writes bench/results/latest.md
+	bench/run.sh
+
+.PHONY: bench-quick
+bench-quick: ## A short run of every benchmark (under ~2 minutes once set up)
+	bench/run.sh --quick
+
 .PHONY: bench-lifecycle
 bench-lifecycle: ## Measure deadline → DEADLINE_EXCEEDED and cancel → handler-observed latencies
 	$(CARGO) run -q --release -p rgrpc-bench --bin lifecycle-latency -- 500

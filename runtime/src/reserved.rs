@@ -1,25 +1,30 @@
 //! Headers that belong to the gRPC protocol itself, not to an application's metadata.
 
-use http::HeaderMap;
+use http::{HeaderMap, HeaderName};
 use tonic::metadata::MetadataMap;
 
 /// Protocol headers: set and read by the transport, never user metadata. Users neither see
-/// them in received metadata nor can they smuggle them into sent metadata.
-const RESERVED: [&str; 9] = [
-    "content-type",
-    "te",
-    "grpc-status",
-    "grpc-message",
-    "grpc-status-details-bin",
-    "grpc-encoding",
-    "grpc-accept-encoding",
-    "grpc-timeout",
-    "grpc-message-type",
+/// them in received metadata nor can they smuggle them into sent metadata. Built once as
+/// `HeaderName`s: removing by `&str` would parse and validate each name on every call, which
+/// showed up as a tenth of a unary call's server-side instructions.
+const RESERVED: [HeaderName; 9] = [
+    HeaderName::from_static("content-type"),
+    HeaderName::from_static("te"),
+    HeaderName::from_static("grpc-status"),
+    HeaderName::from_static("grpc-message"),
+    HeaderName::from_static("grpc-status-details-bin"),
+    HeaderName::from_static("grpc-encoding"),
+    HeaderName::from_static("grpc-accept-encoding"),
+    HeaderName::from_static("grpc-timeout"),
+    HeaderName::from_static("grpc-message-type"),
 ];
 
 /// Removes protocol headers from `headers`.
 pub(crate) fn strip(headers: &mut HeaderMap) {
-    for name in RESERVED {
+    if headers.is_empty() {
+        return;
+    }
+    for name in &RESERVED {
         headers.remove(name);
     }
 }
