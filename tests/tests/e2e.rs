@@ -480,3 +480,62 @@ async fn the_in_process_transport_serves_all_four_kinds_without_a_socket() {
     assert_eq!(echoes, ["a", "b"]);
     bounded("shutdown", server.shutdown()).await.unwrap();
 }
+
+/// Sends its headers at once, then counts the requests: a call answered by one message that
+/// still shows its initial metadata before reading anything.
+struct EarlyHeaders;
+
+impl HelloService for EarlyHeaders {
+    async fn lots_of_greetings(
+        &self,
+        ctx: Context,
+        mut requests: RequestStream<HelloRequest>,
+    ) -> Result<HelloResponse, Status> {
+        let mut headers = MetadataMap::new();
+        headers.insert("x-early", MetadataValue::from_static("yes"));
+        ctx.set_headers(headers)?;
+        ctx.send_headers()?;
+        let mut count = 0;
+        while requests.message().await?.is_some() {
+            count += 1;
+        }
+        Ok(reply(count.to_string()))
+    }
+}
+
+#[tokio::test]
+async fn a_client_streaming_handler_can_send_headers_before_reading() {
+    let server = Running::start(EarlyHeaders).await;
+    let channel = tonic::transport::Endpoint::from_shared(format!("http://{}", server.addr))
+        .unwrap()
+        .connect()
+        .await
+        .unwrap();
+    let mut grpc = tonic::client::Grpc::new(channel);
+    grpc.ready().await.unwrap();
+    let (sender, requests) = mpsc::channel::<HelloRequest>(1);
+    let path =
+        rgrpc::codegen::http::uri::PathAndQuery::from_static("/hello.HelloService/LotsOfGreetings");
+    let codec = tonic_prost::ProstCodec::<HelloRequest, HelloResponse>::default();
+    // tonic's streaming call returns once the response headers are in: before any request.
+    let response = bounded(
+        "headers before any request",
+        grpc.streaming(
+            tonic::Request::new(ReceiverStream::new(requests)),
+            path,
+            codec,
+        ),
+    )
+    .await
+    .unwrap();
+    assert_eq!(response.metadata().get("x-early").unwrap(), "yes");
+    sender.send(greeting("a")).await.unwrap();
+    sender.send(greeting("b")).await.unwrap();
+    drop(sender);
+    let mut body = response.into_inner();
+    let answer = bounded("the answer", body.message())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(answer.reply, "2");
+}

@@ -3,15 +3,15 @@
 use std::fmt;
 use std::future::Future;
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
-use tokio::sync::mpsc;
+use futures_util::task::AtomicWaker;
 use tokio_util::sync::CancellationToken;
 use tonic::Status;
 use tonic::metadata::MetadataMap;
 
-use super::driver::Event;
 use crate::reserved;
 
 /// The call a handler is serving: who called which method with what metadata, by when it
@@ -34,7 +34,10 @@ struct Inner {
     deadline: Option<Instant>,
     cancellation: CancellationToken,
     answer: Mutex<Answer>,
-    events: mpsc::Sender<Event>,
+    /// Asks the driver to send the initial metadata now (see [`Context::send_headers`]).
+    headers_requested: AtomicBool,
+    /// Wakes the driver for that request, even from a task the handler spawned.
+    driver: AtomicWaker,
 }
 
 /// The response metadata, until it goes on the wire.
@@ -51,7 +54,6 @@ impl Context {
         parts: http::request::Parts,
         peer: Option<SocketAddr>,
         deadline: Option<Instant>,
-        events: mpsc::Sender<Event>,
     ) -> Self {
         Self {
             inner: Arc::new(Inner {
@@ -62,7 +64,8 @@ impl Context {
                 deadline,
                 cancellation: CancellationToken::new(),
                 answer: Mutex::default(),
-                events,
+                headers_requested: AtomicBool::new(false),
+                driver: AtomicWaker::new(),
             }),
         }
     }
@@ -145,11 +148,12 @@ impl Context {
         if self.mark_headers_sent() {
             return Ok(());
         }
-        match self.inner.events.try_send(Event::Headers) {
-            // A full queue holds messages, and the headers go out with the first of them.
-            Ok(()) | Err(mpsc::error::TrySendError::Full(_)) => Ok(()),
-            Err(mpsc::error::TrySendError::Closed(_)) => Err(self.ended()),
+        if self.is_cancelled() {
+            return Err(self.ended());
         }
+        self.inner.headers_requested.store(true, Ordering::Release);
+        self.inner.driver.wake();
+        Ok(())
     }
 
     /// Adds `trailers` to the trailing metadata sent with the final status, OK or not.
@@ -174,8 +178,11 @@ impl Context {
         std::mem::take(&mut self.answer().trailers)
     }
 
-    pub(crate) fn events(&self) -> &mpsc::Sender<Event> {
-        &self.inner.events
+    /// For the driver: whether the handler asked for the headers to go out now (the
+    /// request is consumed), registering `waker` to hear of the next request.
+    pub(crate) fn poll_headers_requested(&self, waker: &std::task::Waker) -> bool {
+        self.inner.driver.register(waker);
+        self.inner.headers_requested.swap(false, Ordering::AcqRel)
     }
 
     /// The status for an attempt to answer a call that is already over.

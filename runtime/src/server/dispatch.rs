@@ -18,7 +18,7 @@ use tonic::transport::server::TcpConnectInfo;
 use tonic_prost::ProstDecoder;
 use tracing::Instrument;
 
-use super::driver::{self, Driver, EVENT_QUEUE, Handler};
+use super::driver::{self, Driver, Handler, MESSAGE_QUEUE};
 use super::streams::WatchedBody;
 use super::{Context, RequestStream, ResponseSink};
 use crate::codec::encode_frame;
@@ -67,13 +67,18 @@ where
     H: FnOnce(Context, Req) -> F + Send + 'static,
     F: Future<Output = Result<Resp, Status>> + Send + 'static,
 {
-    start(call, method, |ctx, mut requests: RequestStream<Req>| {
-        Box::pin(async move {
-            let request = single_request(&mut requests, method).await?;
-            let response = handler(ctx, request).await?;
-            encode_frame(&response).map(Some)
-        })
-    })
+    start(
+        call,
+        method,
+        Answer::One,
+        |ctx, mut requests: RequestStream<Req>, _| {
+            Box::pin(async move {
+                let request = single_request(&mut requests, method).await?;
+                let response = handler(ctx, request).await?;
+                encode_frame(&response).map(Some)
+            })
+        },
+    )
 }
 
 /// Serves a server-streaming call with `handler`.
@@ -88,13 +93,18 @@ where
     H: FnOnce(Context, Req, ResponseSink<Resp>) -> F + Send + 'static,
     F: Future<Output = Result<(), Status>> + Send + 'static,
 {
-    start(call, method, |ctx, mut requests: RequestStream<Req>| {
-        Box::pin(async move {
-            let request = single_request(&mut requests, method).await?;
-            let sink = ResponseSink::new(ctx.clone());
-            handler(ctx, request, sink).await.map(|()| None)
-        })
-    })
+    start(
+        call,
+        method,
+        Answer::Stream,
+        |ctx, mut requests: RequestStream<Req>, messages| {
+            Box::pin(async move {
+                let request = single_request(&mut requests, method).await?;
+                let sink = response_sink(&ctx, messages)?;
+                handler(ctx, request, sink).await.map(|()| None)
+            })
+        },
+    )
 }
 
 /// Serves a client-streaming call with `handler`.
@@ -109,12 +119,17 @@ where
     H: FnOnce(Context, RequestStream<Req>) -> F + Send + 'static,
     F: Future<Output = Result<Resp, Status>> + Send + 'static,
 {
-    start(call, method, |ctx, requests: RequestStream<Req>| {
-        Box::pin(async move {
-            let response = handler(ctx, requests).await?;
-            encode_frame(&response).map(Some)
-        })
-    })
+    start(
+        call,
+        method,
+        Answer::One,
+        |ctx, requests: RequestStream<Req>, _| {
+            Box::pin(async move {
+                let response = handler(ctx, requests).await?;
+                encode_frame(&response).map(Some)
+            })
+        },
+    )
 }
 
 /// Serves a bidirectional-streaming call with `handler`.
@@ -129,12 +144,17 @@ where
     H: FnOnce(Context, RequestStream<Req>, ResponseSink<Resp>) -> F + Send + 'static,
     F: Future<Output = Result<(), Status>> + Send + 'static,
 {
-    start(call, method, |ctx, requests: RequestStream<Req>| {
-        Box::pin(async move {
-            let sink = ResponseSink::new(ctx.clone());
-            handler(ctx, requests, sink).await.map(|()| None)
-        })
-    })
+    start(
+        call,
+        method,
+        Answer::Stream,
+        |ctx, requests: RequestStream<Req>, messages| {
+            Box::pin(async move {
+                let sink = response_sink(&ctx, messages)?;
+                handler(ctx, requests, sink).await.map(|()| None)
+            })
+        },
+    )
 }
 
 /// Answers a path no method of the service matches.
@@ -143,11 +163,30 @@ pub fn unimplemented(call: IncomingCall) -> ServerFuture {
     Box::pin(std::future::ready(Ok(driver::status_response(&status))))
 }
 
+/// How a call answers: with one message, or with a stream sent through a sink.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Answer {
+    One,
+    Stream,
+}
+
+/// The sink of a streaming call, over the message queue `start` made for it.
+fn response_sink<Resp: Message>(
+    ctx: &Context,
+    messages: Option<mpsc::Sender<Bytes>>,
+) -> Result<ResponseSink<Resp>, Status> {
+    let messages = messages
+        .ok_or_else(|| Status::internal("rgrpc bug: a streaming call without a message queue"))?;
+    Ok(ResponseSink::new(ctx.clone(), messages))
+}
+
 /// Checks the request, sets up the call and runs `run` to completion inside the response.
+/// Only calls that stream their answer get a message queue: the others need none.
 fn start<Req>(
     call: IncomingCall,
     method: &'static str,
-    run: impl FnOnce(Context, RequestStream<Req>) -> Handler,
+    answer: Answer,
+    run: impl FnOnce(Context, RequestStream<Req>, Option<mpsc::Sender<Bytes>>) -> Handler,
 ) -> ServerFuture
 where
     Req: Message + Default + Send + 'static,
@@ -173,10 +212,17 @@ where
         .and_then(TcpConnectInfo::remote_addr);
     let log = CallLog::start(Side::Server, method, peer, admitted.timeout);
     let deadline = admitted.timeout.map(|timeout| admitted.arrived + timeout);
-    let (events_tx, events_rx) = mpsc::channel(EVENT_QUEUE);
-    let ctx = Context::new(method, call.parts, peer, deadline, events_tx);
-    let handler: Handler = Box::pin(run(ctx.clone(), requests).instrument(log.span().clone()));
-    let driver = Driver::new(ctx, events_rx, handler, log);
+    let (sender, receiver) = match answer {
+        Answer::One => (None, None),
+        Answer::Stream => {
+            let (sender, receiver) = mpsc::channel(MESSAGE_QUEUE);
+            (Some(sender), Some(receiver))
+        }
+    };
+    let ctx = Context::new(method, call.parts, peer, deadline);
+    let handler: Handler =
+        Box::pin(run(ctx.clone(), requests, sender).instrument(log.span().clone()));
+    let driver = Driver::new(ctx, receiver, handler, log);
     Box::pin(async move { Ok(driver::respond(driver).await) })
 }
 

@@ -25,14 +25,7 @@ use crate::reserved;
 
 /// How many encoded response messages may wait for the connection. HTTP/2 flow control
 /// bounds what is in flight beyond that.
-pub(crate) const EVENT_QUEUE: usize = 16;
-
-/// What a handler (through its context or sink) asks to put on the wire.
-#[derive(Debug)]
-pub(crate) enum Event {
-    Headers,
-    Message(Bytes),
-}
+pub(crate) const MESSAGE_QUEUE: usize = 16;
 
 /// The handler's work: for unary answers, the encoded response message.
 pub(crate) type Handler = Pin<Box<dyn Future<Output = Result<Option<Bytes>, Status>> + Send>>;
@@ -49,7 +42,9 @@ enum Step {
 pub(crate) struct Driver {
     call: Context,
     handler: Option<Handler>,
-    events: mpsc::Receiver<Event>,
+    /// The messages a streaming handler sends through its sink; `None` for calls answered
+    /// by one message, which need no queue (and so allocate none).
+    messages: Option<mpsc::Receiver<Bytes>>,
     /// The unary response, written after any queued messages.
     last_message: Option<Bytes>,
     outcome: Result<(), Status>,
@@ -65,7 +60,7 @@ pub(crate) struct Driver {
 impl Driver {
     pub(crate) fn new(
         call: Context,
-        events: mpsc::Receiver<Event>,
+        messages: Option<mpsc::Receiver<Bytes>>,
         handler: Handler,
         log: CallLog,
     ) -> Self {
@@ -76,7 +71,7 @@ impl Driver {
         Self {
             call,
             handler: Some(handler),
-            events,
+            messages,
             last_message: None,
             outcome: Ok(()),
             deadline,
@@ -90,8 +85,10 @@ impl Driver {
     fn expire(&mut self) {
         self.handler = None;
         self.deadline = None;
-        self.events.close();
-        while self.events.try_recv().is_ok() {}
+        if let Some(messages) = &mut self.messages {
+            messages.close();
+            while messages.try_recv().is_ok() {}
+        }
         self.last_message = None;
         self.call.call_token().cancel();
         self.outcome = Err(Status::deadline_exceeded(format!(
@@ -108,21 +105,26 @@ impl Driver {
             self.expire();
         }
         if let Some(handler) = &mut self.handler {
-            // Queued events first, so messages go out while the handler keeps producing.
-            if let Poll::Ready(Some(event)) = self.events.poll_recv(cx) {
-                return Poll::Ready(event.into());
+            if self.call.poll_headers_requested(cx.waker()) {
+                return Poll::Ready(Step::Headers);
+            }
+            // Queued messages first, so they go out while the handler keeps producing.
+            if let Some(message) = poll_message(&mut self.messages, cx) {
+                return Poll::Ready(Step::Message(message));
             }
             let result = ready!(handler.as_mut().poll(cx));
             self.handler = None;
             // The call ends with the handler: sends from tasks it spawned now fail.
-            self.events.close();
+            if let Some(messages) = &mut self.messages {
+                messages.close();
+            }
             match result {
                 Ok(message) => self.last_message = message,
                 Err(status) => self.outcome = Err(status),
             }
         }
-        if let Poll::Ready(Some(event)) = self.events.poll_recv(cx) {
-            return Poll::Ready(event.into());
+        if let Some(message) = poll_message(&mut self.messages, cx) {
+            return Poll::Ready(Step::Message(message));
         }
         Poll::Ready(match self.last_message.take() {
             Some(message) => Step::Message(message),
@@ -163,12 +165,14 @@ impl Drop for Driver {
     }
 }
 
-impl From<Event> for Step {
-    fn from(event: Event) -> Self {
-        match event {
-            Event::Headers => Step::Headers,
-            Event::Message(message) => Step::Message(message),
-        }
+/// A message waiting in the queue, if there is a queue and a message.
+fn poll_message(
+    messages: &mut Option<mpsc::Receiver<Bytes>>,
+    cx: &mut TaskContext<'_>,
+) -> Option<Bytes> {
+    match messages.as_mut()?.poll_recv(cx) {
+        Poll::Ready(message) => message,
+        Poll::Pending => None,
     }
 }
 

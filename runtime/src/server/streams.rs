@@ -11,10 +11,10 @@ use bytes::Bytes;
 use futures_core::Stream;
 use http_body::{Body, Frame};
 use prost::Message;
+use tokio::sync::mpsc;
 use tonic::{Code, Status, Streaming};
 
 use super::Context;
-use super::driver::Event;
 use crate::codec::encode_frame;
 
 /// The request messages of a client- or bidi-streaming call, in the order sent.
@@ -136,13 +136,15 @@ impl<T> fmt::Debug for RequestStream<T> {
 /// the client went away.
 pub struct ResponseSink<T> {
     call: Context,
+    messages: mpsc::Sender<Bytes>,
     _message: PhantomData<fn(T)>,
 }
 
 impl<T: Message> ResponseSink<T> {
-    pub(crate) fn new(call: Context) -> Self {
+    pub(crate) fn new(call: Context, messages: mpsc::Sender<Bytes>) -> Self {
         Self {
             call,
+            messages,
             _message: PhantomData,
         }
     }
@@ -151,9 +153,8 @@ impl<T: Message> ResponseSink<T> {
     pub async fn send(&self, message: T) -> Result<(), Status> {
         let frame = encode_frame(&message)?;
         self.call.mark_headers_sent();
-        self.call
-            .events()
-            .send(Event::Message(frame))
+        self.messages
+            .send(frame)
             .await
             .map_err(|_| self.call.ended())
     }
@@ -163,6 +164,7 @@ impl<T> Clone for ResponseSink<T> {
     fn clone(&self) -> Self {
         Self {
             call: self.call.clone(),
+            messages: self.messages.clone(),
             _message: PhantomData,
         }
     }
