@@ -174,12 +174,15 @@ impl<Req, Resp, Answer> Call<Req, Resp, Answer> {
             log.end(status.code(), status.message());
             return Err(status);
         }
+        // Only a request stream can still be sending when the call ends early; a single
+        // request is sent at once, and hyper resets the stream when the call is dropped.
+        let streamed = matches!(self.requests, Requests::Many(_));
         let mut request = tonic::Request::new(self.requests.into_stream());
         *request.metadata_mut() = MetadataMap::from_headers(reserved::headers(metadata));
         if let Some(deadline) = deadline {
             request.set_timeout(deadline.timeout);
         }
-        let reset = ResetOnDrop::new(request.cancellation_handle());
+        let reset = streamed.then(|| ResetOnDrop::new(request.cancellation_handle()));
         let mut grpc = self.grpc;
         if let Some(encoding) = compression {
             grpc = grpc.send_compressed(encoding);
@@ -205,7 +208,7 @@ struct Prepared<Req> {
     path: PathAndQuery,
     request: tonic::Request<RequestStream<Req>>,
     limits: Limits,
-    reset: ResetOnDrop,
+    reset: Option<ResetOnDrop>,
     log: CallLog,
 }
 

@@ -51,7 +51,7 @@ impl<T> ResponseStream<T> {
     pub(crate) fn starting(
         opened: JoinHandle<Opened<T>>,
         limits: Limits,
-        reset: ResetOnDrop,
+        reset: Option<ResetOnDrop>,
         log: CallLog,
     ) -> Self {
         Self {
@@ -59,7 +59,7 @@ impl<T> ResponseStream<T> {
             headers: None,
             trailers: None,
             limits,
-            reset: Some(reset),
+            reset,
             log,
         }
     }
