@@ -409,13 +409,8 @@ async fn examples_generated_code_is_the_golden_file() {
     );
 }
 
-/// A raw unary call with `header` set as given, bypassing the generated client (which
-/// would never send a malformed header).
-async fn raw_call_with_header(
-    server: &Running,
-    header: &'static str,
-    value: &'static str,
-) -> Status {
+/// tonic's own client, ready, for calls the generated client would never make.
+async fn raw_client(server: &Running) -> tonic::client::Grpc<tonic::transport::Channel> {
     let channel = tonic::transport::Endpoint::from_shared(format!("http://{}", server.addr))
         .unwrap()
         .connect()
@@ -423,6 +418,17 @@ async fn raw_call_with_header(
         .unwrap();
     let mut grpc = tonic::client::Grpc::new(channel);
     grpc.ready().await.unwrap();
+    grpc
+}
+
+/// A raw unary call with `header` set as given, bypassing the generated client (which
+/// would never send a malformed header).
+async fn raw_call_with_header(
+    server: &Running,
+    header: &'static str,
+    value: &'static str,
+) -> Status {
+    let mut grpc = raw_client(server).await;
     let mut request = tonic::Request::new(greeting("x"));
     request
         .metadata_mut()
@@ -506,13 +512,7 @@ impl HelloService for EarlyHeaders {
 #[tokio::test]
 async fn a_client_streaming_handler_can_send_headers_before_reading() {
     let server = Running::start(EarlyHeaders).await;
-    let channel = tonic::transport::Endpoint::from_shared(format!("http://{}", server.addr))
-        .unwrap()
-        .connect()
-        .await
-        .unwrap();
-    let mut grpc = tonic::client::Grpc::new(channel);
-    grpc.ready().await.unwrap();
+    let mut grpc = raw_client(&server).await;
     let (sender, requests) = mpsc::channel::<HelloRequest>(1);
     let path =
         rgrpc::codegen::http::uri::PathAndQuery::from_static("/hello.HelloService/LotsOfGreetings");
