@@ -205,6 +205,7 @@ fn emit_async_method(method: &Method, rt: &syn::Path) -> TokenStream {
     quote! {
         #docs
         #deprecated
+        #[inline]
         pub fn #name(&self, #params) -> #call {
             #body
         }
@@ -256,7 +257,11 @@ fn emit_api(service: &Service, rt: &syn::Path) -> TokenStream {
             MethodKind::Unary | MethodKind::ServerStreaming => quote! { request },
             MethodKind::ClientStreaming | MethodKind::Bidi => quote! { requests },
         };
+        // `#[inline]`: compiled only in crates that call it. Without it every method would
+        // compile the runtime's generic call path in the generated crate, used or not —
+        // measured at 4× tonic's service compile time on googleapis.
         quote! {
+            #[inline]
             fn #name(&self, #params) -> impl ::core::future::Future<
                 Output = ::core::result::Result<#answer, #rt::Status>,
             > + ::core::marker::Send {
@@ -347,6 +352,7 @@ fn emit_blocking_method(method: &Method, rt: &syn::Path) -> TokenStream {
     quote! {
         #docs
         #deprecated
+        #[inline]
         pub fn #name #signature {
             #body
         }

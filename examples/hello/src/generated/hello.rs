@@ -49,6 +49,7 @@ pub mod hello_service_client {
             Self { inner: client }
         }
         /// Calls `SayHello` with one request; awaiting the call gives the response.
+        #[inline]
         pub fn say_hello(
             &self,
             request: super::HelloRequest,
@@ -56,6 +57,7 @@ pub mod hello_service_client {
             self.inner.unary("/hello.HelloService/SayHello", request)
         }
         /// Calls `LotsOfReplies` with one request; awaiting the call gives the stream of responses.
+        #[inline]
         pub fn lots_of_replies(
             &self,
             request: super::HelloRequest,
@@ -63,6 +65,7 @@ pub mod hello_service_client {
             self.inner.server_streaming("/hello.HelloService/LotsOfReplies", request)
         }
         /// Calls `LotsOfGreetings` with a stream of requests; awaiting the call gives the response.
+        #[inline]
         pub fn lots_of_greetings(
             &self,
             requests: impl ::rgrpc::codegen::Stream<
@@ -79,6 +82,7 @@ pub mod hello_service_client {
                 )
         }
         /// Calls `BidiHello` with a stream of requests; awaiting the call gives the stream of responses at once, while the requests are still being sent.
+        #[inline]
         pub fn bidi_hello(
             &self,
             requests: impl ::rgrpc::codegen::Stream<
@@ -178,6 +182,7 @@ pub mod hello_service_client {
         }
     }
     impl HelloServiceApi for HelloServiceClient {
+        #[inline]
         fn say_hello(
             &self,
             request: super::HelloRequest,
@@ -191,6 +196,7 @@ pub mod hello_service_client {
                 HelloServiceClient::say_hello(self, request),
             )
         }
+        #[inline]
         fn lots_of_replies(
             &self,
             request: super::HelloRequest,
@@ -204,6 +210,7 @@ pub mod hello_service_client {
                 HelloServiceClient::lots_of_replies(self, request),
             )
         }
+        #[inline]
         fn lots_of_greetings(
             &self,
             requests: impl ::rgrpc::codegen::Stream<
@@ -219,6 +226,7 @@ pub mod hello_service_client {
                 HelloServiceClient::lots_of_greetings(self, requests),
             )
         }
+        #[inline]
         fn bidi_hello(
             &self,
             requests: impl ::rgrpc::codegen::Stream<
@@ -257,6 +265,7 @@ pub mod hello_service_client {
             Self { inner: client }
         }
         /// Calls `SayHello` with one request; `.call()` waits for the response.
+        #[inline]
         pub fn say_hello(
             &self,
             request: super::HelloRequest,
@@ -267,6 +276,7 @@ pub mod hello_service_client {
             self.inner.unary("/hello.HelloService/SayHello", request)
         }
         /// Calls `LotsOfReplies` with one request; `.call()` gives an iterator over the responses.
+        #[inline]
         pub fn lots_of_replies(
             &self,
             request: super::HelloRequest,
@@ -277,6 +287,7 @@ pub mod hello_service_client {
             self.inner.server_streaming("/hello.HelloService/LotsOfReplies", request)
         }
         /// Calls `LotsOfGreetings` with every item of `requests` (drained on a thread of its own, so it may block); `.call()` waits for the response.
+        #[inline]
         pub fn lots_of_greetings(
             &self,
             requests: impl ::core::iter::IntoIterator<
@@ -290,6 +301,7 @@ pub mod hello_service_client {
             self.inner.client_streaming("/hello.HelloService/LotsOfGreetings", requests)
         }
         /// Calls `BidiHello`; `.call()` gives a request sender and an iterator over the responses, usable from different threads.
+        #[inline]
         pub fn bidi_hello(
             &self,
         ) -> ::rgrpc::codegen::BlockingBidiCall<
