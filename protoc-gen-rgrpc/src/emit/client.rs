@@ -151,25 +151,25 @@ fn async_shape(method: &Method, rt: &syn::Path) -> AsyncShape {
     };
     match method.kind {
         MethodKind::Unary => AsyncShape {
-            summary: "with one request; awaiting the call gives the response.",
+            summary: " with one request; awaiting the call gives the response.",
             params: quote! { request: #input },
             call: quote! { #rt::codegen::UnaryCall<#input, #output> },
             answer: quote! { #rt::Response<#output> },
         },
         MethodKind::ServerStreaming => AsyncShape {
-            summary: "with one request; awaiting the call gives the stream of responses.",
+            summary: " with one request; awaiting the call gives the stream of responses.",
             params: quote! { request: #input },
             call: quote! { #rt::codegen::StreamingCall<#input, #output> },
             answer: quote! { #rt::ResponseStream<#output> },
         },
         MethodKind::ClientStreaming => AsyncShape {
-            summary: "with a stream of requests; awaiting the call gives the response.",
+            summary: " with a stream of requests; awaiting the call gives the response.",
             params: stream_param,
             call: quote! { #rt::codegen::ClientStreamingCall<#input, #output> },
             answer: quote! { #rt::Response<#output> },
         },
         MethodKind::Bidi => AsyncShape {
-            summary: "with a stream of requests; awaiting the call gives the stream of responses at once, while the requests are still being sent.",
+            summary: " with a stream of requests; awaiting the call gives the stream of responses at once, while the requests are still being sent.",
             params: stream_param,
             call: quote! { #rt::codegen::StreamingCall<#input, #output> },
             answer: quote! { #rt::ResponseStream<#output> },
@@ -178,9 +178,7 @@ fn async_shape(method: &Method, rt: &syn::Path) -> AsyncShape {
 }
 
 fn emit_async_method(method: &Method, rt: &syn::Path) -> TokenStream {
-    let name = &method.ident;
     let route = &method.route;
-    let deprecated = deprecated_attr(method.deprecated);
     let AsyncShape {
         summary,
         params,
@@ -197,19 +195,7 @@ fn emit_async_method(method: &Method, rt: &syn::Path) -> TokenStream {
             quote! { self.inner.bidi_streaming(#route, #rt::codegen::box_requests(requests)) }
         }
     };
-    let docs = doc_attrs(
-        &format!("Calls `{}` {summary}", method.proto_name),
-        &method.docs,
-        method.idempotency.as_slice(),
-    );
-    quote! {
-        #docs
-        #deprecated
-        #[inline]
-        pub fn #name(&self, #params) -> #call {
-            #body
-        }
-    }
+    emit_client_method(method, summary, quote! { (&self, #params) -> #call }, body)
 }
 
 /// The client trait: what application code takes so that tests can pass a mock.
@@ -308,25 +294,51 @@ fn emit_blocking_client(service: &Service, rt: &syn::Path) -> TokenStream {
     )
 }
 
-fn emit_blocking_method(method: &Method, rt: &syn::Path) -> TokenStream {
+/// One client method: its docs (`Calls `Rpc`` and `summary`, which starts with its own
+/// separator), deprecation, and `#[inline]`.
+///
+/// `#[inline]`: compiled only in crates that call it. Without it every method would compile
+/// the runtime's generic call path in the generated crate, used or not.
+fn emit_client_method(
+    method: &Method,
+    summary: &str,
+    signature: TokenStream,
+    body: TokenStream,
+) -> TokenStream {
     let name = &method.ident;
+    let deprecated = deprecated_attr(method.deprecated);
+    let docs = doc_attrs(
+        &format!("Calls `{}`{summary}", method.proto_name),
+        &method.docs,
+        method.idempotency.as_slice(),
+    );
+    quote! {
+        #docs
+        #deprecated
+        #[inline]
+        pub fn #name #signature {
+            #body
+        }
+    }
+}
+
+fn emit_blocking_method(method: &Method, rt: &syn::Path) -> TokenStream {
     let route = &method.route;
     let input = &method.input;
     let output = &method.output;
-    let deprecated = deprecated_attr(method.deprecated);
     let (summary, signature, body) = match method.kind {
         MethodKind::Unary => (
-            "with one request; `.call()` waits for the response.",
+            " with one request; `.call()` waits for the response.",
             quote! { (&self, request: #input) -> #rt::codegen::BlockingUnaryCall<#input, #output> },
             quote! { self.inner.unary(#route, request) },
         ),
         MethodKind::ServerStreaming => (
-            "with one request; `.call()` gives an iterator over the responses.",
+            " with one request; `.call()` gives an iterator over the responses.",
             quote! { (&self, request: #input) -> #rt::codegen::BlockingStreamingCall<#input, #output> },
             quote! { self.inner.server_streaming(#route, request) },
         ),
         MethodKind::ClientStreaming => (
-            "with every item of `requests` (drained on a thread of its own, so it may block); `.call()` waits for the response.",
+            " with every item of `requests` (drained on a thread of its own, so it may block); `.call()` waits for the response.",
             quote! {
                 (
                     &self,
@@ -344,17 +356,5 @@ fn emit_blocking_method(method: &Method, rt: &syn::Path) -> TokenStream {
             quote! { self.inner.bidi_streaming(#route) },
         ),
     };
-    let docs = doc_attrs(
-        &format!("Calls `{}` {summary}", method.proto_name).replace(" ;", ";"),
-        &method.docs,
-        method.idempotency.as_slice(),
-    );
-    quote! {
-        #docs
-        #deprecated
-        #[inline]
-        pub fn #name #signature {
-            #body
-        }
-    }
+    emit_client_method(method, summary, signature, body)
 }

@@ -48,7 +48,7 @@ impl Client {
 
     /// Starts building a unary call to `path` (`"/package.Service/Method"`).
     pub fn unary<Req, Resp>(&self, path: &'static str, request: Req) -> UnaryCall<Req, Resp> {
-        Call::new(self.grpc.clone(), path, call::Requests::One(request))
+        self.call(path, Requests::One(request))
     }
 
     /// Starts building a server-streaming call to `path`.
@@ -57,7 +57,7 @@ impl Client {
         path: &'static str,
         request: Req,
     ) -> StreamingCall<Req, Resp> {
-        Call::new(self.grpc.clone(), path, call::Requests::One(request))
+        self.call(path, Requests::One(request))
     }
 
     /// Starts building a client-streaming call to `path`.
@@ -66,7 +66,7 @@ impl Client {
         path: &'static str,
         requests: BoxStream<'static, Req>,
     ) -> ClientStreamingCall<Req, Resp> {
-        Call::new(self.grpc.clone(), path, call::Requests::Many(requests))
+        self.call(path, Requests::Many(requests))
     }
 
     /// Starts building a call of any shape to `path`.
@@ -84,6 +84,6 @@ impl Client {
         path: &'static str,
         requests: BoxStream<'static, Req>,
     ) -> StreamingCall<Req, Resp> {
-        Call::new(self.grpc.clone(), path, call::Requests::Many(requests))
+        self.call(path, Requests::Many(requests))
     }
 }
