@@ -1,18 +1,20 @@
 //! Doc comments that rustdoc reads as the proto author meant them, for every generated
 //! item: our services and prost-build's messages alike.
 //!
-//! prost-build (with `cleanup-markdown`) already fences code blocks as `text`, escapes
-//! brackets and wraps URLs. What remains is raw HTML: a proto comment saying
+//! The producers of doc lines (prost_docs for messages, emit::docs for services) already
+//! fence code blocks as `text`, escape brackets and wrap URLs. What remains is raw HTML: a proto comment saying
 //! `returns a <Thing>` would be an unclosed HTML tag to rustdoc (a warning under
 //! `-D warnings`, and the text disappears from the page). Tags are escaped here, outside
-//! code; autolinks (`<https://…>`) are kept.
+//! code; autolinks (`<https://…>`) are kept. Both call this on each item's lines.
 
-use syn::visit_mut::VisitMut;
-use syn::{Attribute, Expr, ExprLit, Lit, LitStr, Meta};
-
-/// Rewrites every `#[doc = "…"]` in `file`.
-pub(crate) fn clean_docs(file: &mut syn::File) {
-    DocCleaner::default().visit_file_mut(file);
+/// Escapes raw HTML tags in the doc lines of one item, leaving fenced code alone.
+pub(crate) fn escape_html(lines: &mut [String]) {
+    let mut cleaner = DocCleaner::default();
+    for line in lines {
+        if let Some(cleaned) = cleaner.clean_line(line) {
+            *line = cleaned;
+        }
+    }
 }
 
 #[derive(Default)]
@@ -21,35 +23,17 @@ struct DocCleaner {
     in_fence: bool,
 }
 
-impl VisitMut for DocCleaner {
-    fn visit_attribute_mut(&mut self, attribute: &mut Attribute) {
-        let Meta::NameValue(doc) = &mut attribute.meta else {
-            return;
-        };
-        if !doc.path.is_ident("doc") {
-            return;
-        }
-        if let Expr::Lit(ExprLit {
-            lit: Lit::Str(text),
-            ..
-        }) = &mut doc.value
-        {
-            let cleaned = self.clean_line(&text.value());
-            *text = LitStr::new(&cleaned, text.span());
-        }
-    }
-}
-
 impl DocCleaner {
-    fn clean_line(&mut self, line: &str) -> String {
+    /// The line with its tags escaped, or `None` when it stays as it is.
+    fn clean_line(&mut self, line: &str) -> Option<String> {
         if line.trim_start().starts_with("```") {
             self.in_fence = !self.in_fence;
-            return line.to_owned();
+            return None;
         }
-        if self.in_fence {
-            return line.to_owned();
+        if self.in_fence || !line.contains('<') {
+            return None;
         }
-        escape_tags(line)
+        Some(escape_tags(line))
     }
 }
 
@@ -111,8 +95,9 @@ mod tests {
     use super::*;
 
     fn clean(lines: &[&str]) -> Vec<String> {
-        let mut cleaner = DocCleaner::default();
-        lines.iter().map(|l| cleaner.clean_line(l)).collect()
+        let mut lines: Vec<String> = lines.iter().map(|l| (*l).to_owned()).collect();
+        escape_html(&mut lines);
+        lines
     }
 
     #[test]

@@ -55,8 +55,11 @@ mod messages;
 mod model;
 mod names;
 mod params;
+mod prost_docs;
 mod render;
 mod resolve;
+
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use prost_types::compiler::code_generator_response::{Feature, File};
 use prost_types::compiler::{CodeGeneratorRequest, CodeGeneratorResponse};
@@ -83,7 +86,8 @@ pub fn generate(request: &CodeGeneratorRequest) -> CodeGeneratorResponse {
 fn generate_files(request: &CodeGeneratorRequest) -> Result<Vec<File>, Errors> {
     let params = Params::parse(request.parameter())
         .map_err(|errors| Errors::from_iter(errors.iter().map(|e| error::invalid_parameter(e))))?;
-    let runtime: syn::Path = syn::parse_str(&params.runtime_path)
+    // Checked here so that bad input is reported once, before any work is shared out.
+    syn::parse_str::<syn::Path>(&params.runtime_path)
         .map_err(|err| error::invalid_parameter(&format!("runtime_path: {err}")))?;
     let packages = model::build(&request.proto_file, &request.file_to_generate, &params)?;
 
@@ -92,7 +96,7 @@ fn generate_files(request: &CodeGeneratorRequest) -> Result<Vec<File>, Errors> {
         .iter()
         .map(String::as_str)
         .collect();
-    let mut messages = if params.messages {
+    let messages = if params.messages {
         messages::generate(&request.proto_file, &to_generate, &params)?
     } else {
         Default::default()
@@ -102,35 +106,14 @@ fn generate_files(request: &CodeGeneratorRequest) -> Result<Vec<File>, Errors> {
     // (proto package, file name) of every package file, for the include file.
     let mut written: Vec<(String, String)> = Vec::new();
     let mut errors = Errors::default();
-    for package in &packages {
-        let package_messages = messages.remove(&package.proto_name);
-        let mut services = emit::services(&package.services, &params, &runtime);
-        if package_messages.is_none() && services.is_empty() {
-            continue;
-        }
-        if !services.is_empty() {
-            // Fails to compile, naming the symbol, against a runtime older than this plugin.
-            services = quote! {
-                const _: () = #runtime::codegen::RGRPC_CODEGEN_V1;
-                #services
-            };
-        }
-        let what = format!("package {:?}", package.proto_name);
-        match render::file(
-            &what,
-            &package.sources,
-            package_messages.as_deref(),
-            services,
-        ) {
-            Ok(content) => {
-                written.push((package.proto_name.clone(), package.file_name.clone()));
-                files.push(File {
-                    name: Some(package.file_name.clone()),
-                    content: Some(content),
-                    ..Default::default()
-                });
+    for rendered in render_packages(request, &params, &messages, packages.len())? {
+        match rendered {
+            Rendered::Nothing => {}
+            Rendered::File { package, file } => {
+                written.push((package, file.name().to_owned()));
+                files.push(file);
             }
-            Err(message) => errors.push(message),
+            Rendered::Failed(message) => errors.push(message),
         }
     }
     if let Some(name) = &params.include_file {
@@ -145,4 +128,104 @@ fn generate_files(request: &CodeGeneratorRequest) -> Result<Vec<File>, Errors> {
     }
     files.sort_by(|a, b| a.name.cmp(&b.name));
     errors.finish(files)
+}
+
+/// What became of one package.
+enum Rendered {
+    /// Neither messages nor services: no file.
+    Nothing,
+    File {
+        package: String,
+        file: File,
+    },
+    Failed(String),
+}
+
+/// Renders every package's file, in the model's order, on up to [`MAX_WORKERS`] threads:
+/// pretty-printing is most of the plugin's time and each file is independent.
+///
+/// Syntax trees are not `Send`, so each worker builds the model itself (a small share of
+/// the time) and takes packages by index.
+fn render_packages(
+    request: &CodeGeneratorRequest,
+    params: &Params,
+    messages: &messages::Messages,
+    count: usize,
+) -> Result<Vec<Rendered>, Errors> {
+    let workers = std::thread::available_parallelism()
+        .map_or(1, usize::from)
+        .min(MAX_WORKERS)
+        .min(count)
+        .max(1);
+    let next = AtomicUsize::new(0);
+    let work = || -> Result<Vec<(usize, Rendered)>, Errors> {
+        let runtime: syn::Path = syn::parse_str(&params.runtime_path)
+            .map_err(|err| error::invalid_parameter(&format!("runtime_path: {err}")))?;
+        let packages = model::build(&request.proto_file, &request.file_to_generate, params)?;
+        let mut done = Vec::new();
+        loop {
+            let index = next.fetch_add(1, Ordering::Relaxed);
+            let Some(package) = packages.get(index) else {
+                return Ok(done);
+            };
+            done.push((index, render_package(package, params, &runtime, messages)));
+        }
+    };
+    let mut done = if workers == 1 {
+        work()?
+    } else {
+        std::thread::scope(|scope| {
+            let handles: Vec<_> = (0..workers).map(|_| scope.spawn(work)).collect();
+            let mut all = Vec::new();
+            for handle in handles {
+                match handle.join() {
+                    Ok(part) => all.extend(part?),
+                    Err(panic) => std::panic::resume_unwind(panic),
+                }
+            }
+            Ok::<_, Errors>(all)
+        })?
+    };
+    done.sort_by_key(|(index, _)| *index);
+    Ok(done.into_iter().map(|(_, rendered)| rendered).collect())
+}
+
+/// More threads than this gain nothing measurable on large corpora.
+const MAX_WORKERS: usize = 4;
+
+fn render_package(
+    package: &model::Package,
+    params: &Params,
+    runtime: &syn::Path,
+    messages: &messages::Messages,
+) -> Rendered {
+    let package_messages = messages.of_package(&package.proto_name);
+    let mut services = emit::services(&package.services, params, runtime);
+    if package_messages.is_none() && services.is_empty() {
+        return Rendered::Nothing;
+    }
+    if !services.is_empty() {
+        // Fails to compile, naming the symbol, against a runtime older than this plugin.
+        services = quote! {
+            const _: () = #runtime::codegen::RGRPC_CODEGEN_V1;
+            #services
+        };
+    }
+    let what = format!("package {:?}", package.proto_name);
+    match render::file(
+        &what,
+        &package.sources,
+        package_messages.as_deref(),
+        services,
+    ) {
+        Ok(content) => Rendered::File {
+            package: package.proto_name.clone(),
+            file: File {
+                name: Some(package.file_name.clone()),
+                content: Some(content),
+                ..Default::default()
+            },
+        },
+        Err(message) => Rendered::Failed(message),
+    }
 }

@@ -8,16 +8,33 @@ use std::sync::Once;
 use prost_build::{Config, Module};
 use prost_types::FileDescriptorProto;
 
-use crate::error;
 use crate::params::{Params, ProstOption};
+use crate::{error, prost_docs};
 
-/// The prost code of each package being generated, keyed by proto package. Packages with
-/// nothing to generate (only services) are absent.
+/// prost's code for the packages being generated, its doc comments still markers.
+#[derive(Debug, Default)]
+pub(crate) struct Messages {
+    /// Keyed by proto package; packages with no messages or enums are absent.
+    code: BTreeMap<String, String>,
+    comments: prost_docs::Comments,
+}
+
+impl Messages {
+    /// The finished message code of `package`, docs in place; `None` if it has none.
+    pub(crate) fn of_package(&self, package: &str) -> Option<String> {
+        self.code
+            .get(package)
+            .map(|code| self.comments.expand(code))
+    }
+}
+
+/// Runs prost-build over the request. Packages with nothing to generate (only services)
+/// get no code.
 pub(crate) fn generate(
     files: &[FileDescriptorProto],
     to_generate: &[&str],
     params: &Params,
-) -> Result<BTreeMap<String, String>, String> {
+) -> Result<Messages, String> {
     let runtime = &params.runtime_path;
     let generating: BTreeSet<&str> = files
         .iter()
@@ -28,14 +45,15 @@ pub(crate) fn generate(
     // boxing and derives), so the other packages of the request go in too; their code is
     // dropped below. Files of a generated package that are not themselves generated stay
     // out: the model refuses requests that would need them.
+    // Comments go in as markers, expanded by us afterwards (see prost_docs).
+    let mut comments = prost_docs::Comments::default();
     let mut requests: Vec<(Module, FileDescriptorProto)> = files
         .iter()
         .filter(|file| to_generate.contains(&file.name()) || !generating.contains(file.package()))
         .map(|file| {
-            (
-                Module::from_protobuf_package_name(file.package()),
-                file.clone(),
-            )
+            let mut file = file.clone();
+            comments.take_from(&mut file);
+            (Module::from_protobuf_package_name(file.package()), file)
         })
         .collect();
     // prost emits files in request order; sort so protoc's order never changes the output.
@@ -82,10 +100,11 @@ pub(crate) fn generate(
     let generated = quietly(|| catch_unwind(AssertUnwindSafe(|| config.generate(requests))))
         .map_err(|panic| error::prost_failed(&panic_message(panic.as_ref())))?
         .map_err(|err| error::prost_failed(&err.to_string()))?;
-    Ok(generated
+    let code = generated
         .into_iter()
         .filter_map(|(module, code)| packages.get(&module).map(|p| (p.clone(), code)))
-        .collect())
+        .collect();
+    Ok(Messages { code, comments })
 }
 
 thread_local! {

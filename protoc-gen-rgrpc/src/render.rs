@@ -2,7 +2,7 @@
 
 use proc_macro2::TokenStream;
 
-use crate::{error, hygiene};
+use crate::error;
 
 /// The first line of every generated file. No versions, paths or dates: the same input
 /// must give the same bytes on every machine.
@@ -26,18 +26,21 @@ pub(crate) fn file(
         })?;
         items.extend(parsed.items);
     }
-    let text = services.to_string();
-    let parsed = syn::parse2::<syn::File>(services).map_err(|err| {
-        error::internal_unparsable(&format!("the services of {what}"), &err.to_string(), &text)
+    // A clone shares the tokens; they become text only if they fail to parse.
+    let parsed = syn::parse2::<syn::File>(services.clone()).map_err(|err| {
+        error::internal_unparsable(
+            &format!("the services of {what}"),
+            &err.to_string(),
+            &services.to_string(),
+        )
     })?;
     items.extend(parsed.items);
 
-    let mut file = syn::File {
+    let file = syn::File {
         shebang: None,
         attrs: Vec::new(),
         items,
     };
-    hygiene::clean_docs(&mut file);
 
     let mut out = String::from(HEADER);
     out.push('\n');

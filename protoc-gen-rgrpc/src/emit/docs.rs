@@ -16,6 +16,7 @@ pub(crate) fn doc_attrs(summary: &str, proto_lines: &[String], notes: &[&str]) -
         lines.push(String::new());
         lines.push(format!(" {note}"));
     }
+    crate::hygiene::escape_html(&mut lines);
     quote! { #( #[doc = #lines] )* }
 }
 
