@@ -71,9 +71,9 @@ where
         call,
         method,
         Answer::One,
-        |ctx, mut requests: RequestStream<Req>, _| {
+        |ctx, requests: RequestStream<Req>, _| {
             Box::pin(async move {
-                let request = single_request(&mut requests, method).await?;
+                let request = single_request(requests, method).await?;
                 let response = handler(ctx, request).await?;
                 encode_frame(&response).map(Some)
             })
@@ -97,9 +97,9 @@ where
         call,
         method,
         Answer::Stream,
-        |ctx, mut requests: RequestStream<Req>, messages| {
+        |ctx, requests: RequestStream<Req>, messages| {
             Box::pin(async move {
-                let request = single_request(&mut requests, method).await?;
+                let request = single_request(requests, method).await?;
                 let sink = response_sink(&ctx, messages)?;
                 handler(ctx, request, sink).await.map(|()| None)
             })
@@ -302,8 +302,13 @@ fn admit(parts: &http::request::Parts) -> Result<Admitted, Refusal> {
 }
 
 /// Reads the one request message of a unary or server-streaming call.
+///
+/// Takes the stream so that its decode buffer (as large as the message) is freed before
+/// the handler runs: holding it through the handler costs a large call one more
+/// message-sized allocation live at once, and glibc then returns and refaults the pages on
+/// every call (measured: 1 MiB calls at 0.6× tonic's speed, with 3× its page faults).
 async fn single_request<Req>(
-    requests: &mut RequestStream<Req>,
+    mut requests: RequestStream<Req>,
     method: &str,
 ) -> Result<Req, Status> {
     let request = requests

@@ -2,7 +2,8 @@
 //! separate processes, the two stacks alternated (A B, B A, …) so drift on a shared machine
 //! hits both alike. Ratios are rgrpc/tonic.
 //!
-//! * `rpc-bench compare [--reps N] [--seconds S]` — the whole comparison; prints Markdown.
+//! * `rpc-bench compare [--reps N] [--seconds S] [--scenarios NAME,…]` — the comparison
+//!   (every scenario unless named); prints Markdown.
 //! * `rpc-bench serve --stack rgrpc|tonic` — one server; prints `listening on ADDR`.
 //! * `rpc-bench load --stack rgrpc|tonic --addr ADDR --scenario NAME --seconds S` — one
 //!   measurement; prints `rate p50_ns p99_ns`.
@@ -18,7 +19,7 @@ use std::time::Duration;
 use scenarios::{Figures, SCENARIOS, Scenario};
 use stacks::{Client, Stack};
 
-const USAGE: &str = "usage: rpc-bench compare [--reps N] [--seconds S]
+const USAGE: &str = "usage: rpc-bench compare [--reps N] [--seconds S] [--scenarios NAME,...]
        rpc-bench serve --stack rgrpc|tonic
        rpc-bench load --stack rgrpc|tonic --addr HOST:PORT --scenario NAME --seconds S";
 
@@ -160,6 +161,14 @@ fn compare(args: &[String]) -> Result<(), String> {
     if reps == 0 || seconds <= 0.0 {
         return Err("--reps and --seconds must be positive".to_owned());
     }
+    // `--scenarios a,b` measures only those (e.g. while profiling one of them).
+    let chosen: Vec<Scenario> = match flags.get("scenarios") {
+        None => SCENARIOS.to_vec(),
+        Some(list) => list
+            .split(',')
+            .map(Scenario::parse)
+            .collect::<Result<_, _>>()?,
+    };
     let mut runs: Runs = BTreeMap::new();
     for rep in 0..reps {
         // A B, then B A: neither stack always runs first.
@@ -171,6 +180,9 @@ fn compare(args: &[String]) -> Result<(), String> {
         for stack in order {
             let server = ServerProcess::start(stack)?;
             for (index, scenario) in SCENARIOS.iter().enumerate() {
+                if !chosen.contains(scenario) {
+                    continue;
+                }
                 eprintln!(
                     "rep {}/{reps}: {} {}",
                     rep + 1,
