@@ -23,10 +23,17 @@ const RESERVED: [HeaderName; 9] = [
 /// once and only the reserved ones present are removed (rather than nine lookups each).
 pub(crate) fn strip(headers: &mut HeaderMap) {
     let mut present: u16 = 0;
+    let mut others = 0;
     for name in headers.keys() {
-        if let Some(index) = RESERVED.iter().position(|reserved| reserved == name) {
-            present |= 1 << index;
+        match RESERVED.iter().position(|reserved| reserved == name) {
+            Some(index) => present |= 1 << index,
+            None => others += 1,
         }
+    }
+    // The usual trailer block (status only) holds nothing else: no need to remove one by one.
+    if others == 0 {
+        headers.clear();
+        return;
     }
     for (index, name) in RESERVED.iter().enumerate() {
         if present & (1 << index) != 0 {
@@ -64,5 +71,13 @@ mod tests {
             md.get("x-trace").map(|v| v.to_str().ok()),
             Some(Some("abc"))
         );
+    }
+
+    #[test]
+    fn a_block_of_protocol_headers_only_becomes_empty() {
+        let mut map = HeaderMap::new();
+        map.insert("grpc-status", "0".parse().expect("valid"));
+        map.insert("grpc-message", "ok".parse().expect("valid"));
+        assert!(metadata(map).is_empty());
     }
 }
