@@ -3,7 +3,7 @@
 # compile cost against protoc-gen-prost + protoc-gen-tonic. Writes bench/results/latest.md
 # (figures, ratios, machine, date, command) and prints it.
 #
-#   bench/run.sh          # the full suite, about 10-15 minutes on a 2-core machine
+#   bench/run.sh          # the full suite, about 12-13 minutes on a 2-core machine once set up
 #   bench/run.sh --quick  # a short run of everything, under about 2 minutes once set up
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -47,11 +47,12 @@ trap 'rm -f "$tmp"' EXIT
     target/release/lifecycle-latency "$lifecycle_calls"
     echo '```'
     echo
-    echo "## Code generation and compile cost"
-    echo
+    # bench/codegen/run.sh prints its own "## Code generation and compile cost" heading.
     if [ -x bench/codegen/run.sh ]; then
         bench/codegen/run.sh "${codegen_flags[@]}"
     else
+        echo "## Code generation and compile cost"
+        echo
         echo "(bench/codegen/run.sh is missing: not measured)"
     fi
 } > "$tmp"

@@ -5,10 +5,9 @@
 # usage: bench/codegen/run.sh [--quick] [--no-release] [--breakdown]
 #
 #   full          plugin speed on the medium and large tiers (7 and 5 reps), compile cost of
-#                 the medium tier (3 debug and 2 release builds of each crate). With rgrpc's
-#                 generated code as it compiles today (about 80 s debug, 170 s release for
-#                 the medium tier) that takes about 20 minutes once the setup is cached.
-#   --no-release  leave the release builds out: about 11 minutes.
+#                 the medium tier (3 debug and 2 release builds of each crate): about 10
+#                 minutes once the setup is cached (each build takes 25-40 s).
+#   --no-release  leave the release builds out: about 7 minutes.
 #   --breakdown   add one build each of rgrpc's messages + async client / blocking client /
 #                 server, and a what-if with `#[inline]` on the client fns: about 5 minutes.
 #   --quick       a tiny tier (google/pubsub/v1 and its imports), 2 reps of plugin speed and 1
