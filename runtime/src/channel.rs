@@ -1,66 +1,311 @@
-//! The client side of the transport: an HTTP/2 connection (pool) to one server.
+//! The client side of the transport: an HTTP/2 connection (pool) to one server, or calls
+//! balanced over several replicas of it.
+
+mod balance;
 
 use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
 use std::task::{Context, Poll};
+use std::time::Duration;
 
 use tonic::body::Body;
 use tonic::transport::Endpoint;
+
+/// How long establishing a TCP connection may take, unless set: gRPC's own default, well
+/// below the minutes the OS would wait for an unreachable host.
+pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(20);
+
+/// How long an HTTP/2 keep-alive ping may go unanswered, unless set (gRPC's default).
+pub const DEFAULT_KEEPALIVE_TIMEOUT: Duration = Duration::from_secs(20);
+
+/// How many streams this client cancelled (reset) it remembers, for h2's 1 s, so that
+/// frames the server sent before it saw the reset are dropped quietly. h2 remembers 50:
+/// past 50 cancellations a second, it answers late frames with resets of its own, counts
+/// them as the server's misbehaviour, and after 1024 closes the connection
+/// (ENHANCE_YOUR_CALM, "too_many_internal_resets"), failing every call on it. Each
+/// remembered stream costs a few hundred bytes, for a second.
+pub(crate) const RESET_STREAMS_REMEMBERED: usize = 4096;
 
 /// A connection to a gRPC server, shared by every client built on it.
 ///
 /// Cloning is cheap (a handle to the same connection), so build one `Channel` per server
 /// and give a clone to each generated client. It is tonic's channel underneath: connection
-/// management, HTTP/2 and TLS are tonic's.
+/// management, HTTP/2 and TLS are tonic's. [`Channel::balance`] makes one channel over
+/// several replicas of a server.
 #[derive(Clone, Debug)]
 pub struct Channel {
-    inner: tonic::transport::Channel,
+    inner: Transport,
+}
+
+/// What a [`Channel`] sends its calls over.
+#[derive(Clone, Debug)]
+enum Transport {
+    /// One server.
+    Single(tonic::transport::Channel),
+    /// Several replicas, round robin over the reachable ones.
+    Balanced(balance::Balanced),
 }
 
 impl Channel {
-    /// Connects to `uri` (e.g. `"http://127.0.0.1:50051"`), failing if the server cannot be
-    /// reached now.
+    /// Connects to `uri` (e.g. `"http://127.0.0.1:50051"`) with the default settings,
+    /// failing if the server cannot be reached now. With the `tls` feature an `https://` URI
+    /// connects over TLS, trusting the platform's root certificates.
     pub async fn connect(uri: impl Into<String>) -> Result<Self, ConnectError> {
-        let uri = uri.into();
-        let endpoint = endpoint(&uri)?;
-        let inner = endpoint
-            .connect()
-            .await
-            .map_err(|err| ConnectError::new(&uri, err))?;
-        Ok(Self { inner })
+        Self::builder(uri).connect().await
     }
 
     /// A channel that connects on its first call (and reconnects after failures), for
     /// programs that start before their servers do.
     pub fn lazy(uri: impl Into<String>) -> Result<Self, ConnectError> {
-        let uri = uri.into();
-        Ok(Self {
-            inner: endpoint(&uri)?.connect_lazy(),
-        })
+        Self::builder(uri).connect_lazy()
+    }
+
+    /// A channel to `uri` with settings: TLS, timeouts, keep-alive.
+    ///
+    /// ```ignore
+    /// let channel = rgrpc::Channel::builder("https://localhost:50051")
+    ///     .tls(ClientTls::new().ca(ca_pem))
+    ///     .keepalive_interval(Duration::from_secs(60))
+    ///     .connect()
+    ///     .await?;
+    /// ```
+    pub fn builder(uri: impl Into<String>) -> ChannelBuilder {
+        ChannelBuilder {
+            uri: uri.into(),
+            connect_timeout: DEFAULT_CONNECT_TIMEOUT,
+            keepalive_interval: None,
+            keepalive_timeout: DEFAULT_KEEPALIVE_TIMEOUT,
+            keepalive_while_idle: false,
+            tcp_keepalive: None,
+            #[cfg(feature = "tls")]
+            tls: None,
+        }
     }
 }
 
-fn endpoint(uri: &str) -> Result<Endpoint, ConnectError> {
-    Endpoint::from_shared(uri.to_owned()).map_err(|err| ConnectError::new(uri, err))
+/// Settings for a [`Channel`], from [`Channel::builder`]; `connect` or `connect_lazy` ends it.
+///
+/// Defaults: 20 s to connect, no HTTP/2 or TCP keep-alive (as gRPC's clients), no TLS
+/// unless the URI is `https://`.
+#[derive(Clone, Debug)]
+pub struct ChannelBuilder {
+    uri: String,
+    connect_timeout: Duration,
+    keepalive_interval: Option<Duration>,
+    keepalive_timeout: Duration,
+    keepalive_while_idle: bool,
+    tcp_keepalive: Option<Duration>,
+    #[cfg(feature = "tls")]
+    tls: Option<crate::tls::ClientTls>,
+}
+
+impl ChannelBuilder {
+    /// How long establishing a TCP connection may take ([`DEFAULT_CONNECT_TIMEOUT`] unless
+    /// set). The TLS handshake has its own timeout, `ClientTls::handshake_timeout`.
+    pub fn connect_timeout(mut self, timeout: Duration) -> Self {
+        self.connect_timeout = timeout;
+        self
+    }
+
+    /// Pings the server (HTTP/2 PING) after this long without hearing from it, so a server
+    /// that vanished without closing the connection fails the calls on it instead of
+    /// leaving them waiting. Off by default. Servers may close connections that ping more
+    /// often than they allow (gRPC's: every 5 minutes at most, by default).
+    pub fn keepalive_interval(mut self, interval: Duration) -> Self {
+        self.keepalive_interval = Some(interval);
+        self
+    }
+
+    /// How long a keep-alive ping may go unanswered before the connection is closed
+    /// ([`DEFAULT_KEEPALIVE_TIMEOUT`] unless set).
+    pub fn keepalive_timeout(mut self, timeout: Duration) -> Self {
+        self.keepalive_timeout = timeout;
+        self
+    }
+
+    /// Whether to ping also while no call is open (default: only during calls).
+    pub fn keepalive_while_idle(mut self, enabled: bool) -> Self {
+        self.keepalive_while_idle = enabled;
+        self
+    }
+
+    /// TCP keep-alive: the idle time before the OS starts probing; `None` (the default)
+    /// leaves it off.
+    pub fn tcp_keepalive(mut self, idle: Option<Duration>) -> Self {
+        self.tcp_keepalive = idle;
+        self
+    }
+
+    /// Connects over TLS with `tls`; the URI must then be `https://`.
+    #[cfg(feature = "tls")]
+    pub fn tls(mut self, tls: crate::tls::ClientTls) -> Self {
+        self.tls = Some(tls);
+        self
+    }
+
+    /// Connects now, failing if the settings are wrong or the server cannot be reached.
+    pub async fn connect(self) -> Result<Channel, ConnectError> {
+        let endpoint = self.endpoint()?;
+        let inner = endpoint
+            .connect()
+            .await
+            .map_err(|err| ConnectError::new(&self.uri, err))?;
+        Ok(Channel::from(inner))
+    }
+
+    /// A channel that connects on its first call (see [`Channel::lazy`]); fails only if the
+    /// settings are wrong.
+    pub fn connect_lazy(self) -> Result<Channel, ConnectError> {
+        Ok(Channel::from(self.endpoint()?.connect_lazy()))
+    }
+
+    fn endpoint(&self) -> Result<Endpoint, ConnectError> {
+        let uri = self.uri.as_str();
+        let mut endpoint = Endpoint::from_shared(uri.to_owned())
+            .map_err(|err| ConnectError::new(uri, err))?
+            .connect_timeout(self.connect_timeout)
+            .keep_alive_timeout(self.keepalive_timeout)
+            .keep_alive_while_idle(self.keepalive_while_idle)
+            .tcp_keepalive(self.tcp_keepalive)
+            .http2_max_concurrent_reset_streams(RESET_STREAMS_REMEMBERED);
+        if let Some(interval) = self.keepalive_interval {
+            endpoint = endpoint.http2_keep_alive_interval(interval);
+        }
+        self.secure(endpoint)
+    }
+
+    /// Adds TLS to `endpoint` for an `https://` URI, and refuses the combinations that would
+    /// silently send plaintext or could never connect.
+    #[cfg(feature = "tls")]
+    fn secure(&self, endpoint: Endpoint) -> Result<Endpoint, ConnectError> {
+        let uri = self.uri.as_str();
+        let https = endpoint.uri().scheme_str() == Some("https");
+        let tls = match (&self.tls, https) {
+            (Some(tls), true) => tls.clone(),
+            // tonic would connect in plaintext, ignoring the TLS settings.
+            (Some(_), false) => {
+                return Err(ConnectError::new(
+                    uri,
+                    crate::tls::TlsError::new(
+                        "TLS is configured but the URI is not https://; use https://",
+                    ),
+                ));
+            }
+            (None, true) => crate::tls::ClientTls::new().system_roots(),
+            (None, false) => return Ok(endpoint),
+        };
+        let config = tls
+            .into_tonic()
+            .map_err(|err| ConnectError::new(uri, err))?;
+        endpoint.tls_config(config).map_err(|err| {
+            ConnectError::new(
+                uri,
+                crate::tls::TlsError::with_source("the client's TLS settings", err),
+            )
+        })
+    }
+
+    /// Without the `tls` feature, an `https://` URI could only fail later, at every call.
+    #[cfg(not(feature = "tls"))]
+    fn secure(&self, endpoint: Endpoint) -> Result<Endpoint, ConnectError> {
+        if endpoint.uri().scheme_str() == Some("https") {
+            return Err(ConnectError::new(
+                &self.uri,
+                "https:// needs rgrpc's `tls` feature",
+            ));
+        }
+        Ok(endpoint)
+    }
 }
 
 impl From<tonic::transport::Channel> for Channel {
     /// Wraps a channel configured through tonic's `Endpoint` (TLS, timeouts, keep-alive…).
     fn from(inner: tonic::transport::Channel) -> Self {
-        Self { inner }
+        Self {
+            inner: Transport::Single(inner),
+        }
+    }
+}
+
+impl Channel {
+    /// One channel over several replicas of a server (e.g. `"http://10.0.0.1:50051"`,
+    /// `"http://10.0.0.2:50051"`), each connecting on its first call, with the default
+    /// settings ([`Channel::balance_with`] takes settings).
+    ///
+    /// Calls go round robin to the replicas that are reachable. A replica whose connection
+    /// fails is taken out at once, so only the calls already sent to it fail (with
+    /// `UNAVAILABLE`); it is reconnected in the background, with pauses growing from
+    /// 100 ms to 5 s, and takes calls again once connected. While no replica is reachable,
+    /// calls fail at once with `UNAVAILABLE`. Fails only for a bad URI or an empty list.
+    pub fn balance<I>(uris: I) -> Result<Self, ConnectError>
+    where
+        I: IntoIterator,
+        I::Item: Into<String>,
+    {
+        Self::balance_with(uris.into_iter().map(Channel::builder))
+    }
+
+    /// [`Channel::balance`] over replicas with settings, one builder each (TLS, timeouts).
+    pub fn balance_with(
+        replicas: impl IntoIterator<Item = ChannelBuilder>,
+    ) -> Result<Self, ConnectError> {
+        let endpoints = replicas
+            .into_iter()
+            .map(|replica| replica.endpoint())
+            .collect::<Result<Vec<_>, _>>()?;
+        if endpoints.is_empty() {
+            return Err(ConnectError::new("", "no replica to balance over"));
+        }
+        Ok(Self {
+            inner: Transport::Balanced(balance::Balanced::new(endpoints)),
+        })
     }
 }
 
 impl tower_service::Service<http::Request<Body>> for Channel {
     type Response = http::Response<Body>;
-    type Error = tonic::transport::Error;
-    type Future = tonic::transport::channel::ResponseFuture;
+    type Error = Box<dyn std::error::Error + Send + Sync>;
+    type Future = ResponseFuture;
 
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
-        self.inner.poll_ready(cx)
+        match &mut self.inner {
+            Transport::Single(channel) => channel.poll_ready(cx).map_err(Into::into),
+            // Each call waits for its replica's own readiness.
+            Transport::Balanced(_) => Poll::Ready(Ok(())),
+        }
     }
 
     fn call(&mut self, request: http::Request<Body>) -> Self::Future {
-        self.inner.call(request)
+        ResponseFuture(match &mut self.inner {
+            Transport::Single(channel) => Answer::Single(channel.call(request)),
+            Transport::Balanced(replicas) => Answer::Balanced(replicas.call(request)),
+        })
+    }
+}
+
+/// The response to one HTTP/2 request sent on a [`Channel`].
+pub struct ResponseFuture(Answer);
+
+enum Answer {
+    Single(tonic::transport::channel::ResponseFuture),
+    Balanced(balance::ResponseFuture),
+}
+
+impl Future for ResponseFuture {
+    type Output = Result<http::Response<Body>, Box<dyn std::error::Error + Send + Sync>>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        match &mut self.0 {
+            Answer::Single(answer) => Pin::new(answer).poll(cx).map_err(Into::into),
+            Answer::Balanced(answer) => answer.as_mut().poll(cx),
+        }
+    }
+}
+
+impl fmt::Debug for ResponseFuture {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ResponseFuture").finish_non_exhaustive()
     }
 }
 

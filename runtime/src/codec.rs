@@ -1,18 +1,31 @@
-//! gRPC message framing: a protobuf message becomes one length-prefixed frame.
+//! gRPC message framing: a protobuf message becomes one length-prefixed frame, and the
+//! message size limits both sides enforce.
 
 use bytes::{BufMut, Bytes, BytesMut};
 use prost::Message;
-use tonic::Status;
+use tonic::{Code, Status};
 
 /// The five-byte prefix of every gRPC message: a compressed flag and a big-endian length.
 const PREFIX_LEN: usize = 5;
 
-/// Encodes `message` as one uncompressed gRPC frame, ready to be an HTTP/2 DATA payload.
+/// The largest message either side receives unless configured otherwise: 4 MiB, as in
+/// gRPC's other implementations.
+pub(crate) const DEFAULT_MAX_RECEIVE_MESSAGE_SIZE: usize = 4 * 1024 * 1024;
+
+/// The largest message either side sends unless configured otherwise: no limit beyond the
+/// gRPC frame's own (4 GiB), as in gRPC's other implementations.
+pub(crate) const DEFAULT_MAX_SEND_MESSAGE_SIZE: usize = usize::MAX;
+
+/// Encodes `message` as one uncompressed gRPC frame, ready to be an HTTP/2 DATA payload,
+/// unless it is larger than `limit` bytes (`RESOURCE_EXHAUSTED`, nothing encoded).
 ///
 /// Encoding happens here, in generic code as small as possible, so that everything after it
 /// (queueing, the response body, trailers) is non-generic and compiled once.
-pub(crate) fn encode_frame<T: Message>(message: &T) -> Result<Bytes, Status> {
+pub(crate) fn encode_frame<T: Message>(message: &T, limit: usize) -> Result<Bytes, Status> {
     let len = message.encoded_len();
+    if len > limit {
+        return Err(too_large_to_send(len, limit));
+    }
     let prefix_len = u32::try_from(len).map_err(|_| {
         Status::resource_exhausted(format!(
             "message of {len} bytes exceeds the gRPC frame limit of 4 GiB"
@@ -27,20 +40,93 @@ pub(crate) fn encode_frame<T: Message>(message: &T) -> Result<Bytes, Status> {
     Ok(buf.freeze())
 }
 
+/// The status of a response message the server refuses to send: it is over the server's
+/// `max_response_message_size`.
+fn too_large_to_send(len: usize, limit: usize) -> Status {
+    Status::resource_exhausted(format!(
+        "the response message of {len} bytes exceeds the server's max_response_message_size \
+         of {limit} bytes"
+    ))
+}
+
+/// The status of a request message the client refuses to send: it is over the client's
+/// `max_request_message_size`.
+pub(crate) fn request_too_large_to_send(len: usize, limit: usize) -> Status {
+    Status::resource_exhausted(format!(
+        "the request message of {len} bytes exceeds the client's max_request_message_size \
+         of {limit} bytes"
+    ))
+}
+
+/// Which side received a message over its limit, for the status message.
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum ReceivedBy {
+    /// The server, reading a request message.
+    Server,
+    /// The client, reading a response message.
+    Client,
+}
+
+/// tonic's decoder refuses a message over the receive limit before buffering it, with
+/// `OUT_OF_RANGE`; the gRPC spec (and every other implementation) says
+/// `RESOURCE_EXHAUSTED`. This turns tonic's refusal into that, naming the setting, and
+/// passes every other status through unchanged — including an `OUT_OF_RANGE` a peer sent.
+pub(crate) fn received_too_large(status: Status, receiver: ReceivedBy, limit: usize) -> Status {
+    // tonic's own words (tonic 0.14, codec/decode.rs); hostile.rs pins them.
+    const TONIC_REFUSAL: &str = "Error, decoded message length too large";
+    if status.code() != Code::OutOfRange || !status.message().starts_with(TONIC_REFUSAL) {
+        return status;
+    }
+    let (what, setting) = match receiver {
+        ReceivedBy::Server => ("request", "server's max_request_message_size"),
+        ReceivedBy::Client => ("response", "client's max_response_message_size"),
+    };
+    Status::resource_exhausted(format!(
+        "the {what} message exceeds the {setting} of {limit} bytes ({})",
+        status.message()
+    ))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
     fn frame_has_prefix_then_payload() {
-        let frame = encode_frame(&"hi".to_string()).expect("encodes");
+        let frame = encode_frame(&"hi".to_string(), usize::MAX).expect("encodes");
         // field 1, wire type 2, length 2, "hi"
         assert_eq!(&frame[..], &[0, 0, 0, 0, 4, 0x0a, 2, b'h', b'i']);
     }
 
     #[test]
     fn empty_message_is_prefix_only() {
-        let frame = encode_frame(&()).expect("encodes");
+        let frame = encode_frame(&(), 0).expect("encodes");
         assert_eq!(&frame[..], &[0, 0, 0, 0, 0]);
+    }
+
+    #[test]
+    fn message_over_the_limit_is_refused() {
+        let status = encode_frame(&"hi".to_string(), 3).expect_err("4 bytes > 3");
+        assert_eq!(status.code(), Code::ResourceExhausted);
+        assert!(status.message().contains("4 bytes"), "{status:?}");
+        assert!(encode_frame(&"hi".to_string(), 4).is_ok());
+    }
+
+    #[test]
+    fn only_tonics_refusal_becomes_resource_exhausted() {
+        let refusal = Status::out_of_range(
+            "Error, decoded message length too large: found 9 bytes, the limit is: 8 bytes",
+        );
+        let status = received_too_large(refusal, ReceivedBy::Client, 8);
+        assert_eq!(status.code(), Code::ResourceExhausted);
+        assert!(
+            status
+                .message()
+                .contains("max_response_message_size of 8 bytes")
+        );
+
+        let from_peer = Status::out_of_range("page 3 of 2");
+        let status = received_too_large(from_peer, ReceivedBy::Server, 8);
+        assert_eq!(status.code(), Code::OutOfRange);
     }
 }

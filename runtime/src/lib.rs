@@ -9,6 +9,7 @@
 //! * [`server`]: the [`Context`] every handler receives, the request and response streams,
 //!   the dispatch that turns a handler into an HTTP/2 response, and a [`Server`] builder.
 //! * [`Channel`]: the client side of the transport (tonic's HTTP/2 channel).
+//! * `tls` (with the `tls` feature): TLS and mutual TLS for servers and channels.
 //!
 //! Transport, framing and status encoding are tonic's; `rgrpc` owns the call semantics.
 //! The [`Status`], [`Code`] and [`metadata`] types are tonic's own, re-exported, so an
@@ -26,8 +27,11 @@ mod log;
 mod reserved;
 pub mod server;
 mod timeout;
+#[cfg(feature = "tls")]
+pub mod tls;
+mod unavailable;
 
-pub use channel::{Channel, ConnectError};
+pub use channel::{Channel, ChannelBuilder, ConnectError};
 pub use client::{Response, ResponseStream};
 pub use server::{Context, RequestStream, ResponseSink, Server};
 /// The cancellation signal calls take ([`Call::cancellation`](client::Call::cancellation))

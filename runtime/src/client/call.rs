@@ -21,6 +21,7 @@ use tonic_prost::ProstCodec;
 use tracing::Instrument;
 
 use super::limits::{Deadline, Limits, ResetOnDrop, cancelled_by_caller};
+use super::sizes::{self, MessageSizes};
 use super::{Response, ResponseStream};
 use crate::log::{CallLog, Side};
 use crate::{Channel, Context, reserved};
@@ -61,6 +62,7 @@ struct Options {
     deadline: Option<Instant>,
     cancellations: Vec<CancellationToken>,
     compression: Option<CompressionEncoding>,
+    sizes: MessageSizes,
 }
 
 /// What a call sends: one message, or a stream of them.
@@ -81,12 +83,20 @@ impl<Req> Requests<Req> {
 }
 
 impl<Req, Resp, Answer> Call<Req, Resp, Answer> {
-    pub(crate) fn new(grpc: Grpc<Channel>, path: &'static str, requests: Requests<Req>) -> Self {
+    pub(crate) fn new(
+        grpc: Grpc<Channel>,
+        path: &'static str,
+        requests: Requests<Req>,
+        sizes: MessageSizes,
+    ) -> Self {
         Self {
             grpc,
             path,
             requests,
-            options: Options::default(),
+            options: Options {
+                sizes,
+                ..Options::default()
+            },
             _answer: PhantomData,
         }
     }
@@ -133,6 +143,23 @@ impl<Req, Resp, Answer> Call<Req, Resp, Answer> {
         self
     }
 
+    /// Refuses response messages larger than `bytes` for this call, instead of the
+    /// client's limit (default 4 MiB): the call ends with `RESOURCE_EXHAUSTED`, the
+    /// message refused from its length prefix before any of it is buffered.
+    pub fn max_response_message_size(mut self, bytes: usize) -> Self {
+        self.options.sizes.max_response = bytes;
+        self
+    }
+
+    /// Refuses to send request messages larger than `bytes` for this call, instead of the
+    /// client's limit (default: no limit): the call ends with `RESOURCE_EXHAUSTED` and the
+    /// message is not sent. A request stream stops at that message without half-closing,
+    /// so the server never takes the requests before it for all of them.
+    pub fn max_request_message_size(mut self, bytes: usize) -> Self {
+        self.options.sizes.max_request = bytes;
+        self
+    }
+
     /// Makes this an outgoing call on behalf of the incoming call `ctx`: it inherits the
     /// remaining deadline and is cancelled with it, so a chain of services stops as soon
     /// as its first caller goes away.
@@ -144,7 +171,12 @@ impl<Req, Resp, Answer> Call<Req, Resp, Answer> {
         self.options.cancellations.push(ctx.cancellation_token());
         self
     }
+}
 
+impl<Req, Resp, Answer> Call<Req, Resp, Answer>
+where
+    Req: Message + Send + 'static,
+{
     /// Everything needed to run the call, or the status that ends it before it starts.
     fn prepare(self) -> Result<Prepared<Req>, Status> {
         let Options {
@@ -153,20 +185,21 @@ impl<Req, Resp, Answer> Call<Req, Resp, Answer> {
             deadline,
             cancellations,
             compression,
+            sizes,
         } = self.options;
         let now = Instant::now();
-        let deadline = match (timeout, deadline) {
+        // A timeout too long to be an `Instant` (`Duration::MAX`) is no deadline at all.
+        let timeout_at = timeout.and_then(|timeout| now.checked_add(timeout));
+        let deadline = match (timeout_at, deadline) {
             (None, None) => None,
-            (Some(timeout), None) => Some(now + timeout),
-            (None, Some(deadline)) => Some(deadline),
-            (Some(timeout), Some(deadline)) => Some(earliest(Some(now + timeout), deadline)),
+            (Some(at), None) | (None, Some(at)) => Some(at),
+            (Some(timeout_at), Some(deadline)) => Some(earliest(Some(timeout_at), deadline)),
         }
         .map(|at| Deadline {
             at,
             timeout: at.saturating_duration_since(now),
         });
         let mut log = CallLog::start(Side::Client, self.path, None, deadline.map(|d| d.timeout));
-        let limits = Limits::new(deadline, cancellations);
         if let Some(deadline) = deadline
             && deadline.timeout.is_zero()
         {
@@ -174,16 +207,21 @@ impl<Req, Resp, Answer> Call<Req, Resp, Answer> {
             log.end(status.code(), status.message());
             return Err(status);
         }
+        let (requests, oversized) =
+            sizes::check(self.requests, sizes.max_request).inspect_err(|status| {
+                log.end(status.code(), status.message());
+            })?;
+        let limits = Limits::new(deadline, cancellations).with_sizes(sizes.max_response, oversized);
         // Only a request stream can still be sending when the call ends early; a single
         // request is sent at once, and hyper resets the stream when the call is dropped.
-        let streamed = matches!(self.requests, Requests::Many(_));
-        let mut request = tonic::Request::new(self.requests.into_stream());
+        let streamed = matches!(requests, Requests::Many(_));
+        let mut request = tonic::Request::new(requests.into_stream());
         *request.metadata_mut() = MetadataMap::from_headers(reserved::headers(metadata));
         if let Some(deadline) = deadline {
             request.set_timeout(deadline.timeout);
         }
         let reset = streamed.then(|| ResetOnDrop::new(request.cancellation_handle()));
-        let mut grpc = self.grpc;
+        let mut grpc = self.grpc.max_decoding_message_size(sizes.max_response);
         if let Some(encoding) = compression {
             grpc = grpc.send_compressed(encoding);
         }

@@ -1,4 +1,5 @@
-//! What can end a call before the server does: its deadline and its cancellation.
+//! What can end a call before the server does: its deadline, its cancellation, and a
+//! message over its size limits.
 
 use std::future::Future;
 use std::pin::Pin;
@@ -9,6 +10,9 @@ use futures_util::future::select_all;
 use tokio::time::{Instant, Sleep};
 use tokio_util::sync::CancellationToken;
 use tonic::{CancellationHandle, Code, Status};
+
+use super::sizes::Oversized;
+use crate::codec::{DEFAULT_MAX_RECEIVE_MESSAGE_SIZE, ReceivedBy, received_too_large};
 
 /// The instant a call's deadline passes, and the timeout it came from (for the message).
 #[derive(Clone, Copy, Debug)]
@@ -25,10 +29,15 @@ impl Deadline {
 
 type Cancelled = Pin<Box<dyn Future<Output = ()> + Send>>;
 
-/// The deadline and cancellation of one call, pollable alongside its progress.
+/// The deadline, cancellation and size limits of one call, pollable alongside its
+/// progress.
 pub(crate) struct Limits {
     deadline: Option<(Pin<Box<Sleep>>, Deadline)>,
     cancelled: Option<Cancelled>,
+    /// Reports a streamed request message over the call's `max_request_message_size`.
+    oversized: Option<Oversized>,
+    /// The call's `max_response_message_size`, for the status of a message over it.
+    max_response: usize,
 }
 
 impl Limits {
@@ -49,7 +58,17 @@ impl Limits {
         Self {
             deadline: deadline.map(|d| (Box::pin(tokio::time::sleep_until(d.at)), d)),
             cancelled,
+            oversized: None,
+            max_response: DEFAULT_MAX_RECEIVE_MESSAGE_SIZE,
         }
+    }
+
+    /// Also ends the call when `oversized` reports, and names `max_response` in the status
+    /// of a response message over it.
+    pub(crate) fn with_sizes(mut self, max_response: usize, oversized: Option<Oversized>) -> Self {
+        self.max_response = max_response;
+        self.oversized = oversized;
+        self
     }
 
     /// Ready with the status that ends the call, once it is cancelled or past its deadline.
@@ -59,6 +78,15 @@ impl Limits {
             && cancelled.as_mut().poll(cx).is_ready()
         {
             return Poll::Ready(cancelled_by_caller());
+        }
+        if let Some(oversized) = &mut self.oversized
+            && let Poll::Ready(report) = Pin::new(oversized).poll(cx)
+        {
+            match report {
+                Ok(status) => return Poll::Ready(status),
+                // The request stream ended with every message within the limit.
+                Err(_) => self.oversized = None,
+            }
         }
         if let Some((sleep, deadline)) = &mut self.deadline
             && sleep.as_mut().poll(cx).is_ready()
@@ -73,7 +101,11 @@ impl Limits {
     /// A server whose own view of the deadline expired first may answer `CANCELLED`
     /// (tonic's server does, "Timeout expired"); once our deadline has passed, the caller
     /// must see `DEADLINE_EXCEEDED` regardless, as grpc-java's client also ensures.
+    /// A response message over the limit is `RESOURCE_EXHAUSTED`, and a failed connection
+    /// `UNAVAILABLE`.
     pub(crate) fn classify(&self, status: Status) -> Status {
+        let status = received_too_large(status, ReceivedBy::Client, self.max_response);
+        let status = crate::unavailable::connection_failure_as_unavailable(status);
         match &self.deadline {
             Some((_, deadline))
                 if status.code() == Code::Cancelled && Instant::now() >= deadline.at =>
@@ -88,6 +120,7 @@ impl Limits {
     pub(crate) fn clear(&mut self) {
         self.deadline = None;
         self.cancelled = None;
+        self.oversized = None;
     }
 }
 

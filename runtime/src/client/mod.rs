@@ -16,6 +16,7 @@
 mod call;
 mod limits;
 mod response;
+mod sizes;
 mod stream;
 
 pub(crate) use call::Requests;
@@ -26,15 +27,26 @@ pub use stream::ResponseStream;
 use futures_util::stream::BoxStream;
 use tonic::client::Grpc;
 
+use self::sizes::MessageSizes;
 use crate::Channel;
 
 /// What every generated client wraps: a channel plus the gRPC protocol on top of it.
 ///
 /// Cloning is cheap and clones share the channel, so clients can be stored in structs and
 /// moved into tasks freely; every call takes `&self`.
+///
+/// Its message size limits apply to every call made through it (a call may set its own);
+/// to give a generated client other limits than the defaults, build it `from_client`:
+///
+/// ```ignore
+/// let client = HelloServiceClient::from_client(
+///     rgrpc::client::Client::new(channel).max_response_message_size(16 << 20),
+/// );
+/// ```
 #[derive(Clone, Debug)]
 pub struct Client {
     grpc: Grpc<Channel>,
+    sizes: MessageSizes,
 }
 
 impl Client {
@@ -43,7 +55,23 @@ impl Client {
         // Servers may compress their answers with gzip; we say we can read that.
         Self {
             grpc: Grpc::new(channel).accept_compressed(tonic::codec::CompressionEncoding::Gzip),
+            sizes: MessageSizes::default(),
         }
+    }
+
+    /// Refuses response messages larger than `bytes` (default 4 MiB, as in gRPC's other
+    /// implementations): such a call ends with `RESOURCE_EXHAUSTED`, the message refused
+    /// from its length prefix before any of it is buffered.
+    pub fn max_response_message_size(mut self, bytes: usize) -> Self {
+        self.sizes.max_response = bytes;
+        self
+    }
+
+    /// Refuses to send request messages larger than `bytes` (default: no limit): such a
+    /// call ends with `RESOURCE_EXHAUSTED`, and the message is not sent.
+    pub fn max_request_message_size(mut self, bytes: usize) -> Self {
+        self.sizes.max_request = bytes;
+        self
     }
 
     /// Starts building a unary call to `path` (`"/package.Service/Method"`).
@@ -75,7 +103,7 @@ impl Client {
         path: &'static str,
         requests: Requests<Req>,
     ) -> Call<Req, Resp, Answer> {
-        Call::new(self.grpc.clone(), path, requests)
+        Call::new(self.grpc.clone(), path, requests, self.sizes)
     }
 
     /// Starts building a bidirectional-streaming call to `path`.

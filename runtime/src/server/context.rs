@@ -11,6 +11,10 @@ use futures_util::task::AtomicWaker;
 use tokio_util::sync::CancellationToken;
 use tonic::Status;
 use tonic::metadata::MetadataMap;
+#[cfg(feature = "tls")]
+use tonic::transport::CertificateDer;
+#[cfg(feature = "tls")]
+use tonic::transport::server::{TcpConnectInfo, TlsConnectInfo};
 
 use crate::reserved;
 
@@ -30,6 +34,9 @@ struct Inner {
     method: &'static str,
     metadata: MetadataMap,
     peer: Option<SocketAddr>,
+    /// The client's certificate chain, when it presented one over TLS.
+    #[cfg(feature = "tls")]
+    peer_certificates: Option<Arc<Vec<CertificateDer<'static>>>>,
     extensions: http::Extensions,
     deadline: Option<Instant>,
     cancellation: CancellationToken,
@@ -60,6 +67,11 @@ impl Context {
                 method,
                 metadata: reserved::metadata(parts.headers),
                 peer,
+                #[cfg(feature = "tls")]
+                peer_certificates: parts
+                    .extensions
+                    .get::<TlsConnectInfo<TcpConnectInfo>>()
+                    .and_then(TlsConnectInfo::peer_certs),
                 extensions: parts.extensions,
                 deadline,
                 cancellation: CancellationToken::new(),
@@ -80,9 +92,18 @@ impl Context {
         &self.inner.metadata
     }
 
-    /// The client's address, when the transport knows it (TCP does).
+    /// The client's address, when the transport knows it (TCP does, with or without TLS:
+    /// tonic records the TCP connection's info under TLS too).
     pub fn peer(&self) -> Option<SocketAddr> {
         self.inner.peer
+    }
+
+    /// The certificate chain the client presented over mutual TLS (its own certificate
+    /// first, DER-encoded), already verified against the server's client CA; `None` without
+    /// TLS or when the client presented none.
+    #[cfg(feature = "tls")]
+    pub fn peer_certificates(&self) -> Option<&[CertificateDer<'static>]> {
+        self.inner.peer_certificates.as_deref().map(Vec::as_slice)
     }
 
     /// The HTTP request extensions: what tower layers in front of the service attached.

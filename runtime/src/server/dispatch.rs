@@ -18,15 +18,12 @@ use tonic::transport::server::TcpConnectInfo;
 use tonic_prost::ProstDecoder;
 use tracing::Instrument;
 
-use super::driver::{self, Driver, Handler, MESSAGE_QUEUE};
+use super::driver::{self, Driver, Failure, Handler, MESSAGE_QUEUE};
 use super::streams::WatchedBody;
-use super::{Context, RequestStream, ResponseSink};
+use super::{Context, MessageLimits, RequestStream, ResponseSink};
 use crate::codec::encode_frame;
 use crate::log::{CallLog, Side};
 use crate::timeout;
-
-/// The largest request message a server decodes, as in gRPC's other implementations.
-pub const MAX_REQUEST_MESSAGE_SIZE: usize = 4 * 1024 * 1024;
 
 /// The future a generated server's `call` returns.
 pub type ServerFuture =
@@ -71,11 +68,11 @@ where
         call,
         method,
         Answer::One,
-        |ctx, requests: RequestStream<Req>, _| {
+        |ctx, requests: RequestStream<Req>, replies| {
             Box::pin(async move {
                 let request = single_request(requests, method).await?;
                 let response = handler(ctx, request).await?;
-                encode_frame(&response).map(Some)
+                encode_frame(&response, replies.max_size).map(Some)
             })
         },
     )
@@ -97,10 +94,10 @@ where
         call,
         method,
         Answer::Stream,
-        |ctx, requests: RequestStream<Req>, messages| {
+        |ctx, requests: RequestStream<Req>, replies| {
             Box::pin(async move {
                 let request = single_request(requests, method).await?;
-                let sink = response_sink(&ctx, messages)?;
+                let sink = replies.sink(&ctx)?;
                 handler(ctx, request, sink).await.map(|()| None)
             })
         },
@@ -123,10 +120,10 @@ where
         call,
         method,
         Answer::One,
-        |ctx, requests: RequestStream<Req>, _| {
+        |ctx, requests: RequestStream<Req>, replies| {
             Box::pin(async move {
                 let response = handler(ctx, requests).await?;
-                encode_frame(&response).map(Some)
+                encode_frame(&response, replies.max_size).map(Some)
             })
         },
     )
@@ -148,9 +145,9 @@ where
         call,
         method,
         Answer::Stream,
-        |ctx, requests: RequestStream<Req>, messages| {
+        |ctx, requests: RequestStream<Req>, replies| {
             Box::pin(async move {
-                let sink = response_sink(&ctx, messages)?;
+                let sink = replies.sink(&ctx)?;
                 handler(ctx, requests, sink).await.map(|()| None)
             })
         },
@@ -170,23 +167,38 @@ enum Answer {
     Stream,
 }
 
-/// The sink of a streaming call, over the message queue `start` made for it.
-fn response_sink<Resp: Message>(
-    ctx: &Context,
-    messages: Option<mpsc::Sender<Bytes>>,
-) -> Result<ResponseSink<Resp>, Status> {
-    let messages = messages
-        .ok_or_else(|| Status::internal("rgrpc bug: a streaming call without a message queue"))?;
-    Ok(ResponseSink::new(ctx.clone(), messages))
+/// Where a handler's answer goes, and how large a message it may be.
+struct Replies {
+    /// The message queue of a call that streams its answer; calls answered by one message
+    /// need none.
+    queue: Option<mpsc::Sender<Bytes>>,
+    failure: Failure,
+    /// The server's `max_response_message_size`.
+    max_size: usize,
+}
+
+impl Replies {
+    /// The sink of a streaming call, over the message queue `start` made for it.
+    fn sink<Resp: Message>(self, ctx: &Context) -> Result<ResponseSink<Resp>, Status> {
+        let queue = self.queue.ok_or_else(|| {
+            Status::internal("rgrpc bug: a streaming call without a message queue")
+        })?;
+        Ok(ResponseSink::new(
+            ctx.clone(),
+            queue,
+            self.failure,
+            self.max_size,
+        ))
+    }
 }
 
 /// Checks the request, sets up the call and runs `run` to completion inside the response.
 /// Only calls that stream their answer get a message queue: the others need none.
 fn start<Req>(
-    call: IncomingCall,
+    mut call: IncomingCall,
     method: &'static str,
     answer: Answer,
-    run: impl FnOnce(Context, RequestStream<Req>, Option<mpsc::Sender<Bytes>>) -> Handler,
+    run: impl FnOnce(Context, RequestStream<Req>, Replies) -> Handler,
 ) -> ServerFuture
 where
     Req: Message + Default + Send + 'static,
@@ -195,15 +207,25 @@ where
         Ok(admitted) => admitted,
         Err(refusal) => return Box::pin(std::future::ready(Ok(refusal.into_response()))),
     };
+    // Put there by `Limited`; absent when the server's limits are the defaults, or when the
+    // service is mounted in a plain tonic server.
+    let limits = call
+        .parts
+        .extensions
+        .remove::<MessageLimits>()
+        .unwrap_or_default();
+    let failure = Failure::default();
     let (body, broken) = WatchedBody::new(call.body);
     let requests = RequestStream::new(
         Streaming::new_request(
             ProstDecoder::<Req>::default(),
             body,
             admitted.encoding,
-            Some(MAX_REQUEST_MESSAGE_SIZE),
+            Some(limits.max_request()),
         ),
         broken,
+        failure.clone(),
+        limits.max_request(),
     );
     let peer = call
         .parts
@@ -211,7 +233,11 @@ where
         .get::<TcpConnectInfo>()
         .and_then(TcpConnectInfo::remote_addr);
     let log = CallLog::start(Side::Server, method, peer, admitted.timeout);
-    let deadline = admitted.timeout.map(|timeout| admitted.arrived + timeout);
+    // A timeout too far away to be an `Instant` (8 digits of hours is 11,000 years) is
+    // no deadline at all.
+    let deadline = admitted
+        .timeout
+        .and_then(|timeout| admitted.arrived.checked_add(timeout));
     let (sender, receiver) = match answer {
         Answer::One => (None, None),
         Answer::Stream => {
@@ -220,9 +246,14 @@ where
         }
     };
     let ctx = Context::new(method, call.parts, peer, deadline);
+    let replies = Replies {
+        queue: sender,
+        failure: failure.clone(),
+        max_size: limits.max_response(),
+    };
     let handler: Handler =
-        Box::pin(run(ctx.clone(), requests, sender).instrument(log.span().clone()));
-    let driver = Driver::new(ctx, receiver, handler, log);
+        Box::pin(run(ctx.clone(), requests, replies).instrument(log.span().clone()));
+    let driver = Driver::new(ctx, receiver, handler, failure, log);
     Box::pin(async move { Ok(driver::respond(driver).await) })
 }
 
@@ -235,8 +266,9 @@ struct Admitted {
 
 /// Why a request is not served.
 enum Refusal {
-    /// Not gRPC at all: the spec's answer is HTTP 415, not a gRPC status.
-    NotGrpc,
+    /// Not gRPC at all: the spec's answer is HTTP 415. The status goes with it, as
+    /// grpc-go sends it, so that a gRPC client can say what was wrong.
+    NotGrpc(Status),
     /// A message encoding this server cannot decode.
     UnsupportedEncoding(Status),
     /// A gRPC request with broken call headers.
@@ -246,8 +278,8 @@ enum Refusal {
 impl Refusal {
     fn into_response(self) -> http::Response<tonic::body::Body> {
         match self {
-            Refusal::NotGrpc => {
-                let mut response = http::Response::new(tonic::body::Body::empty());
+            Refusal::NotGrpc(status) => {
+                let mut response = driver::status_response(&status);
                 *response.status_mut() = http::StatusCode::UNSUPPORTED_MEDIA_TYPE;
                 response
             }
@@ -270,9 +302,12 @@ fn admit(parts: &http::request::Parts) -> Result<Admitted, Refusal> {
     let content_type = parts
         .headers
         .get(http::header::CONTENT_TYPE)
-        .map(|value| value.as_bytes());
-    if !content_type.is_some_and(|value| value.starts_with(b"application/grpc")) {
-        return Err(Refusal::NotGrpc);
+        .map_or(&b""[..], |value| value.as_bytes());
+    if !is_grpc(content_type) {
+        return Err(Refusal::NotGrpc(Status::invalid_argument(format!(
+            "invalid gRPC request content-type {:?}",
+            String::from_utf8_lossy(content_type)
+        ))));
     }
     let encoding = match parts.headers.get("grpc-encoding").map(|v| v.as_bytes()) {
         None | Some(b"identity") => None,
@@ -299,6 +334,14 @@ fn admit(parts: &http::request::Parts) -> Result<Admitted, Refusal> {
         encoding,
         timeout,
     })
+}
+
+/// Whether a request's content-type is gRPC's: `application/grpc`, alone or followed by a
+/// `+subtype` or `;parameters` (so `application/grpc-web` is not).
+fn is_grpc(content_type: &[u8]) -> bool {
+    content_type
+        .strip_prefix(b"application/grpc")
+        .is_some_and(|rest| matches!(rest.first(), None | Some(b'+' | b';')))
 }
 
 /// Reads the one request message of a unary or server-streaming call.

@@ -9,9 +9,11 @@
 use std::convert::Infallible;
 use std::future::{Future, poll_fn};
 use std::pin::Pin;
-use std::task::{Context as TaskContext, Poll, ready};
+use std::sync::{Arc, OnceLock};
+use std::task::{Context as TaskContext, Poll};
 
 use bytes::{Bytes, BytesMut};
+use futures_util::task::AtomicWaker;
 use http::HeaderMap;
 use http_body::{Body, Frame};
 use tokio::sync::mpsc;
@@ -38,6 +40,40 @@ enum Step {
     Finished,
 }
 
+/// A status that ends the call whatever the handler returns: a request message the server
+/// could not read, or a response message it would not send. The request stream and the
+/// sinks set it (the first status wins, as the first one written wins in grpc-go); the
+/// driver then stops the handler, writes what was sent before, and ends with that status.
+#[derive(Clone, Default)]
+pub(crate) struct Failure(Arc<FailureSlot>);
+
+#[derive(Default)]
+struct FailureSlot {
+    status: OnceLock<Status>,
+    /// Wakes the driver, even when the status is set from a task the handler spawned.
+    driver: AtomicWaker,
+}
+
+impl Failure {
+    /// Ends the call with `status`, unless it is already ending with another.
+    pub(crate) fn set(&self, status: Status) {
+        if self.0.status.set(status).is_ok() {
+            self.0.driver.wake();
+        }
+    }
+
+    /// The status set so far, registering `cx` to hear of one set later.
+    fn poll(&self, cx: &TaskContext<'_>) -> Option<Status> {
+        self.0.driver.register(cx.waker());
+        self.get()
+    }
+
+    /// The status set so far.
+    pub(crate) fn get(&self) -> Option<Status> {
+        self.0.status.get().cloned()
+    }
+}
+
 /// Drives a handler and collects what it sends.
 pub(crate) struct Driver {
     call: Context,
@@ -51,6 +87,7 @@ pub(crate) struct Driver {
     /// When the client's deadline passes; enforced for the whole call, not only until the
     /// response headers as tonic's server does.
     deadline: Option<Pin<Box<Sleep>>>,
+    failure: Failure,
     /// Cancels the call's token when the driver goes, however the call ended: completed,
     /// failed, past its deadline, or reset by the client (hyper drops the body).
     _cancel_on_drop: DropGuard,
@@ -62,6 +99,7 @@ impl Driver {
         call: Context,
         messages: Option<mpsc::Receiver<Bytes>>,
         handler: Handler,
+        failure: Failure,
         log: CallLog,
     ) -> Self {
         let deadline = call
@@ -75,34 +113,47 @@ impl Driver {
             last_message: None,
             outcome: Ok(()),
             deadline,
+            failure,
             _cancel_on_drop: cancel_on_drop,
             log,
         }
     }
 
-    /// Stops the handler because the deadline passed: its work is dropped, what it queued
-    /// is discarded, and the call ends with `DEADLINE_EXCEEDED`.
-    fn expire(&mut self) {
+    /// Stops the handler and ends the call with `status`: the handler's work is dropped
+    /// (its context cancelled) and nothing more can be sent; what it queued before is
+    /// still written.
+    fn stop(&mut self, status: Status) {
         self.handler = None;
         self.deadline = None;
         if let Some(messages) = &mut self.messages {
             messages.close();
-            while messages.try_recv().is_ok() {}
         }
         self.last_message = None;
         self.call.call_token().cancel();
-        self.outcome = Err(Status::deadline_exceeded(format!(
+        self.outcome = Err(status);
+    }
+
+    /// Stops the handler because the deadline passed: what it queued is discarded too,
+    /// and the call ends with `DEADLINE_EXCEEDED`.
+    fn expire(&mut self) {
+        self.stop(Status::deadline_exceeded(format!(
             "{}: the deadline passed before the call completed",
             self.call.method()
         )));
+        if let Some(messages) = &mut self.messages {
+            while messages.try_recv().is_ok() {}
+        }
     }
 
     fn poll_step(&mut self, cx: &mut TaskContext<'_>) -> Poll<Step> {
-        if self.handler.is_some()
-            && let Some(deadline) = &mut self.deadline
-            && deadline.as_mut().poll(cx).is_ready()
-        {
-            self.expire();
+        if self.handler.is_some() {
+            if let Some(deadline) = &mut self.deadline
+                && deadline.as_mut().poll(cx).is_ready()
+            {
+                self.expire();
+            } else if let Some(status) = self.failure.poll(cx) {
+                self.stop(status);
+            }
         }
         if let Some(handler) = &mut self.handler {
             if self.call.poll_headers_requested(cx.waker()) {
@@ -112,15 +163,23 @@ impl Driver {
             if let Some(message) = poll_message(&mut self.messages, cx) {
                 return Poll::Ready(Step::Message(message));
             }
-            let result = ready!(handler.as_mut().poll(cx));
-            self.handler = None;
-            // The call ends with the handler: sends from tasks it spawned now fail.
-            if let Some(messages) = &mut self.messages {
-                messages.close();
-            }
-            match result {
-                Ok(message) => self.last_message = message,
-                Err(status) => self.outcome = Err(status),
+            let polled = handler.as_mut().poll(cx);
+            // A failure the handler met while running ends the call, whether the handler
+            // returned it, returned something else, or carried on.
+            match (polled, self.failure.get()) {
+                (Poll::Pending, None) => return Poll::Pending,
+                (_, Some(status)) => self.stop(status),
+                (Poll::Ready(result), None) => {
+                    self.handler = None;
+                    // The call ends with the handler: sends from tasks it spawned now fail.
+                    if let Some(messages) = &mut self.messages {
+                        messages.close();
+                    }
+                    match result {
+                        Ok(message) => self.last_message = message,
+                        Err(status) => self.outcome = Err(status),
+                    }
+                }
             }
         }
         if let Some(message) = poll_message(&mut self.messages, cx) {

@@ -95,6 +95,7 @@ impl Router {
         });
         // The URI is only a label here: the connector ignores it.
         let channel = tonic::transport::Endpoint::from_static("http://in-process.rgrpc")
+            .http2_max_concurrent_reset_streams(crate::channel::RESET_STREAMS_REMEMBERED)
             .connect_with_connector_lazy(connect);
         InProcessServer {
             channel: Channel::from(channel),

@@ -13,14 +13,19 @@
 //! Returning ends the call: `Ok` sends status OK, `Err(status)` sends that status, at any
 //! point of a stream. Either way the trailing metadata set on the context goes with it.
 
+mod config;
 mod context;
 pub(crate) mod dispatch;
 pub(crate) mod driver;
 mod in_process;
+mod intercept;
+mod limits;
 mod router;
 mod streams;
 
 pub use context::Context;
 pub use in_process::InProcessServer;
+pub use intercept::{Intercepted, Interceptor, intercept};
+pub use limits::{Limited, MessageLimits};
 pub use router::{GrpcService, Router, Server};
 pub use streams::{RequestStream, ResponseSink};

@@ -6,8 +6,10 @@ use std::net::SocketAddr;
 
 use tokio::net::TcpListener;
 use tonic::server::NamedService;
-use tonic::transport::server::TcpIncoming;
 use tower_service::Service;
+
+use super::config::Listening;
+use super::limits::{Limited, MessageLimits};
 
 /// A service a [`Server`] can serve: what every generated `…Server<T>` is (and what
 /// tonic's router takes), named once so the bounds are not repeated at each use.
@@ -50,32 +52,50 @@ impl<S> GrpcService for S where
 ///
 /// A generated server is also a plain tower service with a [`NamedService`] name, so it can
 /// be added to `tonic::transport::Server` directly, next to tonic services.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct Server {
-    inner: tonic::transport::Server,
+    pub(super) inner: tonic::transport::Server,
+    pub(super) limits: MessageLimits,
+    pub(super) listening: Listening,
+}
+
+impl Default for Server {
+    /// The same as [`Server::builder`]: rgrpc's defaults, never tonic's unbounded ones.
+    fn default() -> Self {
+        Self::from_tonic(tonic::transport::Server::default()).with_default_limits()
+    }
 }
 
 /// A server with its services, ready to serve.
 #[derive(Debug)]
 pub struct Router {
     pub(super) inner: tonic::transport::server::Router,
+    limits: MessageLimits,
+    listening: Listening,
 }
 
 impl Server {
-    /// A server with tonic's default HTTP/2 settings.
+    /// A server with rgrpc's default limits: see
+    /// [`max_concurrent_streams`](Self::max_concurrent_streams) and the methods after it.
     pub fn builder() -> Self {
         Self::default()
     }
 
     /// Starts from a tonic server builder configured by hand (limits, keep-alive, TLS…).
     pub fn from_tonic(inner: tonic::transport::Server) -> Self {
-        Self { inner }
+        Self {
+            inner,
+            limits: MessageLimits::default(),
+            listening: Listening::default(),
+        }
     }
 
     /// Adds the first service.
     pub fn add_service(mut self, service: impl GrpcService) -> Router {
         Router {
-            inner: self.inner.add_service(service),
+            inner: self.inner.add_service(Limited::new(service, self.limits)),
+            limits: self.limits,
+            listening: self.listening,
         }
     }
 }
@@ -84,7 +104,9 @@ impl Router {
     /// Adds another service.
     pub fn add_service(self, service: impl GrpcService) -> Self {
         Self {
-            inner: self.inner.add_service(service),
+            inner: self.inner.add_service(Limited::new(service, self.limits)),
+            limits: self.limits,
+            listening: self.listening,
         }
     }
 
@@ -100,7 +122,7 @@ impl Router {
         listener: TcpListener,
         shutdown: impl Future<Output = ()>,
     ) -> Result<(), tonic::transport::Error> {
-        let incoming = TcpIncoming::from(listener).with_nodelay(Some(true));
+        let incoming = self.listening.incoming(listener);
         self.inner
             .serve_with_incoming_shutdown(incoming, shutdown)
             .await

@@ -15,26 +15,50 @@ use tokio::sync::mpsc;
 use tonic::{Code, Status, Streaming};
 
 use super::Context;
-use crate::codec::encode_frame;
+use super::driver::Failure;
+use crate::codec::{ReceivedBy, encode_frame, received_too_large};
 
 /// The request messages of a client- or bidi-streaming call, in the order sent.
 ///
 /// Yields each message, then ends when the client half-closes; yields `Err` if the stream
 /// breaks: `CANCELLED` when the client cancels the call, `INTERNAL` for a malformed
-/// message. A cancelled call never looks like a completed request stream.
+/// message, `RESOURCE_EXHAUSTED` for one over the server's `max_request_message_size`.
+/// A cancelled call never looks like a completed request stream.
+///
+/// An `Err` is the stream's last item, and the call ends with that status whatever the
+/// handler returns: the client must not take a call whose requests were not all read for
+/// a success.
 pub struct RequestStream<T> {
     inner: Streaming<T>,
     broken: Arc<OnceLock<Status>>,
+    /// Ends the call when the stream breaks.
+    failure: Failure,
+    /// The server's `max_request_message_size`, for the status of a message over it.
+    max_size: usize,
     ended: bool,
 }
 
 impl<T> RequestStream<T> {
-    pub(crate) fn new(inner: Streaming<T>, broken: Arc<OnceLock<Status>>) -> Self {
+    pub(crate) fn new(
+        inner: Streaming<T>,
+        broken: Arc<OnceLock<Status>>,
+        failure: Failure,
+        max_size: usize,
+    ) -> Self {
         Self {
             inner,
             broken,
+            failure,
+            max_size,
             ended: false,
         }
+    }
+
+    /// Ends the stream with `status`, which also ends the call.
+    fn break_with(&mut self, status: Status) -> Poll<Option<Result<T, Status>>> {
+        self.ended = true;
+        self.failure.set(status.clone());
+        Poll::Ready(Some(Err(status)))
     }
 
     /// The next request: `Ok(Some(message))`, or `Ok(None)` once the client is done sending.
@@ -53,16 +77,25 @@ impl<T> Stream for RequestStream<T> {
         if this.ended {
             return Poll::Ready(None);
         }
-        let next = ready!(Pin::new(&mut this.inner).poll_next(cx));
-        if next.is_none() {
-            this.ended = true;
-            // tonic's decoder reports a reset request body as a clean end; the body
-            // watcher knows better.
-            if let Some(status) = this.broken.get() {
-                return Poll::Ready(Some(Err(status.clone())));
+        match ready!(Pin::new(&mut this.inner).poll_next(cx)) {
+            Some(Ok(message)) => Poll::Ready(Some(Ok(message))),
+            // tonic's decoder must not be polled past an error: it would read the rest of a
+            // refused message as the next one.
+            Some(Err(status)) => this.break_with(received_too_large(
+                status,
+                ReceivedBy::Server,
+                this.max_size,
+            )),
+            None => {
+                // tonic's decoder reports a reset request body as a clean end; the body
+                // watcher knows better.
+                if let Some(status) = this.broken.get() {
+                    return this.break_with(status.clone());
+                }
+                this.ended = true;
+                Poll::Ready(None)
             }
         }
-        Poll::Ready(next)
     }
 }
 
@@ -137,21 +170,43 @@ impl<T> fmt::Debug for RequestStream<T> {
 pub struct ResponseSink<T> {
     call: Context,
     messages: mpsc::Sender<Bytes>,
+    /// Ends the call when a message cannot be sent.
+    failure: Failure,
+    /// The server's `max_response_message_size`.
+    max_size: usize,
     _message: PhantomData<fn(T)>,
 }
 
 impl<T: Message> ResponseSink<T> {
-    pub(crate) fn new(call: Context, messages: mpsc::Sender<Bytes>) -> Self {
+    pub(crate) fn new(
+        call: Context,
+        messages: mpsc::Sender<Bytes>,
+        failure: Failure,
+        max_size: usize,
+    ) -> Self {
         Self {
             call,
             messages,
+            failure,
+            max_size,
             _message: PhantomData,
         }
     }
 
     /// Sends one response message.
+    ///
+    /// A message over the server's `max_response_message_size` is not sent: this fails
+    /// with `RESOURCE_EXHAUSTED`, and the call ends with that status (after the messages
+    /// sent before it) whatever the handler returns.
     pub async fn send(&self, message: T) -> Result<(), Status> {
-        let frame = encode_frame(&message)?;
+        // A call ending with a failure takes no more messages, even before the driver
+        // closes the queue.
+        if let Some(status) = self.failure.get() {
+            return Err(status);
+        }
+        let frame = encode_frame(&message, self.max_size).inspect_err(|status| {
+            self.failure.set(status.clone());
+        })?;
         self.call.mark_headers_sent();
         self.messages
             .send(frame)
@@ -165,6 +220,8 @@ impl<T> Clone for ResponseSink<T> {
         Self {
             call: self.call.clone(),
             messages: self.messages.clone(),
+            failure: self.failure.clone(),
+            max_size: self.max_size,
             _message: PhantomData,
         }
     }

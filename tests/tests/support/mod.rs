@@ -58,10 +58,15 @@ enum Serving {
 impl Running {
     /// A server on an OS-chosen port of 127.0.0.1.
     pub async fn start(service: impl HelloService) -> Self {
+        Self::serve(rgrpc::Server::builder().add_service(HelloServiceServer::new(service))).await
+    }
+
+    /// `router` (a server configured by the test, its services added) on an OS-chosen port
+    /// of 127.0.0.1.
+    pub async fn serve(router: rgrpc::server::Router) -> Self {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let (stop, stopped) = oneshot::channel::<()>();
-        let router = rgrpc::Server::builder().add_service(HelloServiceServer::new(service));
         let task = tokio::spawn(async move {
             router
                 .serve_with_shutdown(listener, async {

@@ -1,0 +1,111 @@
+//! The server's connection settings: HTTP/2 limits and keep-alive, TCP keep-alive, TLS.
+//!
+//! [`Server::builder`] starts from the defaults below, each chosen so that one client cannot
+//! hold unbounded resources and dead peers are eventually noticed:
+//!
+//! | setting | default | why |
+//! |---|---|---|
+//! | [`max_concurrent_streams`](Server::max_concurrent_streams) | 200 per connection | bounds the handlers one connection can start (tonic's is unlimited); a client past it queues, it does not fail (for limits of 100 and up) |
+//! | [`max_header_list_size`](Server::max_header_list_size) | 16 KiB | bounds the metadata a call can make the server decode and hold (hyper's default, gRPC C-core's hard limit) |
+//! | [`http2_keepalive_interval`](Server::http2_keepalive_interval) | 2 hours | gRPC's default: finds peers that vanished without closing, at one ping per idle connection per 2 hours |
+//! | [`http2_keepalive_timeout`](Server::http2_keepalive_timeout) | 20 s | gRPC's default: how long a ping may go unanswered before the connection is closed |
+//! | [`tcp_keepalive`](Server::tcp_keepalive) | off | the HTTP/2 pings already find dead peers, for TLS and plaintext alike |
+//! | TLS handshake timeout | 10 s | `ServerTls::handshake_timeout`: a client that connects and stays silent is dropped |
+
+use std::time::Duration;
+
+use tokio::net::TcpListener;
+use tonic::transport::server::TcpIncoming;
+
+use super::Server;
+
+const DEFAULT_MAX_CONCURRENT_STREAMS: u32 = 200;
+const DEFAULT_MAX_HEADER_LIST_SIZE: u32 = 16 * 1024;
+const DEFAULT_HTTP2_KEEPALIVE_INTERVAL: Duration = Duration::from_secs(2 * 60 * 60);
+const DEFAULT_HTTP2_KEEPALIVE_TIMEOUT: Duration = Duration::from_secs(20);
+
+/// How accepted TCP connections are set up when rgrpc, not tonic, owns the listener
+/// ([`Router::serve_with_shutdown`](super::Router::serve_with_shutdown)): tonic applies its
+/// own TCP settings only to listeners it binds itself.
+#[derive(Clone, Copy, Debug, Default)]
+pub(super) struct Listening {
+    tcp_keepalive: Option<Duration>,
+}
+
+impl Listening {
+    /// The connections `listener` accepts, with these settings.
+    pub(super) fn incoming(self, listener: TcpListener) -> TcpIncoming {
+        TcpIncoming::from(listener)
+            .with_nodelay(Some(true))
+            .with_keepalive(self.tcp_keepalive)
+    }
+}
+
+impl Server {
+    /// The defaults of the module table, on top of tonic's.
+    pub(super) fn with_default_limits(self) -> Self {
+        self.max_concurrent_streams(DEFAULT_MAX_CONCURRENT_STREAMS)
+            .max_header_list_size(DEFAULT_MAX_HEADER_LIST_SIZE)
+            .http2_keepalive_interval(Some(DEFAULT_HTTP2_KEEPALIVE_INTERVAL))
+            .http2_keepalive_timeout(DEFAULT_HTTP2_KEEPALIVE_TIMEOUT)
+    }
+
+    /// How many calls one connection may have open at once (HTTP/2
+    /// `SETTINGS_MAX_CONCURRENT_STREAMS`); default 200. Clients that know the limit keep
+    /// further calls queued until one ends, so it bounds concurrency without failing calls.
+    ///
+    /// Below 100, the first calls of a burst on a brand-new connection can be refused
+    /// (`UNAVAILABLE`, HTTP/2 `REFUSED_STREAM`): a client may open streams before the
+    /// server's SETTINGS reach it, and h2 (tonic's and rgrpc's client) assumes 100 until
+    /// then, without retrying refused streams.
+    pub fn max_concurrent_streams(mut self, max: u32) -> Self {
+        self.inner = self.inner.max_concurrent_streams(max);
+        self
+    }
+
+    /// The largest header block, in bytes, a call may send (HTTP/2
+    /// `SETTINGS_MAX_HEADER_LIST_SIZE`: metadata plus the protocol's own headers, as HPACK
+    /// decodes them); default 16 KiB. A call over it is refused before any handler runs.
+    pub fn max_header_list_size(mut self, bytes: u32) -> Self {
+        self.inner = self.inner.http2_max_header_list_size(bytes);
+        self
+    }
+
+    /// How often an idle connection is pinged (HTTP/2 PING) to check the client is still
+    /// there; `None` never pings. Default 2 hours.
+    pub fn http2_keepalive_interval(mut self, interval: Option<Duration>) -> Self {
+        self.inner = self.inner.http2_keepalive_interval(interval);
+        self
+    }
+
+    /// How long a keep-alive ping may go unanswered before the connection is closed, ending
+    /// its calls; default 20 s.
+    pub fn http2_keepalive_timeout(mut self, timeout: Duration) -> Self {
+        self.inner = self.inner.http2_keepalive_timeout(Some(timeout));
+        self
+    }
+
+    /// TCP keep-alive on accepted connections: the idle time before the OS starts probing;
+    /// `None` (the default) leaves it off.
+    pub fn tcp_keepalive(mut self, idle: Option<Duration>) -> Self {
+        // tonic's setting covers `serve`; ours covers `serve_with_shutdown`'s listener.
+        self.inner = self.inner.tcp_keepalive(idle);
+        self.listening.tcp_keepalive = idle;
+        self
+    }
+
+    /// Serves over TLS (mutual TLS if `tls` has a client CA). Fails, naming the input, when
+    /// a certificate or key is missing, malformed or mismatched.
+    ///
+    /// TLS is for servers on a socket: the channel of
+    /// [`serve_in_process`](super::Router::serve_in_process) speaks plaintext, so serve
+    /// in process without it.
+    #[cfg(feature = "tls")]
+    pub fn tls(mut self, tls: crate::tls::ServerTls) -> Result<Self, crate::tls::TlsError> {
+        let config = tls.into_tonic()?;
+        self.inner = self.inner.tls_config(config).map_err(|err| {
+            crate::tls::TlsError::with_source("the server's certificate and key", err)
+        })?;
+        Ok(self)
+    }
+}

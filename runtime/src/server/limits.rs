@@ -1,0 +1,140 @@
+//! Message size limits on the server: how large a request it reads, how large a response it
+//! sends.
+//!
+//! A generated `FooServer<T>` carries no settings, so the limits travel with each request:
+//! [`Limited`] puts them in the request's extensions, where dispatch finds them (and uses
+//! the defaults when they are absent, e.g. in a plain tonic server).
+
+use std::task::{Context, Poll};
+
+use tonic::server::NamedService;
+use tower_service::Service;
+
+use super::Server;
+use crate::codec::{DEFAULT_MAX_RECEIVE_MESSAGE_SIZE, DEFAULT_MAX_SEND_MESSAGE_SIZE};
+
+/// The message size limits of a server.
+///
+/// The defaults are those of gRPC's other implementations: request messages up to 4 MiB,
+/// response messages unlimited (up to the gRPC frame's own limit of 4 GiB).
+///
+/// * A request message over `max_request_message_size` is refused from its length prefix,
+///   before any of it is buffered, and the call ends with `RESOURCE_EXHAUSTED`. The limit
+///   also bounds a compressed message once decompressed.
+/// * A response message over `max_response_message_size` is not sent: the handler's
+///   `send` (or its return, for a single response) fails with `RESOURCE_EXHAUSTED`, and the
+///   call ends with that status whatever the handler does next, so the client never takes
+///   a missing message for a complete answer.
+///
+/// Set them on the [`Server`] builder. To mount a generated server in
+/// `tonic::transport::Server` with other limits than the defaults, wrap it in [`Limited`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct MessageLimits {
+    max_request: usize,
+    max_response: usize,
+}
+
+impl Default for MessageLimits {
+    fn default() -> Self {
+        Self {
+            max_request: DEFAULT_MAX_RECEIVE_MESSAGE_SIZE,
+            max_response: DEFAULT_MAX_SEND_MESSAGE_SIZE,
+        }
+    }
+}
+
+impl MessageLimits {
+    /// The defaults: 4 MiB requests, unlimited responses.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Refuses request messages larger than `bytes` (default 4 MiB).
+    pub fn max_request_message_size(mut self, bytes: usize) -> Self {
+        self.max_request = bytes;
+        self
+    }
+
+    /// Refuses to send response messages larger than `bytes` (default: no limit).
+    pub fn max_response_message_size(mut self, bytes: usize) -> Self {
+        self.max_response = bytes;
+        self
+    }
+
+    /// The largest request message the server reads, in bytes.
+    pub fn max_request(&self) -> usize {
+        self.max_request
+    }
+
+    /// The largest response message the server sends, in bytes.
+    pub fn max_response(&self) -> usize {
+        self.max_response
+    }
+}
+
+impl Server {
+    /// Refuses request messages larger than `bytes` with `RESOURCE_EXHAUSTED` (default
+    /// 4 MiB), for every service of this server; see [`MessageLimits`].
+    pub fn max_request_message_size(mut self, bytes: usize) -> Self {
+        self.limits = self.limits.max_request_message_size(bytes);
+        self
+    }
+
+    /// Ends a call with `RESOURCE_EXHAUSTED` instead of sending a response message larger
+    /// than `bytes` (default: no limit), for every service of this server; see
+    /// [`MessageLimits`].
+    pub fn max_response_message_size(mut self, bytes: usize) -> Self {
+        self.limits = self.limits.max_response_message_size(bytes);
+        self
+    }
+}
+
+/// A service served with message size `limits`: what [`Server`] mounts services as when
+/// its limits are not the defaults.
+///
+/// Wrap a generated server in it to give it other limits inside
+/// `tonic::transport::Server`:
+///
+/// ```ignore
+/// let limits = rgrpc::server::MessageLimits::new().max_request_message_size(16 << 20);
+/// tonic::transport::Server::builder()
+///     .add_service(rgrpc::server::Limited::new(HelloServiceServer::new(MyHello), limits))
+/// ```
+#[derive(Clone, Debug)]
+pub struct Limited<S> {
+    service: S,
+    limits: MessageLimits,
+}
+
+impl<S> Limited<S> {
+    /// Serves `service` with `limits`.
+    pub fn new(service: S, limits: MessageLimits) -> Self {
+        Self { service, limits }
+    }
+}
+
+impl<S: NamedService> NamedService for Limited<S> {
+    const NAME: &'static str = S::NAME;
+}
+
+impl<S, B> Service<http::Request<B>> for Limited<S>
+where
+    S: Service<http::Request<B>>,
+{
+    type Response = S::Response;
+    type Error = S::Error;
+    type Future = S::Future;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.service.poll_ready(cx)
+    }
+
+    fn call(&mut self, mut request: http::Request<B>) -> Self::Future {
+        // Dispatch uses the defaults when it finds nothing: a server with default limits
+        // pays nothing per request.
+        if self.limits != MessageLimits::default() {
+            request.extensions_mut().insert(self.limits);
+        }
+        self.service.call(request)
+    }
+}
