@@ -55,6 +55,10 @@ interop-venv: ## Install the pinned Python grpcio peer for the interop matrix
 interop: interop-venv ## Run the interop matrix (rgrpc and grpcio, both directions) and print it
 	$(INTEROP_ENV) $(CARGO) test -q -p rgrpc-interop --test matrix -- --nocapture
 
+.PHONY: soak
+soak: ## Soak for 45 s: all four kinds, deadlines, cancellations; prints calls, leaks, peak RSS
+	RGRPC_SOAK_SECS=45 $(CARGO) test -q --release -p rgrpc-tests --test soak -- --nocapture
+
 .PHONY: golden
 golden: ## Accept the current generator output as the golden files (review git diff after)
 	UPDATE_GOLDEN=1 $(CARGO) test -p protoc-gen-rgrpc --test golden
@@ -62,6 +66,18 @@ golden: ## Accept the current generator output as the golden files (review git d
 .PHONY: check-golden
 check-golden: golden ## Fail if the golden files are stale
 	git diff --exit-code -- fixtures/
+
+# `make fuzz` explores new requests on each run (the seed is printed, and on a failure
+# so is the case's own seed to replay it); FUZZ_SEED=... repeats a run.
+FUZZ_CASES ?= 20000
+FUZZ_SECONDS ?= 600
+FUZZ_SEED ?= $(shell date +%s)
+
+.PHONY: fuzz
+fuzz: ## Fuzz the plugin: 20000 arbitrary requests (at most 10 min), release build
+	RGRPC_FUZZ_CASES=$(FUZZ_CASES) RGRPC_FUZZ_SECONDS=$(FUZZ_SECONDS) RGRPC_FUZZ_SEED=$(FUZZ_SEED) \
+		RGRPC_FUZZ_PROTOC_CASES=2000 \
+		$(CARGO) test -q --release -p protoc-gen-rgrpc --test fuzz -- --nocapture
 
 .PHONY: lint
 lint: ## rustfmt, clippy and rustdoc, all warnings as errors

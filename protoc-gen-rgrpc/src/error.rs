@@ -53,6 +53,64 @@ pub(crate) fn unknown_type(file: &str, method: &str, type_name: &str) -> String 
     format!("{file}: rpc {method}: type {type_name:?} is not defined in the request")
 }
 
+pub(crate) fn nameless_file(index: usize) -> String {
+    format!("proto_file[{index}] has no name")
+}
+
+pub(crate) fn duplicate_file(file: &str) -> String {
+    format!("{file}: listed more than once in proto_file")
+}
+
+pub(crate) fn missing_dependency(file: &str, dependency: &str) -> String {
+    format!("{file}: imports {dependency}, whose descriptor is missing from the request")
+}
+
+/// Two (package, file) pairs whose packages make the same Rust module `module`.
+pub(crate) fn package_module_clash(
+    first: (&str, &str),
+    second: (&str, &str),
+    module: &str,
+) -> String {
+    format!(
+        "packages {:?} ({}) and {:?} ({}) both become the Rust module `{module}`; rename one of them",
+        first.0, first.1, second.0, second.1
+    )
+}
+
+/// `kind` (`message`, `field`, ...) is nameless inside `scope` (`pkg.Msg`, or `""`).
+pub(crate) fn nameless(file: &str, kind: &str, scope: &str) -> String {
+    match scope {
+        "" => format!("{file}: {kind} with no name"),
+        scope => format!("{file}: {kind} with no name in {scope}"),
+    }
+}
+
+pub(crate) fn duplicate_definition(file: &str, element: &str, first_file: &str) -> String {
+    format!("{file}: {element} is already defined in {first_file}; a name is defined once")
+}
+
+/// `element` (`field pkg.Msg.f`) refers to `type_name`, which nothing defines.
+pub(crate) fn unknown_element_type(file: &str, element: &str, type_name: &str) -> String {
+    format!("{file}: {element}: type {type_name:?} is not defined in the request")
+}
+
+/// `element` refers to `type_name` as `expected` (`a message`), but it is `is` (`an enum`).
+pub(crate) fn wrong_type_kind(
+    file: &str,
+    element: &str,
+    type_name: &str,
+    is: &str,
+    expected: &str,
+) -> String {
+    format!("{file}: {element}: type {type_name:?} is {is}, not {expected}")
+}
+
+pub(crate) fn no_rust_form(file: &str, element: &str, name: &str) -> String {
+    format!(
+        "{file}: {element}: the name {name:?} has no letter or digit, so it has no Rust form; rename it"
+    )
+}
+
 pub(crate) fn bad_ident(file: &str, element: &str, problem: &str) -> String {
     format!("{file}: {element}: cannot form a Rust identifier: {problem}")
 }
@@ -86,6 +144,12 @@ pub(crate) fn include_file_clash(name: &str) -> String {
 pub(crate) fn package_split(file: &str, dependency: &str, package: &str) -> String {
     format!(
         "{file}: imports {dependency} of the same package {package:?}, which is not being generated; one output file holds a whole package, so generate {dependency} too"
+    )
+}
+
+pub(crate) fn package_left_out(file: &str, dependency: &str, package: &str) -> String {
+    format!(
+        "{file}: depends on {dependency}, which is not being generated although its package {package:?} is; one output file holds a whole package, so generate {dependency} too"
     )
 }
 

@@ -5,7 +5,9 @@
 //! fence code blocks as `text`, escape brackets and wrap URLs. What remains is raw HTML: a proto comment saying
 //! `returns a <Thing>` would be an unclosed HTML tag to rustdoc (a warning under
 //! `-D warnings`, and the text disappears from the page). Tags are escaped here, outside
-//! code; autolinks (`<https://…>`) are kept. Both call this on each item's lines.
+//! code; autolinks (`<https://…>`) are kept. Both call this on each item's lines, and
+//! then [`escape_invisible`] for what rustc refuses in any comment: text-direction code
+//! points and bare carriage returns.
 
 /// Escapes raw HTML tags in the doc lines of one item, leaving fenced code alone.
 pub(crate) fn escape_html(lines: &mut [String]) {
@@ -14,6 +16,36 @@ pub(crate) fn escape_html(lines: &mut [String]) {
         if let Some(cleaned) = cleaner.clean_line(line) {
             *line = cleaned;
         }
+    }
+}
+
+/// Code points rustc refuses in comments and doc comments (the deny-by-default lint
+/// `text_direction_codepoint_in_comment`): they can make source read differently from
+/// how it compiles ("Trojan Source").
+const TEXT_DIRECTION_CODEPOINTS: &[char] = &[
+    '\u{202A}', '\u{202B}', '\u{202C}', '\u{202D}', '\u{202E}', '\u{2066}', '\u{2067}', '\u{2068}',
+    '\u{2069}',
+];
+
+/// Makes the doc lines of one item acceptable to rustc whatever the proto comment held:
+/// text-direction code points are written out as `\u{202E}`, and a stray carriage return
+/// (bare CR is not allowed in a doc comment) becomes a space.
+pub(crate) fn escape_invisible(lines: &mut [String]) {
+    for line in lines {
+        if !line.contains(|c| c == '\r' || TEXT_DIRECTION_CODEPOINTS.contains(&c)) {
+            continue;
+        }
+        let mut escaped = String::with_capacity(line.len() + 8);
+        for c in line.chars() {
+            match c {
+                '\r' => escaped.push(' '),
+                c if TEXT_DIRECTION_CODEPOINTS.contains(&c) => {
+                    escaped.push_str(&c.escape_unicode().to_string());
+                }
+                c => escaped.push(c),
+            }
+        }
+        *line = escaped;
     }
 }
 
@@ -117,6 +149,17 @@ mod tests {
             [" see <https://grpc.io/x>."]
         );
         assert_eq!(clean(&[r" already \<b\>"]), [r" already \<b\>"]);
+    }
+
+    #[test]
+    fn text_direction_code_points_and_bare_cr_are_made_visible() {
+        let mut lines = vec![
+            " a \u{202E}b\u{2066} c".to_owned(),
+            " x\ry".to_owned(),
+            " plain é".to_owned(),
+        ];
+        escape_invisible(&mut lines);
+        assert_eq!(lines, [r" a \u{202e}b\u{2066} c", " x y", " plain é"]);
     }
 
     #[test]

@@ -51,6 +51,7 @@ mod emit;
 mod error;
 mod hygiene;
 mod include;
+mod locations;
 mod messages;
 mod model;
 mod names;
@@ -58,6 +59,7 @@ mod params;
 mod prost_docs;
 mod render;
 mod resolve;
+mod validate;
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 
@@ -89,6 +91,7 @@ fn generate_files(request: &CodeGeneratorRequest) -> Result<Vec<File>, Errors> {
     // Checked here so that bad input is reported once, before any work is shared out.
     syn::parse_str::<syn::Path>(&params.runtime_path)
         .map_err(|err| error::invalid_parameter(&format!("runtime_path: {err}")))?;
+    validate::request(&request.proto_file, &request.file_to_generate)?;
     let packages = model::build(&request.proto_file, &request.file_to_generate, &params)?;
 
     let to_generate: Vec<&str> = request

@@ -9,7 +9,7 @@ use prost_build::{Config, Module};
 use prost_types::FileDescriptorProto;
 
 use crate::params::{Params, ProstOption};
-use crate::{error, prost_docs};
+use crate::{error, locations, prost_docs, resolve};
 
 /// prost's code for the packages being generated, its doc comments still markers.
 #[derive(Debug, Default)]
@@ -47,11 +47,16 @@ pub(crate) fn generate(
     // out: the model refuses requests that would need them.
     // Comments go in as markers, expanded by us afterwards (see prost_docs).
     let mut comments = prost_docs::Comments::default();
+    // Files no generated one depends on (protoc sends none; a hand-made request may) are
+    // left out too: their messages cannot matter, and prost-build could choke on them.
+    let needed = dependencies(files, to_generate);
     let mut requests: Vec<(Module, FileDescriptorProto)> = files
         .iter()
+        .filter(|file| needed.contains(file.name()))
         .filter(|file| to_generate.contains(&file.name()) || !generating.contains(file.package()))
         .map(|file| {
             let mut file = file.clone();
+            locations::complete(&mut file);
             comments.take_from(&mut file);
             (Module::from_protobuf_package_name(file.package()), file)
         })
@@ -72,8 +77,12 @@ pub(crate) fn generate(
     config
         .prost_path(format!("{runtime}::prost"))
         .prost_types_path(format!("{runtime}::prost_types"));
-    // The same mappings our resolver applies, so messages and services agree on paths.
-    for (proto, rust) in &params.extern_paths {
+    // The same mappings our resolver applies, so messages and services agree on paths:
+    // the user's, then the built-in ones theirs leave in force (prost-build's own would
+    // clash with a user mapping of `.google.protobuf`).
+    config.compile_well_known_types();
+    let builtins = resolve::builtin_externs_in_force(runtime, &params.extern_paths);
+    for (proto, rust) in params.extern_paths.iter().chain(&builtins) {
         config.extern_path(proto, rust);
     }
     for option in &params.prost {
@@ -105,6 +114,25 @@ pub(crate) fn generate(
         .filter_map(|(module, code)| packages.get(&module).map(|p| (p.clone(), code)))
         .collect();
     Ok(Messages { code, comments })
+}
+
+/// The names of the files to generate and of every file they depend on, directly or not.
+fn dependencies<'a>(
+    files: &'a [FileDescriptorProto],
+    to_generate: &[&'a str],
+) -> BTreeSet<&'a str> {
+    let by_name: HashMap<&str, &FileDescriptorProto> =
+        files.iter().map(|file| (file.name(), file)).collect();
+    let mut needed = BTreeSet::new();
+    let mut pending: Vec<&str> = to_generate.to_vec();
+    while let Some(name) = pending.pop() {
+        if needed.insert(name)
+            && let Some(file) = by_name.get(name)
+        {
+            pending.extend(file.dependency.iter().map(String::as_str));
+        }
+    }
+    needed
 }
 
 thread_local! {

@@ -1,7 +1,7 @@
 //! What the emitters work from: packages, services and methods with every Rust name and
 //! type already decided. After `build`, no proto name is resolved or converted again.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use prost_types::FileDescriptorProto;
 use syn::{Ident, Type};
@@ -110,6 +110,12 @@ pub(crate) fn build(
     let by_name: BTreeMap<&str, &FileDescriptorProto> =
         files.iter().map(|file| (file.name(), file)).collect();
 
+    let generated: BTreeSet<&str> = to_generate.iter().map(String::as_str).collect();
+    let generating: BTreeSet<&str> = generated
+        .iter()
+        .filter_map(|name| by_name.get(name))
+        .map(|file| file.package())
+        .collect();
     let mut packages: BTreeMap<String, Package> = BTreeMap::new();
     // Sorted, so that the order protoc lists files in never changes the output.
     let mut wanted: Vec<&String> = to_generate.iter().collect();
@@ -124,15 +130,7 @@ pub(crate) fn build(
             errors.push(error::editions_unsupported(name));
             continue;
         }
-        // One output file holds a whole package, so a package's files are generated together.
-        for dependency in &file.dependency {
-            let same_package_left_out = by_name.get(dependency.as_str()).is_some_and(|dep| {
-                dep.package() == file.package() && !to_generate.contains(dependency)
-            });
-            if same_package_left_out {
-                errors.push(error::package_split(name, dependency, file.package()));
-            }
-        }
+        check_left_out(file, &by_name, &generated, &generating, &mut errors);
         let package = packages
             .entry(file.package().to_owned())
             .or_insert_with(|| Package {
@@ -163,6 +161,42 @@ pub(crate) fn build(
         settle_modules(package, files, &mut errors);
     }
     errors.finish(packages.into_values().collect())
+}
+
+/// One output file holds a whole package, so a package's files are generated together:
+/// a file that `file` depends on, directly or not, must be generated if its package is.
+/// (prost-build, too, must see every message the generated ones reach, and is given the
+/// files of packages not being generated, but not the left-out files of those that are.)
+fn check_left_out(
+    file: &FileDescriptorProto,
+    by_name: &BTreeMap<&str, &FileDescriptorProto>,
+    generated: &BTreeSet<&str>,
+    generating: &BTreeSet<&str>,
+    errors: &mut Errors,
+) {
+    let mut seen: BTreeSet<&str> = BTreeSet::new();
+    let mut pending: Vec<&str> = file.dependency.iter().map(String::as_str).collect();
+    while let Some(name) = pending.pop() {
+        if !seen.insert(name) {
+            continue;
+        }
+        let Some(dependency) = by_name.get(name) else {
+            continue;
+        };
+        pending.extend(dependency.dependency.iter().map(String::as_str));
+        if generated.contains(name) || !generating.contains(dependency.package()) {
+            continue;
+        }
+        if file.dependency.iter().any(|d| d == name) && dependency.package() == file.package() {
+            errors.push(error::package_split(file.name(), name, file.package()));
+        } else {
+            errors.push(error::package_left_out(
+                file.name(),
+                name,
+                dependency.package(),
+            ));
+        }
+    }
 }
 
 fn index_i32(index: usize) -> i32 {

@@ -80,6 +80,7 @@ fn doc_lines(comment: &str) -> Vec<String> {
         .map(|line| escape_line(line))
         .collect();
     crate::hygiene::escape_html(&mut lines);
+    crate::hygiene::escape_invisible(&mut lines);
     lines
 }
 

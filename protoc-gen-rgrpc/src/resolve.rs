@@ -20,7 +20,7 @@ pub(crate) fn rust_type(
     if let Some(external) = extern_type(fqn, externs) {
         return external;
     }
-    if let Some(well_known) = well_known_type(fqn, runtime) {
+    if let Some(well_known) = extern_type(fqn, &builtin_externs(runtime)) {
         return well_known;
     }
     let mut local = package.split('.').filter(|s| !s.is_empty()).peekable();
@@ -63,30 +63,55 @@ fn extern_type(fqn: &str, externs: &[(String, String)]) -> Option<String> {
     None
 }
 
-/// prost-build's extern paths for `google.protobuf`, rooted at the runtime's re-exports.
-fn well_known_type(fqn: &str, runtime: &str) -> Option<String> {
-    let name = fqn.strip_prefix(".google.protobuf.")?;
-    let scalar = match name {
-        "BoolValue" => "bool".to_owned(),
-        "BytesValue" => format!("{runtime}::prost::alloc::vec::Vec<u8>"),
-        "DoubleValue" => "f64".to_owned(),
-        "Empty" => "()".to_owned(),
-        "FloatValue" => "f32".to_owned(),
-        "Int32Value" => "i32".to_owned(),
-        "Int64Value" => "i64".to_owned(),
-        "StringValue" => format!("{runtime}::prost::alloc::string::String"),
-        "UInt32Value" => "u32".to_owned(),
-        "UInt64Value" => "u64".to_owned(),
-        _ => {
-            let mut segments: Vec<&str> = name.split('.').collect();
-            let type_name = segments.pop().unwrap_or_default();
-            let path = std::iter::once(format!("{runtime}::prost_types"))
-                .chain(segments.into_iter().map(to_snake))
-                .chain(std::iter::once(to_upper_camel(type_name)));
-            return Some(path.collect::<Vec<_>>().join("::"));
-        }
+/// prost-build's built-in extern paths (its `ExternPaths` defaults), rooted at the
+/// runtime's re-exports: `google.protobuf` is `prost_types`, except `Empty` and the
+/// wrappers, which are Rust types.
+pub(crate) fn builtin_externs(runtime: &str) -> Vec<(String, String)> {
+    [
+        (".google.protobuf", format!("{runtime}::prost_types")),
+        (".google.protobuf.BoolValue", "bool".to_owned()),
+        (
+            ".google.protobuf.BytesValue",
+            format!("{runtime}::prost::alloc::vec::Vec<u8>"),
+        ),
+        (".google.protobuf.DoubleValue", "f64".to_owned()),
+        (".google.protobuf.Empty", "()".to_owned()),
+        (".google.protobuf.FloatValue", "f32".to_owned()),
+        (".google.protobuf.Int32Value", "i32".to_owned()),
+        (".google.protobuf.Int64Value", "i64".to_owned()),
+        (
+            ".google.protobuf.StringValue",
+            format!("{runtime}::prost::alloc::string::String"),
+        ),
+        (".google.protobuf.UInt32Value", "u32".to_owned()),
+        (".google.protobuf.UInt64Value", "u64".to_owned()),
+    ]
+    .into_iter()
+    .map(|(proto, rust)| (proto.to_owned(), rust))
+    .collect()
+}
+
+/// The built-in extern paths that the user's `externs` leave in force: those no user
+/// mapping names, exactly or as a prefix. [`rust_type`] tries the user's mappings before
+/// the built-in ones; giving prost-build these (with its own defaults off) makes it
+/// resolve every type the same way, where its defaults would clash with a user mapping
+/// such as `.google.protobuf=::pbjson_types` ("duplicate extern Protobuf path").
+pub(crate) fn builtin_externs_in_force(
+    runtime: &str,
+    externs: &[(String, String)],
+) -> Vec<(String, String)> {
+    let covered = |builtin: &str| {
+        externs.iter().any(|(proto, _)| {
+            builtin == proto
+                || builtin
+                    .strip_prefix(proto.as_str())
+                    .is_some_and(|rest| rest.starts_with('.'))
+        })
     };
-    Some(scalar)
+    builtin_externs(runtime)
+        .into_iter()
+        .filter(|(proto, _)| !covered(proto))
+        .collect()
 }
 
 #[cfg(test)]
@@ -117,6 +142,32 @@ mod tests {
         );
         assert_eq!(resolve(".mine.Local"), "super::Local");
         assert_eq!(resolve(".other.v2.Thing"), "super::super::other::v2::Thing");
+    }
+
+    #[test]
+    fn builtin_externs_covered_by_the_user_are_not_in_force() {
+        let names = |externs: &[(&str, &str)]| {
+            let externs: Vec<(String, String)> = externs
+                .iter()
+                .map(|(p, r)| ((*p).to_owned(), (*r).to_owned()))
+                .collect();
+            builtin_externs_in_force("::rgrpc", &externs)
+                .into_iter()
+                .map(|(proto, _)| proto)
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(names(&[]).len(), 11);
+        assert!(names(&[(".google.protobuf", "::pbjson_types")]).is_empty());
+        assert!(names(&[(".google", "::g")]).is_empty());
+        let without_empty = names(&[(".google.protobuf.Empty", "crate::Empty")]);
+        assert_eq!(without_empty.len(), 10);
+        assert!(!without_empty.contains(&".google.protobuf.Empty".to_owned()));
+        // A prefix only counts at a segment boundary; deeper mappings cover nothing.
+        assert_eq!(names(&[(".google.proto", "::x")]).len(), 11);
+        assert_eq!(
+            names(&[(".google.protobuf.Timestamp", "::t::Ts")]).len(),
+            11
+        );
     }
 
     #[test]

@@ -17,6 +17,7 @@ pub(crate) fn doc_attrs(summary: &str, proto_lines: &[String], notes: &[&str]) -
         lines.push(format!(" {note}"));
     }
     crate::hygiene::escape_html(&mut lines);
+    crate::hygiene::escape_invisible(&mut lines);
     quote! { #( #[doc = #lines] )* }
 }
 
