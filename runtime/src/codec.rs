@@ -22,6 +22,18 @@ pub(crate) const DEFAULT_MAX_SEND_MESSAGE_SIZE: usize = usize::MAX;
 /// Encoding happens here, in generic code as small as possible, so that everything after it
 /// (queueing, the response body, trailers) is non-generic and compiled once.
 pub(crate) fn encode_frame<T: Message>(message: &T, limit: usize) -> Result<Bytes, Status> {
+    let mut buf = BytesMut::new();
+    encode_frame_into(message, limit, &mut buf)?;
+    Ok(buf.freeze())
+}
+
+/// Appends `message` to `buf` as one uncompressed gRPC frame, unless it is larger than
+/// `limit` bytes (`RESOURCE_EXHAUSTED`, nothing appended).
+pub(crate) fn encode_frame_into<T: Message>(
+    message: &T,
+    limit: usize,
+    buf: &mut BytesMut,
+) -> Result<(), Status> {
     let len = message.encoded_len();
     if len > limit {
         return Err(too_large_to_send(len, limit));
@@ -31,13 +43,12 @@ pub(crate) fn encode_frame<T: Message>(message: &T, limit: usize) -> Result<Byte
             "message of {len} bytes exceeds the gRPC frame limit of 4 GiB"
         ))
     })?;
-    let mut buf = BytesMut::with_capacity(PREFIX_LEN + len);
+    buf.reserve(PREFIX_LEN + len);
     buf.put_u8(0);
     buf.put_u32(prefix_len);
     message
-        .encode(&mut buf)
-        .map_err(|err| Status::internal(format!("failed to encode message: {err}")))?;
-    Ok(buf.freeze())
+        .encode(buf)
+        .map_err(|err| Status::internal(format!("failed to encode message: {err}")))
 }
 
 /// The status of a response message the server refuses to send: it is over the server's

@@ -6,19 +6,20 @@
 use std::convert::Infallible;
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::Arc;
 
 use std::time::Instant;
 
 use bytes::Bytes;
 use prost::Message;
-use tokio::sync::mpsc;
 use tonic::Status;
 use tonic::codec::{CompressionEncoding, Streaming};
 use tonic::transport::server::TcpConnectInfo;
 use tonic_prost::ProstDecoder;
 use tracing::Instrument;
 
-use super::driver::{self, Driver, Failure, Handler, MESSAGE_QUEUE};
+use super::driver::{self, Driver, Failure, Handler};
+use super::outbox::Outbox;
 use super::streams::WatchedBody;
 use super::{Context, MessageLimits, RequestStream, ResponseSink};
 use crate::codec::encode_frame;
@@ -169,23 +170,23 @@ enum Answer {
 
 /// Where a handler's answer goes, and how large a message it may be.
 struct Replies {
-    /// The message queue of a call that streams its answer; calls answered by one message
+    /// The outbox of a call that streams its answer; calls answered by one message
     /// need none.
-    queue: Option<mpsc::Sender<Bytes>>,
+    outbox: Option<Arc<Outbox>>,
     failure: Failure,
     /// The server's `max_response_message_size`.
     max_size: usize,
 }
 
 impl Replies {
-    /// The sink of a streaming call, over the message queue `start` made for it.
+    /// The sink of a streaming call, over the outbox `start` made for it.
     fn sink<Resp: Message>(self, ctx: &Context) -> Result<ResponseSink<Resp>, Status> {
-        let queue = self.queue.ok_or_else(|| {
-            Status::internal("rgrpc bug: a streaming call without a message queue")
-        })?;
+        let outbox = self
+            .outbox
+            .ok_or_else(|| Status::internal("rgrpc bug: a streaming call without an outbox"))?;
         Ok(ResponseSink::new(
             ctx.clone(),
-            queue,
+            outbox,
             self.failure,
             self.max_size,
         ))
@@ -193,7 +194,7 @@ impl Replies {
 }
 
 /// Checks the request, sets up the call and runs `run` to completion inside the response.
-/// Only calls that stream their answer get a message queue: the others need none.
+/// Only calls that stream their answer get an outbox: the others need none.
 fn start<Req>(
     mut call: IncomingCall,
     method: &'static str,
@@ -238,22 +239,19 @@ where
     let deadline = admitted
         .timeout
         .and_then(|timeout| admitted.arrived.checked_add(timeout));
-    let (sender, receiver) = match answer {
-        Answer::One => (None, None),
-        Answer::Stream => {
-            let (sender, receiver) = mpsc::channel(MESSAGE_QUEUE);
-            (Some(sender), Some(receiver))
-        }
+    let outbox = match answer {
+        Answer::One => None,
+        Answer::Stream => Some(Outbox::new()),
     };
     let ctx = Context::new(method, call.parts, peer, deadline);
     let replies = Replies {
-        queue: sender,
+        outbox: outbox.clone(),
         failure: failure.clone(),
         max_size: limits.max_response(),
     };
     let handler: Handler =
         Box::pin(run(ctx.clone(), requests, replies).instrument(log.span().clone()));
-    let driver = Driver::new(ctx, receiver, handler, failure, log);
+    let driver = Driver::new(ctx, outbox, handler, failure, log);
     Box::pin(async move { Ok(driver::respond(driver).await) })
 }
 

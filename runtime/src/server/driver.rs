@@ -16,18 +16,14 @@ use bytes::{Bytes, BytesMut};
 use futures_util::task::AtomicWaker;
 use http::HeaderMap;
 use http_body::{Body, Frame};
-use tokio::sync::mpsc;
 use tokio::time::Sleep;
 use tokio_util::sync::DropGuard;
 use tonic::{Code, Status};
 
 use super::Context;
+use super::outbox::Outbox;
 use crate::log::CallLog;
 use crate::reserved;
-
-/// How many encoded response messages may wait for the connection. HTTP/2 flow control
-/// bounds what is in flight beyond that.
-pub(crate) const MESSAGE_QUEUE: usize = 16;
 
 /// The handler's work: for unary answers, the encoded response message.
 pub(crate) type Handler = Pin<Box<dyn Future<Output = Result<Option<Bytes>, Status>> + Send>>;
@@ -79,8 +75,8 @@ pub(crate) struct Driver {
     call: Context,
     handler: Option<Handler>,
     /// The messages a streaming handler sends through its sink; `None` for calls answered
-    /// by one message, which need no queue (and so allocate none).
-    messages: Option<mpsc::Receiver<Bytes>>,
+    /// by one message, which need no outbox (and so allocate none).
+    outbox: Option<Arc<Outbox>>,
     /// The unary response, written after any queued messages.
     last_message: Option<Bytes>,
     outcome: Result<(), Status>,
@@ -97,7 +93,7 @@ pub(crate) struct Driver {
 impl Driver {
     pub(crate) fn new(
         call: Context,
-        messages: Option<mpsc::Receiver<Bytes>>,
+        outbox: Option<Arc<Outbox>>,
         handler: Handler,
         failure: Failure,
         log: CallLog,
@@ -109,7 +105,7 @@ impl Driver {
         Self {
             call,
             handler: Some(handler),
-            messages,
+            outbox,
             last_message: None,
             outcome: Ok(()),
             deadline,
@@ -125,8 +121,8 @@ impl Driver {
     fn stop(&mut self, status: Status) {
         self.handler = None;
         self.deadline = None;
-        if let Some(messages) = &mut self.messages {
-            messages.close();
+        if let Some(outbox) = &self.outbox {
+            outbox.close();
         }
         self.last_message = None;
         self.call.call_token().cancel();
@@ -140,8 +136,8 @@ impl Driver {
             "{}: the deadline passed before the call completed",
             self.call.method()
         )));
-        if let Some(messages) = &mut self.messages {
-            while messages.try_recv().is_ok() {}
+        if let Some(outbox) = &self.outbox {
+            outbox.discard();
         }
     }
 
@@ -160,20 +156,26 @@ impl Driver {
                 return Poll::Ready(Step::Headers);
             }
             // Queued messages first, so they go out while the handler keeps producing.
-            if let Some(message) = poll_message(&mut self.messages, cx) {
+            if let Some(message) = poll_message(self.outbox.as_deref(), cx) {
                 return Poll::Ready(Step::Message(message));
             }
             let polled = handler.as_mut().poll(cx);
             // A failure the handler met while running ends the call, whether the handler
             // returned it, returned something else, or carried on.
             match (polled, self.failure.get()) {
-                (Poll::Pending, None) => return Poll::Pending,
+                (Poll::Pending, None) => {
+                    // What the handler sent while it ran goes out now, not after a wake-up.
+                    return match poll_message(self.outbox.as_deref(), cx) {
+                        Some(message) => Poll::Ready(Step::Message(message)),
+                        None => Poll::Pending,
+                    };
+                }
                 (_, Some(status)) => self.stop(status),
                 (Poll::Ready(result), None) => {
                     self.handler = None;
                     // The call ends with the handler: sends from tasks it spawned now fail.
-                    if let Some(messages) = &mut self.messages {
-                        messages.close();
+                    if let Some(outbox) = &self.outbox {
+                        outbox.close();
                     }
                     match result {
                         Ok(message) => self.last_message = message,
@@ -182,7 +184,7 @@ impl Driver {
                 }
             }
         }
-        if let Some(message) = poll_message(&mut self.messages, cx) {
+        if let Some(message) = poll_message(self.outbox.as_deref(), cx) {
             return Poll::Ready(Step::Message(message));
         }
         Poll::Ready(match self.last_message.take() {
@@ -206,6 +208,10 @@ impl Driver {
 
 impl Drop for Driver {
     fn drop(&mut self) {
+        // Sends from tasks the handler spawned fail from now on, however the call ended.
+        if let Some(outbox) = &self.outbox {
+            outbox.close();
+        }
         // Trailers logged the end already, unless the call was cut short: by the client, or
         // by a layer in front of us enforcing the deadline (tonic's server does, until the
         // response headers).
@@ -224,15 +230,9 @@ impl Drop for Driver {
     }
 }
 
-/// A message waiting in the queue, if there is a queue and a message.
-fn poll_message(
-    messages: &mut Option<mpsc::Receiver<Bytes>>,
-    cx: &mut TaskContext<'_>,
-) -> Option<Bytes> {
-    match messages.as_mut()?.poll_recv(cx) {
-        Poll::Ready(message) => message,
-        Poll::Pending => None,
-    }
+/// The messages waiting in the outbox, if there is one and they are.
+fn poll_message(outbox: Option<&Outbox>, cx: &mut TaskContext<'_>) -> Option<Bytes> {
+    outbox?.poll_take(cx)
 }
 
 /// Runs the handler until the response can start, and returns that response.

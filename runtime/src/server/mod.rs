@@ -20,6 +20,7 @@ pub(crate) mod driver;
 mod in_process;
 mod intercept;
 mod limits;
+mod outbox;
 mod router;
 mod streams;
 

@@ -7,16 +7,16 @@ use std::pin::Pin;
 use std::sync::{Arc, OnceLock};
 use std::task::{Context as TaskContext, Poll, ready};
 
-use bytes::Bytes;
+use bytes::{Bytes, BytesMut};
 use futures_core::Stream;
 use http_body::{Body, Frame};
 use prost::Message;
-use tokio::sync::mpsc;
 use tonic::{Code, Status, Streaming};
 
 use super::Context;
 use super::driver::Failure;
-use crate::codec::{ReceivedBy, encode_frame, received_too_large};
+use super::outbox::{Outbox, PushError};
+use crate::codec::{ReceivedBy, encode_frame_into, received_too_large};
 
 /// The request messages of a client- or bidi-streaming call, in the order sent.
 ///
@@ -169,7 +169,7 @@ impl<T> fmt::Debug for RequestStream<T> {
 /// the client went away.
 pub struct ResponseSink<T> {
     call: Context,
-    messages: mpsc::Sender<Bytes>,
+    outbox: Arc<Outbox>,
     /// Ends the call when a message cannot be sent.
     failure: Failure,
     /// The server's `max_response_message_size`.
@@ -180,13 +180,13 @@ pub struct ResponseSink<T> {
 impl<T: Message> ResponseSink<T> {
     pub(crate) fn new(
         call: Context,
-        messages: mpsc::Sender<Bytes>,
+        outbox: Arc<Outbox>,
         failure: Failure,
         max_size: usize,
     ) -> Self {
         Self {
             call,
-            messages,
+            outbox,
             failure,
             max_size,
             _message: PhantomData,
@@ -200,18 +200,22 @@ impl<T: Message> ResponseSink<T> {
     /// sent before it) whatever the handler returns.
     pub async fn send(&self, message: T) -> Result<(), Status> {
         // A call ending with a failure takes no more messages, even before the driver
-        // closes the queue.
+        // closes the outbox.
         if let Some(status) = self.failure.get() {
             return Err(status);
         }
-        let frame = encode_frame(&message, self.max_size).inspect_err(|status| {
-            self.failure.set(status.clone());
-        })?;
-        self.call.mark_headers_sent();
-        self.messages
-            .send(frame)
-            .await
-            .map_err(|_| self.call.ended())
+        let mut encode = |buf: &mut BytesMut| encode_frame_into(&message, self.max_size, buf);
+        match poll_fn(|cx| self.outbox.poll_push(cx, &mut encode)).await {
+            Ok(()) => {
+                self.call.mark_headers_sent();
+                Ok(())
+            }
+            Err(PushError::Encode(status)) => {
+                self.failure.set(status.clone());
+                Err(status)
+            }
+            Err(PushError::Closed) => Err(self.call.ended()),
+        }
     }
 }
 
@@ -219,7 +223,7 @@ impl<T> Clone for ResponseSink<T> {
     fn clone(&self) -> Self {
         Self {
             call: self.call.clone(),
-            messages: self.messages.clone(),
+            outbox: self.outbox.clone(),
             failure: self.failure.clone(),
             max_size: self.max_size,
             _message: PhantomData,
