@@ -1001,9 +1001,9 @@ async fn a_client_that_never_reads_cannot_make_the_server_buffer() {
     .await;
     let sent = settled(&seen.flood_sent).await;
     // What flow control lets through: 64 KiB on the wire, plus per call the runtime's
-    // queue (16 messages) and what hyper and h2 hold (about one 16 KiB batch): about 330
-    // messages of 1 KiB (measured: 192), against the 80,000 the handlers tried. Bounded
-    // with room to spare: a regression buffers thousands.
+    // outbox (32 KiB, about 32 messages of 1 KiB) and what hyper and h2 hold (about one
+    // chunk): about 600 messages of 1 KiB at most, against the 80,000 the handlers tried.
+    // Bounded with room to spare: a regression buffers thousands.
     assert!(
         sent < CALLS * 100,
         "{sent} messages sent to a client that reads nothing"
