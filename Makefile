@@ -34,14 +34,19 @@ plugin: ## Build the protoc plugin
 	$(CARGO) build -q -p protoc-gen-rgrpc
 
 .PHONY: gen
-gen: plugin ## Regenerate the checked-in generated code (examples/hello) from proto/
+gen: ## Regenerate the checked-in generated code (examples/hello) from proto/, without protoc
+	$(CARGO) run -q -p protoc-gen-rgrpc -- compile -I proto --out examples/hello/src/generated proto/hello.proto
+
+.PHONY: gen-protoc
+gen-protoc: plugin ## The same as gen through protoc and the plugin (same bytes)
 	mkdir -p examples/hello/src/generated
 	$(PROTOC_RUN) --plugin=protoc-gen-rgrpc=$(PLUGIN) \
 		--rgrpc_out=examples/hello/src/generated -I proto proto/hello.proto
 
 .PHONY: demo
-demo: gen ## Generate from proto/hello.proto, serve on 127.0.0.1, call all four kinds
+demo: gen ## Generate from proto/hello.proto (no protoc), serve on 127.0.0.1, call all four kinds; then the build.rs example
 	scripts/demo.sh
+	$(CARGO) run -q -p hello-build
 
 .PHONY: test
 test: interop-venv ## Run every test (goldens through real protoc, compile checks, e2e, interop with grpcio)

@@ -45,8 +45,12 @@ pub(crate) fn file_not_in_request(file: &str) -> String {
     format!("{file}: listed in file_to_generate but its descriptor is missing from the request")
 }
 
+/// Also what `compile` says at an `edition = ...` line, which its parser cannot read.
+pub(crate) const EDITIONS_UNSUPPORTED: &str =
+    "protobuf editions are not supported (proto2 and proto3 are)";
+
 pub(crate) fn editions_unsupported(file: &str) -> String {
-    format!("{file}: protobuf editions are not supported (proto2 and proto3 are)")
+    format!("{file}: {EDITIONS_UNSUPPORTED}")
 }
 
 pub(crate) fn unknown_type(file: &str, method: &str, type_name: &str) -> String {

@@ -10,6 +10,15 @@
 //!
 //! (With the binary on `PATH`, `--plugin` is not needed.)
 //!
+//! Without protoc, the same binary parses the `.proto` files itself (with protox) and writes
+//! the same output:
+//!
+//! ```text
+//! protoc-gen-rgrpc compile -I proto --opt server=false --out src/generated proto/hello.proto
+//! ```
+//!
+//! From Rust (a build script, a tool), [`compile::run`] and [`compile::write`] do the same.
+//!
 //! # Output
 //!
 //! One file per proto package, named as prost-build names it: `hello.rs` for package
@@ -46,6 +55,7 @@
 //! come back in `CodeGeneratorResponse.error`, all of them at once, and then no file is
 //! written. The plugin never panics on input and never writes part of its output.
 
+pub mod compile;
 mod descriptor;
 mod emit;
 mod error;

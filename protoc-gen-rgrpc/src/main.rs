@@ -1,5 +1,8 @@
 //! The plugin executable: protoc writes a `CodeGeneratorRequest` to our stdin and reads the
 //! `CodeGeneratorResponse` from our stdout. Everything else lives in the library.
+//! `protoc-gen-rgrpc compile ...` is the mode without protoc ([`cli`]).
+
+mod cli;
 
 use std::io::{Read, Write};
 use std::process::ExitCode;
@@ -16,7 +19,11 @@ This program is run by protoc, not directly:
 
 Options (--rgrpc_opt): client=BOOL, server=BOOL, messages=BOOL, runtime_path=PATH
 
-    --help       print this help
+Without protoc, the same binary parses the .proto files itself (same output):
+
+    protoc-gen-rgrpc compile [-I DIR]... [--opt k=v,...] --out DIR FILE.proto...
+
+    --help       print this help (compile --help: the compile mode's)
     --version    print the version";
 
 fn main() -> ExitCode {
@@ -27,6 +34,7 @@ fn main() -> ExitCode {
             println!("protoc-gen-rgrpc {}", env!("CARGO_PKG_VERSION"));
             return ExitCode::SUCCESS;
         }
+        Some("compile") => return cli::main(&args[1..]),
         Some("--help" | "-h") => {
             println!("{USAGE}");
             return ExitCode::SUCCESS;

@@ -58,3 +58,19 @@ pub use prost;
 pub use prost_types;
 /// The transport rgrpc builds on, re-exported for mounting services and configuring endpoints.
 pub use tonic;
+
+/// Includes the code `rgrpc-build` generated into `OUT_DIR` for one proto package, e.g.
+/// `pub mod hello { rgrpc::include_proto!("hello"); }` (files are named after the package:
+/// `a.b.rs` for `package a.b;`). The macro lives here because a build script's own crate
+/// cannot export macros to the crate it builds.
+#[macro_export]
+macro_rules! include_proto {
+    ($package:literal) => {
+        ::core::include!(::core::concat!(
+            ::core::env!("OUT_DIR"),
+            "/",
+            $package,
+            ".rs"
+        ));
+    };
+}
