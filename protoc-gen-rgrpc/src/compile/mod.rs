@@ -32,7 +32,8 @@ pub use self::error::Error;
 pub struct Options {
     /// Include directories, searched in order for the files and their imports (protoc's `-I`).
     /// Empty means the current directory, as with protoc. The well-known types
-    /// (`google/protobuf/*.proto`) are always available, after these.
+    /// (`google/protobuf/*.proto`) are always available, from built-in copies that take
+    /// precedence over copies in these directories.
     pub includes: Vec<PathBuf>,
     /// The files to generate for, as paths under one of `includes` (like protoc's arguments).
     pub files: Vec<PathBuf>,
