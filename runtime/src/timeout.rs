@@ -15,7 +15,9 @@ pub(crate) enum Parsed {
 
 /// Reads the `grpc-timeout` header of a request.
 pub(crate) fn parse(headers: &http::HeaderMap) -> Parsed {
-    let Some(value) = headers.get("grpc-timeout") else {
+    // A `HeaderName` constant: looking up by `&str` would parse the name on every call.
+    const GRPC_TIMEOUT: http::HeaderName = http::HeaderName::from_static("grpc-timeout");
+    let Some(value) = headers.get(&GRPC_TIMEOUT) else {
         return Parsed::Absent;
     };
     let text = String::from_utf8_lossy(value.as_bytes());

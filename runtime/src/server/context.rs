@@ -4,7 +4,7 @@ use std::fmt;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock, PoisonError};
 use std::time::{Duration, Instant};
 
 use futures_util::task::AtomicWaker;
@@ -43,8 +43,11 @@ struct Inner {
     answer: Mutex<Answer>,
     /// Asks the driver to send the initial metadata now (see [`Context::send_headers`]).
     headers_requested: AtomicBool,
-    /// Wakes the driver for that request, even from a task the handler spawned.
+    /// Wakes the driver for that request or a failure, even from a task the handler
+    /// spawned.
     driver: AtomicWaker,
+    /// A status that ends the call whatever the handler returns (see `driver::Failure`).
+    failure: OnceLock<Status>,
 }
 
 /// The response metadata, until it goes on the wire.
@@ -78,6 +81,7 @@ impl Context {
                 answer: Mutex::default(),
                 headers_requested: AtomicBool::new(false),
                 driver: AtomicWaker::new(),
+                failure: OnceLock::new(),
             }),
         }
     }
@@ -204,6 +208,23 @@ impl Context {
     pub(crate) fn poll_headers_requested(&self, waker: &std::task::Waker) -> bool {
         self.inner.driver.register(waker);
         self.inner.headers_requested.swap(false, Ordering::AcqRel)
+    }
+
+    /// Ends the call with `status` (the first one set wins) and wakes the driver.
+    pub(crate) fn fail(&self, status: Status) {
+        if self.inner.failure.set(status).is_ok() {
+            self.inner.driver.wake();
+        }
+    }
+
+    /// The status the call is failing with, if any.
+    pub(crate) fn failure(&self) -> Option<Status> {
+        self.inner.failure.get().cloned()
+    }
+
+    /// For the driver: hear of a failure or a headers request set from now on.
+    pub(crate) fn register_driver(&self, waker: &std::task::Waker) {
+        self.inner.driver.register(waker);
     }
 
     /// The status for an attempt to answer a call that is already over.

@@ -215,19 +215,6 @@ where
         .extensions
         .remove::<MessageLimits>()
         .unwrap_or_default();
-    let failure = Failure::default();
-    let (body, broken) = WatchedBody::new(call.body);
-    let requests = RequestStream::new(
-        Streaming::new_request(
-            ProstDecoder::<Req>::default(),
-            body,
-            admitted.encoding,
-            Some(limits.max_request()),
-        ),
-        broken,
-        failure.clone(),
-        limits.max_request(),
-    );
     let peer = call
         .parts
         .extensions
@@ -243,7 +230,21 @@ where
         Answer::One => None,
         Answer::Stream => Some(Outbox::new()),
     };
-    let ctx = Context::new(method, call.parts, peer, deadline);
+    let IncomingCall { parts, body } = call;
+    let ctx = Context::new(method, parts, peer, deadline);
+    let failure = Failure::of(&ctx);
+    let (body, broken) = WatchedBody::new(body);
+    let requests = RequestStream::new(
+        Streaming::new_request(
+            ProstDecoder::<Req>::default(),
+            body,
+            admitted.encoding,
+            Some(limits.max_request()),
+        ),
+        broken,
+        failure.clone(),
+        limits.max_request(),
+    );
     let replies = Replies {
         outbox: outbox.clone(),
         failure: failure.clone(),
@@ -307,7 +308,9 @@ fn admit(parts: &http::request::Parts) -> Result<Admitted, Refusal> {
             String::from_utf8_lossy(content_type)
         ))));
     }
-    let encoding = match parts.headers.get("grpc-encoding").map(|v| v.as_bytes()) {
+    // A `HeaderName` constant: looking up by `&str` would parse the name on every call.
+    const GRPC_ENCODING: http::HeaderName = http::HeaderName::from_static("grpc-encoding");
+    let encoding = match parts.headers.get(&GRPC_ENCODING).map(|v| v.as_bytes()) {
         None | Some(b"identity") => None,
         Some(b"gzip") => Some(CompressionEncoding::Gzip),
         Some(other) => {

@@ -9,11 +9,10 @@
 use std::convert::Infallible;
 use std::future::{Future, poll_fn};
 use std::pin::Pin;
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 use std::task::{Context as TaskContext, Poll};
 
 use bytes::{Bytes, BytesMut};
-use futures_util::task::AtomicWaker;
 use http::HeaderMap;
 use http_body::{Body, Frame};
 use tokio::time::Sleep;
@@ -40,33 +39,32 @@ enum Step {
 /// could not read, or a response message it would not send. The request stream and the
 /// sinks set it (the first status wins, as the first one written wins in grpc-go); the
 /// driver then stops the handler, writes what was sent before, and ends with that status.
-#[derive(Clone, Default)]
-pub(crate) struct Failure(Arc<FailureSlot>);
-
-#[derive(Default)]
-struct FailureSlot {
-    status: OnceLock<Status>,
-    /// Wakes the driver, even when the status is set from a task the handler spawned.
-    driver: AtomicWaker,
-}
+///
+/// It lives in the call's [`Context`] (no allocation of its own) and wakes the driver
+/// through the context's waker, even when set from a task the handler spawned.
+#[derive(Clone)]
+pub(crate) struct Failure(Context);
 
 impl Failure {
+    /// The failure slot of the call `ctx` serves.
+    pub(crate) fn of(ctx: &Context) -> Self {
+        Self(ctx.clone())
+    }
+
     /// Ends the call with `status`, unless it is already ending with another.
     pub(crate) fn set(&self, status: Status) {
-        if self.0.status.set(status).is_ok() {
-            self.0.driver.wake();
-        }
+        self.0.fail(status);
     }
 
     /// The status set so far, registering `cx` to hear of one set later.
     fn poll(&self, cx: &TaskContext<'_>) -> Option<Status> {
-        self.0.driver.register(cx.waker());
+        self.0.register_driver(cx.waker());
         self.get()
     }
 
     /// The status set so far.
     pub(crate) fn get(&self) -> Option<Status> {
-        self.0.status.get().cloned()
+        self.0.failure()
     }
 }
 
