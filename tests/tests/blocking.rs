@@ -307,6 +307,54 @@ fn inside_an_async_runtime_it_refuses_instead_of_blocking(transport: Transport) 
     assert!(client.say_hello(greeting("x")).call().is_ok());
 }
 
+fn message_size_limits(transport: Transport) {
+    let setup = Setup::new(transport);
+    let client = &setup.client;
+    let long = "x".repeat(4096);
+
+    // Per call, both directions: refused with RESOURCE_EXHAUSTED, the call never OK.
+    let status = client
+        .say_hello(greeting(long.clone()))
+        .max_response_message_size(1024)
+        .call()
+        .unwrap_err();
+    assert_eq!(status.code(), Code::ResourceExhausted, "{status:?}");
+    let status = client
+        .say_hello(greeting(long.clone()))
+        .max_request_message_size(1024)
+        .call()
+        .unwrap_err();
+    assert_eq!(status.code(), Code::ResourceExhausted, "{status:?}");
+    // Within the limits, the same call succeeds.
+    let response = client
+        .say_hello(greeting(long.clone()))
+        .max_response_message_size(8192)
+        .max_request_message_size(8192)
+        .call()
+        .unwrap();
+    assert_eq!(
+        response.into_inner().reply.len(),
+        "hello ".len() + long.len()
+    );
+}
+
+#[test]
+fn a_blocking_client_level_size_limit_applies_to_every_call() {
+    let router = rgrpc::Server::builder().add_service(HelloServiceServer::new(Echo {
+        stopped: mpsc::channel().0,
+    }));
+    let (channel, _server) = rgrpc::blocking::Channel::in_process(router).unwrap();
+    let client = HelloServiceBlockingClient::from_client(
+        rgrpc::blocking::BlockingClient::new(channel).max_response_message_size(1024),
+    );
+    let status = client
+        .say_hello(greeting("x".repeat(4096)))
+        .call()
+        .unwrap_err();
+    assert_eq!(status.code(), Code::ResourceExhausted, "{status:?}");
+    assert!(client.say_hello(greeting("small")).call().is_ok());
+}
+
 macro_rules! on_both_transports {
     ($($test:ident),* $(,)?) => {
         mod tcp {
@@ -325,6 +373,7 @@ on_both_transports!(
     cancellation_from_another_thread,
     dropping_the_responses_mid_stream_cancels_the_call,
     inside_an_async_runtime_it_refuses_instead_of_blocking,
+    message_size_limits,
 );
 
 /// A port nothing listens on: bound, then released.

@@ -56,6 +56,20 @@ macro_rules! option_setters {
             self.$inner = self.$inner.compression(encoding);
             self
         }
+
+        /// Refuses response messages larger than `bytes` for this call (default: the
+        /// client's, 4 MiB unless set): the call ends with `RESOURCE_EXHAUSTED`.
+        pub fn max_response_message_size(mut self, bytes: usize) -> Self {
+            self.$inner = self.$inner.max_response_message_size(bytes);
+            self
+        }
+
+        /// Refuses to send request messages larger than `bytes` for this call (default: the
+        /// client's, no limit unless set): the call ends with `RESOURCE_EXHAUSTED`.
+        pub fn max_request_message_size(mut self, bytes: usize) -> Self {
+            self.$inner = self.$inner.max_request_message_size(bytes);
+            self
+        }
     };
 }
 

@@ -130,6 +130,20 @@ impl BlockingClient {
         }
     }
 
+    /// Refuses response messages larger than `bytes` on every call (default 4 MiB), as
+    /// [`Client::max_response_message_size`](client::Client::max_response_message_size).
+    pub fn max_response_message_size(mut self, bytes: usize) -> Self {
+        self.client = self.client.max_response_message_size(bytes);
+        self
+    }
+
+    /// Refuses to send request messages larger than `bytes` on every call (default: no
+    /// limit), as [`Client::max_request_message_size`](client::Client::max_request_message_size).
+    pub fn max_request_message_size(mut self, bytes: usize) -> Self {
+        self.client = self.client.max_request_message_size(bytes);
+        self
+    }
+
     /// Starts building a unary call to `path`.
     pub fn unary<Req, Resp>(
         &self,
