@@ -99,8 +99,7 @@ fn generate_files(request: &CodeGeneratorRequest) -> Result<Vec<File>, Errors> {
     let params = Params::parse(request.parameter())
         .map_err(|errors| Errors::from_iter(errors.iter().map(|e| error::invalid_parameter(e))))?;
     // Checked here so that bad input is reported once, before any work is shared out.
-    syn::parse_str::<syn::Path>(&params.runtime_path)
-        .map_err(|err| error::invalid_parameter(&format!("runtime_path: {err}")))?;
+    let runtime = runtime_path(&params)?;
     validate::request(&request.proto_file, &request.file_to_generate)?;
     let packages = model::build(&request.proto_file, &request.file_to_generate, &params)?;
 
@@ -119,7 +118,7 @@ fn generate_files(request: &CodeGeneratorRequest) -> Result<Vec<File>, Errors> {
     // (proto package, file name) of every package file, for the include file.
     let mut written: Vec<(String, String)> = Vec::new();
     let mut errors = Errors::default();
-    for rendered in render_packages(request, &params, &messages, packages.len())? {
+    for rendered in render_packages(request, &params, &messages, &packages, &runtime)? {
         match rendered {
             Rendered::Nothing => {}
             Rendered::File { package, file } => {
@@ -154,53 +153,63 @@ enum Rendered {
     Failed(String),
 }
 
-/// Renders every package's file, in the model's order, on up to [`MAX_WORKERS`] threads:
-/// pretty-printing is most of the plugin's time and each file is independent.
+/// Renders every package's file, in the model's order, on this thread and up to
+/// [`MAX_WORKERS`]` - 1` helpers: pretty-printing is most of the plugin's time and each file
+/// is independent.
 ///
-/// Syntax trees are not `Send`, so each worker builds the model itself (a small share of
-/// the time) and takes packages by index.
+/// Syntax trees are not `Send`, so each helper builds the model and the runtime path itself
+/// (a small share of the time); all take packages by index from one counter.
 fn render_packages(
     request: &CodeGeneratorRequest,
     params: &Params,
     messages: &messages::Messages,
-    count: usize,
+    packages: &[model::Package],
+    runtime: &syn::Path,
 ) -> Result<Vec<Rendered>, Errors> {
-    let workers = std::thread::available_parallelism()
+    let helpers = std::thread::available_parallelism()
         .map_or(1, usize::from)
         .min(MAX_WORKERS)
-        .min(count)
-        .max(1);
+        .min(packages.len())
+        .saturating_sub(1);
     let next = AtomicUsize::new(0);
-    let work = || -> Result<Vec<(usize, Rendered)>, Errors> {
-        let runtime: syn::Path = syn::parse_str(&params.runtime_path)
-            .map_err(|err| error::invalid_parameter(&format!("runtime_path: {err}")))?;
-        let packages = model::build(&request.proto_file, &request.file_to_generate, params)?;
+    let take_turns = |packages: &[model::Package], runtime: &syn::Path| {
         let mut done = Vec::new();
         loop {
             let index = next.fetch_add(1, Ordering::Relaxed);
             let Some(package) = packages.get(index) else {
-                return Ok(done);
+                return done;
             };
-            done.push((index, render_package(package, params, &runtime, messages)));
+            done.push((index, render_package(package, params, runtime, messages)));
         }
     };
-    let mut done = if workers == 1 {
-        work()?
-    } else {
-        std::thread::scope(|scope| {
-            let handles: Vec<_> = (0..workers).map(|_| scope.spawn(work)).collect();
-            let mut all = Vec::new();
-            for handle in handles {
-                match handle.join() {
-                    Ok(part) => all.extend(part?),
-                    Err(panic) => std::panic::resume_unwind(panic),
-                }
+    let mut done = std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..helpers)
+            .map(|_| {
+                scope.spawn(|| -> Result<_, Errors> {
+                    let runtime = runtime_path(params)?;
+                    let packages =
+                        model::build(&request.proto_file, &request.file_to_generate, params)?;
+                    Ok(take_turns(&packages, &runtime))
+                })
+            })
+            .collect();
+        let mut all = take_turns(packages, runtime);
+        for handle in handles {
+            match handle.join() {
+                Ok(part) => all.extend(part?),
+                Err(panic) => std::panic::resume_unwind(panic),
             }
-            Ok::<_, Errors>(all)
-        })?
-    };
+        }
+        Ok::<_, Errors>(all)
+    })?;
     done.sort_by_key(|(index, _)| *index);
     Ok(done.into_iter().map(|(_, rendered)| rendered).collect())
+}
+
+/// The parameter `runtime_path` as a path generated code can name.
+fn runtime_path(params: &Params) -> Result<syn::Path, Errors> {
+    syn::parse_str(&params.runtime_path)
+        .map_err(|err| error::invalid_parameter(&format!("runtime_path: {err}")).into())
 }
 
 /// More threads than this gain nothing measurable on large corpora.
