@@ -204,9 +204,9 @@ impl Context {
     }
 
     /// For the driver: whether the handler asked for the headers to go out now (the
-    /// request is consumed), registering `waker` to hear of the next request.
-    pub(crate) fn poll_headers_requested(&self, waker: &std::task::Waker) -> bool {
-        self.inner.driver.register(waker);
+    /// request is consumed). Register first ([`register_driver`](Self::register_driver))
+    /// to hear of the next request.
+    pub(crate) fn take_headers_request(&self) -> bool {
         self.inner.headers_requested.swap(false, Ordering::AcqRel)
     }
 

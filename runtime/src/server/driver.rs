@@ -56,12 +56,6 @@ impl Failure {
         self.0.fail(status);
     }
 
-    /// The status set so far, registering `cx` to hear of one set later.
-    fn poll(&self, cx: &TaskContext<'_>) -> Option<Status> {
-        self.0.register_driver(cx.waker());
-        self.get()
-    }
-
     /// The status set so far.
     pub(crate) fn get(&self) -> Option<Status> {
         self.0.failure()
@@ -141,16 +135,19 @@ impl Driver {
 
     fn poll_step(&mut self, cx: &mut TaskContext<'_>) -> Poll<Step> {
         if self.handler.is_some() {
+            // Once, before anything is checked: a failure or a headers request set from
+            // another task after this point wakes this one.
+            self.call.register_driver(cx.waker());
             if let Some(deadline) = &mut self.deadline
                 && deadline.as_mut().poll(cx).is_ready()
             {
                 self.expire();
-            } else if let Some(status) = self.failure.poll(cx) {
+            } else if let Some(status) = self.failure.get() {
                 self.stop(status);
             }
         }
         if let Some(handler) = &mut self.handler {
-            if self.call.poll_headers_requested(cx.waker()) {
+            if self.call.take_headers_request() {
                 return Poll::Ready(Step::Headers);
             }
             // Queued messages first, so they go out while the handler keeps producing.
