@@ -23,9 +23,9 @@ use rgrpc::{Code, Context, RequestStream, ResponseSink, Status};
 use rgrpc_tests::hello::hello_service_client::HelloServiceClient;
 use rgrpc_tests::hello::hello_service_server::{HelloService, HelloServiceServer};
 use rgrpc_tests::hello::{HelloRequest, HelloResponse};
-use support::{LIMIT, bounded, greeting, reply};
-use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::{mpsc, oneshot};
+use support::{LIMIT, Running, bounded, greeting, reply};
+use tokio::net::TcpStream;
+use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
 const SAY_HELLO: &str = "/hello.HelloService/SayHello";
@@ -178,8 +178,7 @@ impl HelloService for Hostile {
 /// A server on 127.0.0.1 built from `server`, stopped when dropped.
 struct Serving {
     addr: SocketAddr,
-    stop: Option<oneshot::Sender<()>>,
-    task: JoinHandle<()>,
+    _running: Running,
 }
 
 impl Serving {
@@ -188,22 +187,10 @@ impl Serving {
     }
 
     async fn start_with(server: rgrpc::Server, service: Hostile) -> Self {
-        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = listener.local_addr().unwrap();
-        let (stop, stopped) = oneshot::channel::<()>();
-        let router = server.add_service(HelloServiceServer::new(service));
-        let task = tokio::spawn(async move {
-            router
-                .serve_with_shutdown(listener, async {
-                    let _ = stopped.await;
-                })
-                .await
-                .unwrap();
-        });
+        let running = Running::serve(server.add_service(HelloServiceServer::new(service))).await;
         Self {
-            addr,
-            stop: Some(stop),
-            task,
+            addr: running.addr,
+            _running: running,
         }
     }
 
@@ -225,15 +212,6 @@ impl Serving {
             .await
             .expect("the server must keep serving normal calls");
         assert_eq!(response.get_ref().reply, "hello still there");
-    }
-}
-
-impl Drop for Serving {
-    fn drop(&mut self) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
-        self.task.abort();
     }
 }
 
