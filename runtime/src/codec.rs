@@ -5,6 +5,8 @@ use bytes::{BufMut, Bytes, BytesMut};
 use prost::Message;
 use tonic::{Code, Status};
 
+use crate::{Compression, compression};
+
 /// The five-byte prefix of every gRPC message: a compressed flag and a big-endian length.
 const PREFIX_LEN: usize = 5;
 
@@ -16,39 +18,79 @@ pub(crate) const DEFAULT_MAX_RECEIVE_MESSAGE_SIZE: usize = 4 * 1024 * 1024;
 /// gRPC frame's own (4 GiB), as in gRPC's other implementations.
 pub(crate) const DEFAULT_MAX_SEND_MESSAGE_SIZE: usize = usize::MAX;
 
-/// Encodes `message` as one uncompressed gRPC frame, ready to be an HTTP/2 DATA payload,
-/// unless it is larger than `limit` bytes (`RESOURCE_EXHAUSTED`, nothing encoded).
+/// Encodes `message` as one gRPC frame, ready to be an HTTP/2 DATA payload, compressed
+/// with `compression` if given, unless it is larger than `limit` bytes
+/// (`RESOURCE_EXHAUSTED`, nothing encoded).
 ///
 /// Encoding happens here, in generic code as small as possible, so that everything after it
 /// (queueing, the response body, trailers) is non-generic and compiled once.
-pub(crate) fn encode_frame<T: Message>(message: &T, limit: usize) -> Result<Bytes, Status> {
+pub(crate) fn encode_frame<T: Message>(
+    message: &T,
+    limit: usize,
+    compression: Option<Compression>,
+) -> Result<Bytes, Status> {
     let mut buf = BytesMut::new();
-    encode_frame_into(message, limit, &mut buf)?;
+    encode_frame_into(message, limit, compression, &mut buf)?;
     Ok(buf.freeze())
 }
 
-/// Appends `message` to `buf` as one uncompressed gRPC frame, unless it is larger than
-/// `limit` bytes (`RESOURCE_EXHAUSTED`, nothing appended).
+/// Appends `message` to `buf` as one gRPC frame, compressed with `compression` if given,
+/// unless it is larger than `limit` bytes (`RESOURCE_EXHAUSTED`, nothing appended). The
+/// limit applies to the message as encoded, before compression.
 pub(crate) fn encode_frame_into<T: Message>(
     message: &T,
     limit: usize,
+    compression: Option<Compression>,
     buf: &mut BytesMut,
 ) -> Result<(), Status> {
     let len = message.encoded_len();
     if len > limit {
         return Err(too_large_to_send(len, limit));
     }
-    let prefix_len = u32::try_from(len).map_err(|_| {
-        Status::resource_exhausted(format!(
-            "message of {len} bytes exceeds the gRPC frame limit of 4 GiB"
-        ))
-    })?;
+    if let Some(encoding) = compression {
+        return append_compressed(&message.encode_to_vec(), encoding, buf);
+    }
+    let prefix_len = frame_len(len)?;
     buf.reserve(PREFIX_LEN + len);
     buf.put_u8(0);
     buf.put_u32(prefix_len);
     message
         .encode(buf)
         .map_err(|err| Status::internal(format!("failed to encode message: {err}")))
+}
+
+/// Appends `plain` compressed with `encoding` as one frame with the compressed flag set;
+/// on failure `buf` is left as it was (it may be a buffer other messages share).
+fn append_compressed(
+    plain: &[u8],
+    encoding: Compression,
+    buf: &mut BytesMut,
+) -> Result<(), Status> {
+    let start = buf.len();
+    buf.put_bytes(0, PREFIX_LEN);
+    let framed = compression::compress(encoding, plain, buf)
+        .map_err(|err| Status::internal(format!("failed to compress a message: {err}")))
+        .and_then(|()| frame_len(buf.len() - start - PREFIX_LEN));
+    match framed {
+        Ok(len) => {
+            buf[start] = 1;
+            buf[start + 1..start + PREFIX_LEN].copy_from_slice(&len.to_be_bytes());
+            Ok(())
+        }
+        Err(status) => {
+            buf.truncate(start);
+            Err(status)
+        }
+    }
+}
+
+/// A frame's length prefix, if the gRPC frame can carry `len` bytes.
+fn frame_len(len: usize) -> Result<u32, Status> {
+    u32::try_from(len).map_err(|_| {
+        Status::resource_exhausted(format!(
+            "message of {len} bytes exceeds the gRPC frame limit of 4 GiB"
+        ))
+    })
 }
 
 /// The status of a response message the server refuses to send: it is over the server's
@@ -69,31 +111,20 @@ pub(crate) fn request_too_large_to_send(len: usize, limit: usize) -> Status {
     ))
 }
 
-/// Which side received a message over its limit, for the status message.
-#[derive(Clone, Copy, Debug)]
-pub(crate) enum ReceivedBy {
-    /// The server, reading a request message.
-    Server,
-    /// The client, reading a response message.
-    Client,
-}
-
-/// tonic's decoder refuses a message over the receive limit before buffering it, with
-/// `OUT_OF_RANGE`; the gRPC spec (and every other implementation) says
+/// tonic's decoder refuses a response message over the client's limit before buffering it,
+/// with `OUT_OF_RANGE`; the gRPC spec (and every other implementation) says
 /// `RESOURCE_EXHAUSTED`. This turns tonic's refusal into that, naming the setting, and
 /// passes every other status through unchanged — including an `OUT_OF_RANGE` a peer sent.
-pub(crate) fn received_too_large(status: Status, receiver: ReceivedBy, limit: usize) -> Status {
+/// (The server reads requests with its own decoder, which says so itself.)
+pub(crate) fn response_too_large(status: Status, limit: usize) -> Status {
     // tonic's own words (tonic 0.14, codec/decode.rs); hostile.rs pins them.
     const TONIC_REFUSAL: &str = "Error, decoded message length too large";
     if status.code() != Code::OutOfRange || !status.message().starts_with(TONIC_REFUSAL) {
         return status;
     }
-    let (what, setting) = match receiver {
-        ReceivedBy::Server => ("request", "server's max_request_message_size"),
-        ReceivedBy::Client => ("response", "client's max_response_message_size"),
-    };
     Status::resource_exhausted(format!(
-        "the {what} message exceeds the {setting} of {limit} bytes ({})",
+        "the response message exceeds the client's max_response_message_size of {limit} bytes \
+         ({})",
         status.message()
     ))
 }
@@ -104,23 +135,39 @@ mod tests {
 
     #[test]
     fn frame_has_prefix_then_payload() {
-        let frame = encode_frame(&"hi".to_string(), usize::MAX).expect("encodes");
+        let frame = encode_frame(&"hi".to_string(), usize::MAX, None).expect("encodes");
         // field 1, wire type 2, length 2, "hi"
         assert_eq!(&frame[..], &[0, 0, 0, 0, 4, 0x0a, 2, b'h', b'i']);
     }
 
     #[test]
     fn empty_message_is_prefix_only() {
-        let frame = encode_frame(&(), 0).expect("encodes");
+        let frame = encode_frame(&(), 0, None).expect("encodes");
         assert_eq!(&frame[..], &[0, 0, 0, 0, 0]);
     }
 
     #[test]
     fn message_over_the_limit_is_refused() {
-        let status = encode_frame(&"hi".to_string(), 3).expect_err("4 bytes > 3");
+        let status = encode_frame(&"hi".to_string(), 3, None).expect_err("4 bytes > 3");
         assert_eq!(status.code(), Code::ResourceExhausted);
         assert!(status.message().contains("4 bytes"), "{status:?}");
-        assert!(encode_frame(&"hi".to_string(), 4).is_ok());
+        assert!(encode_frame(&"hi".to_string(), 4, None).is_ok());
+    }
+
+    #[test]
+    fn a_compressed_frame_has_the_flag_and_the_compressed_length() {
+        let message = "hello ".repeat(200);
+        for encoding in [Compression::Gzip, Compression::Zstd] {
+            let mut buf = BytesMut::from(&b"earlier"[..]);
+            encode_frame_into(&message, usize::MAX, Some(encoding), &mut buf).expect("encodes");
+            let frame = &buf[b"earlier".len()..];
+            assert_eq!(frame[0], 1, "the compressed flag");
+            let len = u32::from_be_bytes([frame[1], frame[2], frame[3], frame[4]]) as usize;
+            assert_eq!(len, frame.len() - PREFIX_LEN);
+            let plain = compression::decompress(encoding, &frame[PREFIX_LEN..], 1 << 20)
+                .expect("decompresses");
+            assert_eq!(plain, message.encode_to_vec());
+        }
     }
 
     #[test]
@@ -128,7 +175,7 @@ mod tests {
         let refusal = Status::out_of_range(
             "Error, decoded message length too large: found 9 bytes, the limit is: 8 bytes",
         );
-        let status = received_too_large(refusal, ReceivedBy::Client, 8);
+        let status = response_too_large(refusal, 8);
         assert_eq!(status.code(), Code::ResourceExhausted);
         assert!(
             status
@@ -137,7 +184,7 @@ mod tests {
         );
 
         let from_peer = Status::out_of_range("page 3 of 2");
-        let status = received_too_large(from_peer, ReceivedBy::Server, 8);
+        let status = response_too_large(from_peer, 8);
         assert_eq!(status.code(), Code::OutOfRange);
     }
 }

@@ -21,6 +21,7 @@ pub mod blocking;
 pub mod channel;
 pub mod client;
 mod codec;
+mod compression;
 #[doc(hidden)]
 pub mod codegen;
 mod log;

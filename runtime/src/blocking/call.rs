@@ -51,9 +51,16 @@ macro_rules! option_setters {
             self
         }
 
-        /// Compresses the request messages with `encoding`.
+        /// Compresses the request messages with `encoding`, gzip or zstd, instead of the
+        /// client's setting.
         pub fn compression(mut self, encoding: CompressionEncoding) -> Self {
             self.$inner = self.$inner.compression(encoding);
+            self
+        }
+
+        /// Sends the request messages uncompressed, whatever the client's setting.
+        pub fn uncompressed(mut self) -> Self {
+            self.$inner = self.$inner.uncompressed();
             self
         }
 

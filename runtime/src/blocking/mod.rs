@@ -144,6 +144,13 @@ impl BlockingClient {
         self
     }
 
+    /// Compresses the request messages of every call with `encoding` (default: none), as
+    /// [`Client::compression`](client::Client::compression).
+    pub fn compression(mut self, encoding: crate::Compression) -> Self {
+        self.client = self.client.compression(encoding);
+        self
+    }
+
     /// Starts building a unary call to `path`.
     pub fn unary<Req, Resp>(
         &self,

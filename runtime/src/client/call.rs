@@ -88,6 +88,7 @@ impl<Req, Resp, Answer> Call<Req, Resp, Answer> {
         path: &'static str,
         requests: Requests<Req>,
         sizes: MessageSizes,
+        compression: Option<CompressionEncoding>,
     ) -> Self {
         Self {
             grpc,
@@ -95,6 +96,7 @@ impl<Req, Resp, Answer> Call<Req, Resp, Answer> {
             requests,
             options: Options {
                 sizes,
+                compression,
                 ..Options::default()
             },
             _answer: PhantomData,
@@ -137,9 +139,18 @@ impl<Req, Resp, Answer> Call<Req, Resp, Answer> {
         self
     }
 
-    /// Compresses the request messages with `encoding` (the server must support it).
+    /// Compresses the request messages with `encoding`, gzip or zstd, instead of the
+    /// client's setting. The server must decode it: one that does not answers
+    /// `UNIMPLEMENTED`, and lists what it decodes in `grpc-accept-encoding` (rgrpc, grpc-go,
+    /// grpc-java and grpc-js servers decode gzip; rgrpc's also zstd).
     pub fn compression(mut self, encoding: CompressionEncoding) -> Self {
         self.options.compression = Some(encoding);
+        self
+    }
+
+    /// Sends this call's request messages uncompressed, whatever the client's setting.
+    pub fn uncompressed(mut self) -> Self {
+        self.options.compression = None;
         self
     }
 

@@ -12,7 +12,7 @@ use tokio_util::sync::CancellationToken;
 use tonic::{CancellationHandle, Code, Status};
 
 use super::sizes::Oversized;
-use crate::codec::{DEFAULT_MAX_RECEIVE_MESSAGE_SIZE, ReceivedBy, received_too_large};
+use crate::codec::{DEFAULT_MAX_RECEIVE_MESSAGE_SIZE, response_too_large};
 
 /// The instant a call's deadline passes, and the timeout it came from (for the message).
 #[derive(Clone, Copy, Debug)]
@@ -104,7 +104,7 @@ impl Limits {
     /// A response message over the limit is `RESOURCE_EXHAUSTED`, and a failed connection
     /// `UNAVAILABLE`.
     pub(crate) fn classify(&self, status: Status) -> Status {
-        let status = received_too_large(status, ReceivedBy::Client, self.max_response);
+        let status = response_too_large(status, self.max_response);
         let status = crate::unavailable::connection_failure_as_unavailable(status);
         match &self.deadline {
             Some((_, deadline))

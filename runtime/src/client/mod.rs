@@ -47,16 +47,30 @@ use crate::Channel;
 pub struct Client {
     grpc: Grpc<Channel>,
     sizes: MessageSizes,
+    /// How every call compresses its requests unless it says otherwise.
+    compression: Option<tonic::codec::CompressionEncoding>,
 }
 
 impl Client {
     /// A client sending its calls over `channel`.
     pub fn new(channel: Channel) -> Self {
-        // Servers may compress their answers with gzip; we say we can read that.
+        use tonic::codec::CompressionEncoding::{Gzip, Zstd};
+        // Servers may compress their answers; `grpc-accept-encoding` says we read both.
         Self {
-            grpc: Grpc::new(channel).accept_compressed(tonic::codec::CompressionEncoding::Gzip),
+            grpc: Grpc::new(channel)
+                .accept_compressed(Gzip)
+                .accept_compressed(Zstd),
             sizes: MessageSizes::default(),
+            compression: None,
         }
+    }
+
+    /// Compresses the request messages of every call with `encoding`, gzip or zstd
+    /// (default: none); a call can choose otherwise
+    /// ([`Call::compression`], [`Call::uncompressed`]). The server must decode it.
+    pub fn compression(mut self, encoding: tonic::codec::CompressionEncoding) -> Self {
+        self.compression = Some(encoding);
+        self
     }
 
     /// Refuses response messages larger than `bytes` (default 4 MiB, as in gRPC's other
@@ -103,7 +117,13 @@ impl Client {
         path: &'static str,
         requests: Requests<Req>,
     ) -> Call<Req, Resp, Answer> {
-        Call::new(self.grpc.clone(), path, requests, self.sizes)
+        Call::new(
+            self.grpc.clone(),
+            path,
+            requests,
+            self.sizes,
+            self.compression,
+        )
     }
 
     /// Starts building a bidirectional-streaming call to `path`.

@@ -3,7 +3,7 @@
 use std::fmt;
 use std::future::Future;
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock, PoisonError};
 use std::time::{Duration, Instant};
 
@@ -16,7 +16,8 @@ use tonic::transport::CertificateDer;
 #[cfg(feature = "tls")]
 use tonic::transport::server::{TcpConnectInfo, TlsConnectInfo};
 
-use crate::reserved;
+use crate::compression::{self, Accepted};
+use crate::{Compression, reserved};
 
 /// The call a handler is serving: who called which method with what metadata, by when it
 /// must be answered, whether it was cancelled, and the metadata the handler answers with.
@@ -48,6 +49,33 @@ struct Inner {
     driver: AtomicWaker,
     /// A status that ends the call whatever the handler returns (see `driver::Failure`).
     failure: OnceLock<Status>,
+    /// The initial metadata waits for the handler (see [`Context::defer_headers`]).
+    headers_deferred: AtomicBool,
+    /// Whether the last request message arrived compressed.
+    request_compressed: AtomicBool,
+    /// The encodings the client decodes (`grpc-accept-encoding`).
+    accepted: Accepted,
+    /// The response messages' encoding ([`encoding_code`]); fixed once headers are sent.
+    response_encoding: AtomicU8,
+    /// Whether the next response messages are compressed (when the call compresses).
+    message_compression: AtomicBool,
+}
+
+/// An encoding as stored in an atomic: 0 for none.
+fn encoding_code(encoding: Option<Compression>) -> u8 {
+    match encoding {
+        Some(Compression::Gzip) => 1,
+        Some(Compression::Zstd) => 2,
+        _ => 0,
+    }
+}
+
+fn encoding_of(code: u8) -> Option<Compression> {
+    match code {
+        1 => Some(Compression::Gzip),
+        2 => Some(Compression::Zstd),
+        _ => None,
+    }
 }
 
 /// The response metadata, until it goes on the wire.
@@ -59,12 +87,20 @@ struct Answer {
 }
 
 impl Context {
+    /// The context of a call to `method`; its responses are compressed with `compression`
+    /// if the client decodes it.
     pub(crate) fn new(
         method: &'static str,
         parts: http::request::Parts,
         peer: Option<SocketAddr>,
         deadline: Option<Instant>,
+        compression: Option<Compression>,
     ) -> Self {
+        let accepted =
+            Accepted::from_header(parts.headers.get(&compression::GRPC_ACCEPT_ENCODING));
+        let encoding = compression.filter(|&encoding| {
+            accepted.contains(encoding) && compression::name(encoding).is_some()
+        });
         Self {
             inner: Arc::new(Inner {
                 method,
@@ -82,6 +118,11 @@ impl Context {
                 headers_requested: AtomicBool::new(false),
                 driver: AtomicWaker::new(),
                 failure: OnceLock::new(),
+                headers_deferred: AtomicBool::new(false),
+                request_compressed: AtomicBool::new(false),
+                accepted,
+                response_encoding: AtomicU8::new(encoding_code(encoding)),
+                message_compression: AtomicBool::new(true),
             }),
         }
     }
@@ -153,8 +194,10 @@ impl Context {
     /// Adds `headers` to the initial metadata (replacing entries with the same keys).
     ///
     /// Initial metadata goes out with [`send_headers`](Self::send_headers), the first
-    /// response message, or the end of the call, whichever comes first; after that this
-    /// fails, since the headers are already on the wire.
+    /// response message, or the end of the call, whichever comes first; in a client- or
+    /// bidi-streaming call also when the handler first reads the request stream, unless it
+    /// called [`defer_headers`](Self::defer_headers). After that this fails, since the
+    /// headers are already on the wire.
     pub fn set_headers(&self, headers: MetadataMap) -> Result<(), Status> {
         let mut answer = self.answer();
         if answer.headers_sent {
@@ -179,6 +222,96 @@ impl Context {
         self.inner.headers_requested.store(true, Ordering::Release);
         self.inner.driver.wake();
         Ok(())
+    }
+
+    /// Keeps the initial metadata back when the handler reads the request stream of a
+    /// client- or bidi-streaming call, so that it can set metadata that depends on the
+    /// requests. It then goes out with [`send_headers`](Self::send_headers), the first
+    /// response message or the end of the call.
+    ///
+    /// By default the headers go out when the handler first reads the request stream,
+    /// because from then on the client may be waiting for them: tonic's client does not
+    /// hand over a streaming call, and so cannot send its first request, until the response
+    /// headers arrive. A handler that defers must send something before it waits for a
+    /// request such a client sends only after the headers, or both sides wait forever.
+    pub fn defer_headers(&self) {
+        self.inner.headers_deferred.store(true, Ordering::Relaxed);
+    }
+
+    /// For the request stream, on the handler's first read: sends the pending initial
+    /// metadata unless the handler deferred it (see [`defer_headers`](Self::defer_headers)).
+    pub(crate) fn announce_headers(&self) {
+        if !self.inner.headers_deferred.load(Ordering::Relaxed) && !self.mark_headers_sent() {
+            self.inner.headers_requested.store(true, Ordering::Release);
+            self.inner.driver.wake();
+        }
+    }
+
+    /// Whether the request message the handler received last arrived compressed (as the
+    /// gRPC interop tests' `expect_compressed` checks). `false` before any message.
+    pub fn request_compressed(&self) -> bool {
+        self.inner.request_compressed.load(Ordering::Relaxed)
+    }
+
+    /// For the request stream: how the message it is handing over arrived.
+    pub(crate) fn record_request_compressed(&self, compressed: bool) {
+        self.inner
+            .request_compressed
+            .store(compressed, Ordering::Relaxed);
+    }
+
+    /// Compresses this call's response messages with `encoding` (`None`: not at all),
+    /// instead of the server's or the method's setting. The client must decode it: if its
+    /// `grpc-accept-encoding` does not list `encoding`, the messages go uncompressed, the
+    /// only form it can read. [`response_compression`](Self::response_compression) tells
+    /// which applies.
+    ///
+    /// Fails once the initial metadata is sent, since it names the encoding, and for an
+    /// encoding rgrpc does not speak (only gzip and zstd).
+    pub fn set_response_compression(&self, encoding: Option<Compression>) -> Result<(), Status> {
+        if let Some(unsupported) = encoding.filter(|&e| compression::name(e).is_none()) {
+            return Err(Status::internal(format!(
+                "{}: rgrpc cannot compress with {unsupported:?} (only gzip and zstd)",
+                self.inner.method
+            )));
+        }
+        let answer = self.answer();
+        if answer.headers_sent {
+            return Err(Status::internal(format!(
+                "{}: the response compression cannot change after the initial metadata was                  sent",
+                self.inner.method
+            )));
+        }
+        let encoding = encoding.filter(|&e| self.inner.accepted.contains(e));
+        self.inner
+            .response_encoding
+            .store(encoding_code(encoding), Ordering::Relaxed);
+        drop(answer);
+        Ok(())
+    }
+
+    /// The encoding of this call's response messages: `None` when they go uncompressed.
+    pub fn response_compression(&self) -> Option<Compression> {
+        encoding_of(self.inner.response_encoding.load(Ordering::Relaxed))
+    }
+
+    /// Whether the response messages sent from now on are compressed, when the call
+    /// compresses at all (default `true`): a message that is already compressed, or
+    /// secret data next to attacker-chosen data (compression leaks it, as in CRIME), is
+    /// better sent as it is.
+    pub fn set_message_compression(&self, compress: bool) {
+        self.inner
+            .message_compression
+            .store(compress, Ordering::Relaxed);
+    }
+
+    /// How the next response message is compressed, if at all.
+    pub(crate) fn message_encoding(&self) -> Option<Compression> {
+        if self.inner.message_compression.load(Ordering::Relaxed) {
+            self.response_compression()
+        } else {
+            None
+        }
     }
 
     /// Adds `trailers` to the trailing metadata sent with the final status, OK or not.

@@ -13,18 +13,17 @@ use std::time::Instant;
 use bytes::Bytes;
 use prost::Message;
 use tonic::Status;
-use tonic::codec::{CompressionEncoding, Streaming};
 use tonic::transport::server::TcpConnectInfo;
-use tonic_prost::ProstDecoder;
 use tracing::Instrument;
 
 use super::driver::{self, Driver, Failure, Handler};
+use super::inbox::Inbox;
+use super::limits::CallSettings;
 use super::outbox::Outbox;
-use super::streams::WatchedBody;
-use super::{Context, MessageLimits, RequestStream, ResponseSink};
+use super::{Context, RequestStream, ResponseSink};
 use crate::codec::encode_frame;
 use crate::log::{CallLog, Side};
-use crate::timeout;
+use crate::{Compression, compression, timeout};
 
 /// The future a generated server's `call` returns.
 pub type ServerFuture =
@@ -68,12 +67,12 @@ where
     start(
         call,
         method,
-        Answer::One,
+        Shape::UNARY,
         |ctx, requests: RequestStream<Req>, replies| {
             Box::pin(async move {
                 let request = single_request(requests, method).await?;
                 let response = handler(ctx, request).await?;
-                encode_frame(&response, replies.max_size).map(Some)
+                replies.encode(&response).map(Some)
             })
         },
     )
@@ -94,7 +93,7 @@ where
     start(
         call,
         method,
-        Answer::Stream,
+        Shape::SERVER_STREAMING,
         |ctx, requests: RequestStream<Req>, replies| {
             Box::pin(async move {
                 let request = single_request(requests, method).await?;
@@ -120,11 +119,11 @@ where
     start(
         call,
         method,
-        Answer::One,
+        Shape::CLIENT_STREAMING,
         |ctx, requests: RequestStream<Req>, replies| {
             Box::pin(async move {
                 let response = handler(ctx, requests).await?;
-                encode_frame(&response, replies.max_size).map(Some)
+                replies.encode(&response).map(Some)
             })
         },
     )
@@ -145,7 +144,7 @@ where
     start(
         call,
         method,
-        Answer::Stream,
+        Shape::BIDI_STREAMING,
         |ctx, requests: RequestStream<Req>, replies| {
             Box::pin(async move {
                 let sink = replies.sink(&ctx)?;
@@ -161,11 +160,40 @@ pub fn unimplemented(call: IncomingCall) -> ServerFuture {
     Box::pin(std::future::ready(Ok(driver::status_response(&status))))
 }
 
-/// How a call answers: with one message, or with a stream sent through a sink.
+/// How many messages each side of a call sends: one, or a stream.
 #[derive(Clone, Copy, PartialEq, Eq)]
-enum Answer {
+enum Count {
     One,
     Stream,
+}
+
+/// The shape of a call: how the client asks and how the handler answers.
+#[derive(Clone, Copy)]
+struct Shape {
+    /// A stream of requests reaches the handler itself (client and bidi streaming): its
+    /// first read sends the initial metadata (see `Context::defer_headers`).
+    requests: Count,
+    /// A streamed answer goes through a sink and an outbox; a single one needs neither.
+    responses: Count,
+}
+
+impl Shape {
+    const UNARY: Shape = Shape {
+        requests: Count::One,
+        responses: Count::One,
+    };
+    const SERVER_STREAMING: Shape = Shape {
+        requests: Count::One,
+        responses: Count::Stream,
+    };
+    const CLIENT_STREAMING: Shape = Shape {
+        requests: Count::Stream,
+        responses: Count::One,
+    };
+    const BIDI_STREAMING: Shape = Shape {
+        requests: Count::Stream,
+        responses: Count::Stream,
+    };
 }
 
 /// Where a handler's answer goes, and how large a message it may be.
@@ -179,6 +207,11 @@ struct Replies {
 }
 
 impl Replies {
+    /// The single response of a unary or client-streaming call, as a frame.
+    fn encode<Resp: Message>(&self, response: &Resp) -> Result<Bytes, Status> {
+        encode_frame(response, self.max_size, self.failure.call().message_encoding())
+    }
+
     /// The sink of a streaming call, over the outbox `start` made for it.
     fn sink<Resp: Message>(self, ctx: &Context) -> Result<ResponseSink<Resp>, Status> {
         let outbox = self
@@ -198,7 +231,7 @@ impl Replies {
 fn start<Req>(
     mut call: IncomingCall,
     method: &'static str,
-    answer: Answer,
+    shape: Shape,
     run: impl FnOnce(Context, RequestStream<Req>, Replies) -> Handler,
 ) -> ServerFuture
 where
@@ -208,13 +241,11 @@ where
         Ok(admitted) => admitted,
         Err(refusal) => return Box::pin(std::future::ready(Ok(refusal.into_response()))),
     };
-    // Put there by `Limited`; absent when the server's limits are the defaults, or when the
-    // service is mounted in a plain tonic server.
-    let limits = call
-        .parts
-        .extensions
-        .remove::<MessageLimits>()
-        .unwrap_or_default();
+    // Put there by `Limited`; absent when the server's settings are the defaults, or when
+    // the service is mounted in a plain tonic server.
+    let settings = call.parts.extensions.remove::<Arc<CallSettings>>();
+    let limits = settings.as_ref().map(|s| s.limits).unwrap_or_default();
+    let response_compression = settings.and_then(|s| s.compression.for_method(method));
     let peer = call
         .parts
         .extensions
@@ -226,24 +257,20 @@ where
     let deadline = admitted
         .timeout
         .and_then(|timeout| admitted.arrived.checked_add(timeout));
-    let outbox = match answer {
-        Answer::One => None,
-        Answer::Stream => Some(Outbox::new()),
+    let outbox = match shape.responses {
+        Count::One => None,
+        Count::Stream => Some(Outbox::new()),
     };
     let IncomingCall { parts, body } = call;
-    let ctx = Context::new(method, parts, peer, deadline);
+    let ctx = Context::new(method, parts, peer, deadline, response_compression);
     let failure = Failure::of(&ctx);
-    let (body, broken) = WatchedBody::new(body);
+    let inbox = Arc::new(Inbox::new(body));
     let requests = RequestStream::new(
-        Streaming::new_request(
-            ProstDecoder::<Req>::default(),
-            body,
-            admitted.encoding,
-            Some(limits.max_request()),
-        ),
-        broken,
+        inbox.clone(),
+        admitted.encoding,
         failure.clone(),
         limits.max_request(),
+        shape.requests == Count::Stream,
     );
     let replies = Replies {
         outbox: outbox.clone(),
@@ -252,14 +279,14 @@ where
     };
     let handler: Handler =
         Box::pin(run(ctx.clone(), requests, replies).instrument(log.span().clone()));
-    let driver = Driver::new(ctx, outbox, handler, failure, log);
+    let driver = Driver::new(ctx, inbox, outbox, handler, failure, log);
     Box::pin(async move { Ok(driver::respond(driver).await) })
 }
 
 /// What the request headers say about how to serve the call.
 struct Admitted {
     arrived: Instant,
-    encoding: Option<CompressionEncoding>,
+    encoding: Option<Compression>,
     timeout: Option<std::time::Duration>,
 }
 
@@ -282,14 +309,8 @@ impl Refusal {
                 *response.status_mut() = http::StatusCode::UNSUPPORTED_MEDIA_TYPE;
                 response
             }
-            Refusal::UnsupportedEncoding(status) => {
-                let mut response = driver::status_response(&status);
-                response.headers_mut().insert(
-                    "grpc-accept-encoding",
-                    http::HeaderValue::from_static("gzip,identity"),
-                );
-                response
-            }
+            // Every response lists what the server decodes (`grpc-accept-encoding`).
+            Refusal::UnsupportedEncoding(status) => driver::status_response(&status),
             Refusal::Malformed(status) => driver::status_response(&status),
         }
     }
@@ -308,19 +329,15 @@ fn admit(parts: &http::request::Parts) -> Result<Admitted, Refusal> {
             String::from_utf8_lossy(content_type)
         ))));
     }
-    // A `HeaderName` constant: looking up by `&str` would parse the name on every call.
-    const GRPC_ENCODING: http::HeaderName = http::HeaderName::from_static("grpc-encoding");
-    let encoding = match parts.headers.get(&GRPC_ENCODING).map(|v| v.as_bytes()) {
-        None | Some(b"identity") => None,
-        Some(b"gzip") => Some(CompressionEncoding::Gzip),
-        Some(other) => {
-            return Err(Refusal::UnsupportedEncoding(Status::unimplemented(
-                format!(
-                    "grpc-encoding {:?} is not supported (supported: gzip, identity)",
-                    String::from_utf8_lossy(other)
-                ),
-            )));
-        }
+    let encoding = match parts.headers.get(&compression::GRPC_ENCODING) {
+        None => None,
+        Some(name) => compression::parse(name.as_bytes()).map_err(|()| {
+            Refusal::UnsupportedEncoding(Status::unimplemented(format!(
+                "grpc-encoding {:?} is not supported (supported: {})",
+                String::from_utf8_lossy(name.as_bytes()),
+                String::from_utf8_lossy(compression::ACCEPT_ENCODING.as_bytes())
+            )))
+        })?,
     };
     let timeout = match timeout::parse(&parts.headers) {
         timeout::Parsed::Absent => None,
@@ -351,7 +368,7 @@ fn is_grpc(content_type: &[u8]) -> bool {
 /// the handler runs: holding it through the handler costs a large call one more
 /// message-sized allocation live at once, and glibc then returns and refaults the pages on
 /// every call (measured: 1 MiB calls at 0.6× tonic's speed, with 3× its page faults).
-async fn single_request<Req>(
+async fn single_request<Req: Message + Default>(
     mut requests: RequestStream<Req>,
     method: &str,
 ) -> Result<Req, Status> {

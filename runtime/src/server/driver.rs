@@ -20,9 +20,10 @@ use tokio_util::sync::DropGuard;
 use tonic::{Code, Status};
 
 use super::Context;
+use super::inbox::Inbox;
 use super::outbox::Outbox;
 use crate::log::CallLog;
-use crate::reserved;
+use crate::{compression, reserved};
 
 /// The handler's work: for unary answers, the encoded response message.
 pub(crate) type Handler = Pin<Box<dyn Future<Output = Result<Option<Bytes>, Status>> + Send>>;
@@ -60,12 +61,19 @@ impl Failure {
     pub(crate) fn get(&self) -> Option<Status> {
         self.0.failure()
     }
+
+    /// The call this slot belongs to.
+    pub(crate) fn call(&self) -> &Context {
+        &self.0
+    }
 }
 
 /// Drives a handler and collects what it sends.
 pub(crate) struct Driver {
     call: Context,
     handler: Option<Handler>,
+    /// The request bytes, read ahead while the handler runs (see `inbox`).
+    inbox: Option<Arc<Inbox>>,
     /// The messages a streaming handler sends through its sink; `None` for calls answered
     /// by one message, which need no outbox (and so allocate none).
     outbox: Option<Arc<Outbox>>,
@@ -85,6 +93,7 @@ pub(crate) struct Driver {
 impl Driver {
     pub(crate) fn new(
         call: Context,
+        inbox: Arc<Inbox>,
         outbox: Option<Arc<Outbox>>,
         handler: Handler,
         failure: Failure,
@@ -97,6 +106,7 @@ impl Driver {
         Self {
             call,
             handler: Some(handler),
+            inbox: Some(inbox),
             outbox,
             last_message: None,
             outcome: Ok(()),
@@ -112,6 +122,7 @@ impl Driver {
     /// still written.
     fn stop(&mut self, status: Status) {
         self.handler = None;
+        self.inbox = None;
         self.deadline = None;
         if let Some(outbox) = &self.outbox {
             outbox.close();
@@ -138,6 +149,9 @@ impl Driver {
             // Once, before anything is checked: a failure or a headers request set from
             // another task after this point wakes this one.
             self.call.register_driver(cx.waker());
+            if let Some(inbox) = &self.inbox {
+                inbox.read_ahead(cx);
+            }
             if let Some(deadline) = &mut self.deadline
                 && deadline.as_mut().poll(cx).is_ready()
             {
@@ -159,7 +173,12 @@ impl Driver {
             // returned it, returned something else, or carried on.
             match (polled, self.failure.get()) {
                 (Poll::Pending, None) => {
-                    // What the handler sent while it ran goes out now, not after a wake-up.
+                    // What the handler asked for while it ran goes out now, not after a
+                    // wake-up: the headers (its first read of the request stream asks for
+                    // them), then its messages.
+                    if self.call.take_headers_request() {
+                        return Poll::Ready(Step::Headers);
+                    }
                     return match poll_message(self.outbox.as_deref(), cx) {
                         Some(message) => Poll::Ready(Step::Message(message)),
                         None => Poll::Pending,
@@ -168,6 +187,7 @@ impl Driver {
                 (_, Some(status)) => self.stop(status),
                 (Poll::Ready(result), None) => {
                     self.handler = None;
+                    self.inbox = None;
                     // The call ends with the handler: sends from tasks it spawned now fail.
                     if let Some(outbox) = &self.outbox {
                         outbox.close();
@@ -243,7 +263,14 @@ pub(crate) async fn respond(mut driver: Driver) -> http::Response<tonic::body::B
             return grpc_response(headers, tonic::body::Body::empty());
         }
     };
-    let headers = reserved::headers(driver.call.take_headers());
+    let mut headers = reserved::headers(driver.call.take_headers());
+    // Taken with the headers: the encoding cannot change from here on.
+    if let Some(name) = driver.call.response_compression().and_then(compression::name) {
+        headers.insert(
+            compression::GRPC_ENCODING,
+            http::HeaderValue::from_static(name),
+        );
+    }
     let body = ResponseBody {
         driver,
         first_message,
@@ -253,6 +280,8 @@ pub(crate) async fn respond(mut driver: Driver) -> http::Response<tonic::body::B
     grpc_response(headers, tonic::body::Body::new(body))
 }
 
+/// A gRPC response with `headers`; they also say which encodings the server decodes, so a
+/// client can compress its next calls.
 fn grpc_response(
     mut headers: HeaderMap,
     body: tonic::body::Body,
@@ -260,6 +289,10 @@ fn grpc_response(
     headers.insert(
         http::header::CONTENT_TYPE,
         http::HeaderValue::from_static("application/grpc"),
+    );
+    headers.insert(
+        compression::GRPC_ACCEPT_ENCODING,
+        compression::ACCEPT_ENCODING,
     );
     let mut response = http::Response::new(body);
     *response.headers_mut() = headers;

@@ -1,16 +1,18 @@
 //! Message size limits on the server: how large a request it reads, how large a response it
 //! sends.
 //!
-//! A generated `FooServer<T>` carries no settings, so the limits travel with each request:
-//! [`Limited`] puts them in the request's extensions, where dispatch finds them (and uses
-//! the defaults when they are absent, e.g. in a plain tonic server).
+//! A generated `FooServer<T>` carries no settings, so the limits (and the response
+//! compression) travel with each request: [`Limited`] puts them in the request's
+//! extensions, where dispatch finds them (and uses the defaults when they are absent, e.g.
+//! in a plain tonic server).
 
+use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use tonic::server::NamedService;
 use tower_service::Service;
 
-use super::Server;
+use super::{ResponseCompression, Server};
 use crate::codec::{DEFAULT_MAX_RECEIVE_MESSAGE_SIZE, DEFAULT_MAX_SEND_MESSAGE_SIZE};
 
 /// The message size limits of a server.
@@ -76,7 +78,7 @@ impl Server {
     /// Refuses request messages larger than `bytes` with `RESOURCE_EXHAUSTED` (default
     /// 4 MiB), for every service of this server; see [`MessageLimits`].
     pub fn max_request_message_size(mut self, bytes: usize) -> Self {
-        self.limits = self.limits.max_request_message_size(bytes);
+        self.settings.limits = self.settings.limits.max_request_message_size(bytes);
         self
     }
 
@@ -84,15 +86,30 @@ impl Server {
     /// than `bytes` (default: no limit), for every service of this server; see
     /// [`MessageLimits`].
     pub fn max_response_message_size(mut self, bytes: usize) -> Self {
-        self.limits = self.limits.max_response_message_size(bytes);
+        self.settings.limits = self.settings.limits.max_response_message_size(bytes);
+        self
+    }
+
+    /// Compresses the responses of every service of this server as `compression` says
+    /// (default: none); see [`ResponseCompression`]. Only clients that list the encoding
+    /// in `grpc-accept-encoding` get compressed messages.
+    pub fn response_compression(mut self, compression: ResponseCompression) -> Self {
+        self.settings.compression = compression;
         self
     }
 }
 
-/// A service served with message size `limits`: what [`Server`] mounts services as when
-/// its limits are not the defaults.
+/// What a service is served with, as dispatch finds it in a request's extensions.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub(crate) struct CallSettings {
+    pub(crate) limits: MessageLimits,
+    pub(crate) compression: ResponseCompression,
+}
+
+/// A service served with message size `limits` and a response compression: what
+/// [`Server`] mounts services as.
 ///
-/// Wrap a generated server in it to give it other limits inside
+/// Wrap a generated server in it to give it other settings than the defaults inside
 /// `tonic::transport::Server`:
 ///
 /// ```ignore
@@ -103,13 +120,37 @@ impl Server {
 #[derive(Clone, Debug)]
 pub struct Limited<S> {
     service: S,
-    limits: MessageLimits,
+    /// `None` for the defaults, which cost a request nothing.
+    settings: Option<Arc<CallSettings>>,
 }
 
 impl<S> Limited<S> {
-    /// Serves `service` with `limits`.
+    /// Serves `service` with `limits`, compressing no responses.
     pub fn new(service: S, limits: MessageLimits) -> Self {
-        Self { service, limits }
+        Self::with_settings(
+            service,
+            CallSettings {
+                limits,
+                compression: ResponseCompression::new(),
+            },
+        )
+    }
+
+    /// Compresses the responses as `compression` says (default: none).
+    pub fn response_compression(self, compression: ResponseCompression) -> Self {
+        let limits = self.settings.as_ref().map(|s| s.limits).unwrap_or_default();
+        Self::with_settings(
+            self.service,
+            CallSettings {
+                limits,
+                compression,
+            },
+        )
+    }
+
+    pub(crate) fn with_settings(service: S, settings: CallSettings) -> Self {
+        let settings = (settings != CallSettings::default()).then(|| Arc::new(settings));
+        Self { service, settings }
     }
 }
 
@@ -130,10 +171,10 @@ where
     }
 
     fn call(&mut self, mut request: http::Request<B>) -> Self::Future {
-        // Dispatch uses the defaults when it finds nothing: a server with default limits
+        // Dispatch uses the defaults when it finds nothing: a server with default settings
         // pays nothing per request.
-        if self.limits != MessageLimits::default() {
-            request.extensions_mut().insert(self.limits);
+        if let Some(settings) = &self.settings {
+            request.extensions_mut().insert(settings.clone());
         }
         self.service.call(request)
     }

@@ -20,7 +20,9 @@ pub(crate) mod driver;
 mod in_process;
 mod intercept;
 mod limits;
+mod inbox;
 mod outbox;
+mod response_compression;
 mod router;
 mod streams;
 
@@ -28,5 +30,6 @@ pub use context::Context;
 pub use in_process::InProcessServer;
 pub use intercept::{Intercepted, Interceptor, intercept};
 pub use limits::{Limited, MessageLimits};
+pub use response_compression::ResponseCompression;
 pub use router::{GrpcService, Router, Server};
 pub use streams::{RequestStream, ResponseSink};

@@ -9,7 +9,7 @@ use tonic::server::NamedService;
 use tower_service::Service;
 
 use super::config::Listening;
-use super::limits::{Limited, MessageLimits};
+use super::limits::{CallSettings, Limited};
 
 /// A service a [`Server`] can serve: what every generated `…Server<T>` is (and what
 /// tonic's router takes), named once so the bounds are not repeated at each use.
@@ -55,7 +55,8 @@ impl<S> GrpcService for S where
 #[derive(Debug)]
 pub struct Server {
     pub(super) inner: tonic::transport::Server,
-    pub(super) limits: MessageLimits,
+    /// Message size limits and response compression, for every service.
+    pub(super) settings: CallSettings,
     pub(super) listening: Listening,
 }
 
@@ -70,7 +71,7 @@ impl Default for Server {
 #[derive(Debug)]
 pub struct Router {
     pub(super) inner: tonic::transport::server::Router,
-    limits: MessageLimits,
+    settings: CallSettings,
     listening: Listening,
 }
 
@@ -85,7 +86,7 @@ impl Server {
     pub fn from_tonic(inner: tonic::transport::Server) -> Self {
         Self {
             inner,
-            limits: MessageLimits::default(),
+            settings: CallSettings::default(),
             listening: Listening::default(),
         }
     }
@@ -93,8 +94,10 @@ impl Server {
     /// Adds the first service.
     pub fn add_service(mut self, service: impl GrpcService) -> Router {
         Router {
-            inner: self.inner.add_service(Limited::new(service, self.limits)),
-            limits: self.limits,
+            inner: self
+                .inner
+                .add_service(Limited::with_settings(service, self.settings.clone())),
+            settings: self.settings,
             listening: self.listening,
         }
     }
@@ -104,8 +107,10 @@ impl Router {
     /// Adds another service.
     pub fn add_service(self, service: impl GrpcService) -> Self {
         Self {
-            inner: self.inner.add_service(Limited::new(service, self.limits)),
-            limits: self.limits,
+            inner: self
+                .inner
+                .add_service(Limited::with_settings(service, self.settings.clone())),
+            settings: self.settings,
             listening: self.listening,
         }
     }

@@ -4,53 +4,68 @@ use std::fmt;
 use std::future::poll_fn;
 use std::marker::PhantomData;
 use std::pin::Pin;
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 use std::task::{Context as TaskContext, Poll, ready};
 
 use bytes::{Bytes, BytesMut};
 use futures_core::Stream;
-use http_body::{Body, Frame};
 use prost::Message;
-use tonic::{Code, Status, Streaming};
+use tonic::Status;
 
 use super::Context;
 use super::driver::Failure;
+use super::inbox::{Frame, Inbox};
 use super::outbox::{Outbox, PushError};
-use crate::codec::{ReceivedBy, encode_frame_into, received_too_large};
+use crate::Compression;
+use crate::codec::encode_frame_into;
+use crate::compression::{self, DecompressError};
 
-/// The request messages of a client- or bidi-streaming call, in the order sent.
+/// The request messages of a call, in the order sent: what a client- or bidi-streaming
+/// handler reads.
 ///
 /// Yields each message, then ends when the client half-closes; yields `Err` if the stream
 /// breaks: `CANCELLED` when the client cancels the call, `INTERNAL` for a malformed
-/// message, `RESOURCE_EXHAUSTED` for one over the server's `max_request_message_size`.
-/// A cancelled call never looks like a completed request stream.
+/// message, `RESOURCE_EXHAUSTED` for one over the server's `max_request_message_size`
+/// (compressed or once decompressed). A cancelled call never looks like a completed
+/// request stream.
 ///
 /// An `Err` is the stream's last item, and the call ends with that status whatever the
 /// handler returns: the client must not take a call whose requests were not all read for
 /// a success.
+///
+/// The first read sends the call's initial metadata, unless the handler called
+/// [`Context::defer_headers`]: see there why.
 pub struct RequestStream<T> {
-    inner: Streaming<T>,
-    broken: Arc<OnceLock<Status>>,
-    /// Ends the call when the stream breaks.
+    inbox: Arc<Inbox>,
+    /// The call's `grpc-encoding`: how messages flagged as compressed are decompressed.
+    encoding: Option<Compression>,
+    /// Ends the call when the stream breaks; also the call itself.
     failure: Failure,
-    /// The server's `max_request_message_size`, for the status of a message over it.
+    /// The server's `max_request_message_size`.
     max_size: usize,
+    /// Whether the first read sends the initial metadata (client- and bidi-streaming
+    /// handlers; not the runtime's own read of a single request).
+    announce_headers: bool,
     ended: bool,
+    _message: PhantomData<fn() -> T>,
 }
 
 impl<T> RequestStream<T> {
     pub(crate) fn new(
-        inner: Streaming<T>,
-        broken: Arc<OnceLock<Status>>,
+        inbox: Arc<Inbox>,
+        encoding: Option<Compression>,
         failure: Failure,
         max_size: usize,
+        announce_headers: bool,
     ) -> Self {
         Self {
-            inner,
-            broken,
+            inbox,
+            encoding,
             failure,
             max_size,
+            announce_headers,
             ended: false,
+            _message: PhantomData,
         }
     }
 
@@ -60,7 +75,9 @@ impl<T> RequestStream<T> {
         self.failure.set(status.clone());
         Poll::Ready(Some(Err(status)))
     }
+}
 
+impl<T: Message + Default> RequestStream<T> {
     /// The next request: `Ok(Some(message))`, or `Ok(None)` once the client is done sending.
     pub async fn message(&mut self) -> Result<Option<T>, Status> {
         poll_fn(|cx| Pin::new(&mut *self).poll_next(cx))
@@ -69,7 +86,7 @@ impl<T> RequestStream<T> {
     }
 }
 
-impl<T> Stream for RequestStream<T> {
+impl<T: Message + Default> Stream for RequestStream<T> {
     type Item = Result<T, Status>;
 
     fn poll_next(self: Pin<&mut Self>, cx: &mut TaskContext<'_>) -> Poll<Option<Self::Item>> {
@@ -77,81 +94,83 @@ impl<T> Stream for RequestStream<T> {
         if this.ended {
             return Poll::Ready(None);
         }
-        match ready!(Pin::new(&mut this.inner).poll_next(cx)) {
-            Some(Ok(message)) => Poll::Ready(Some(Ok(message))),
-            // tonic's decoder must not be polled past an error: it would read the rest of a
-            // refused message as the next one.
-            Some(Err(status)) => this.break_with(received_too_large(
-                status,
-                ReceivedBy::Server,
-                this.max_size,
-            )),
-            None => {
-                // tonic's decoder reports a reset request body as a clean end; the body
-                // watcher knows better.
-                if let Some(status) = this.broken.get() {
-                    return this.break_with(status.clone());
-                }
+        if std::mem::take(&mut this.announce_headers) {
+            this.failure.call().announce_headers();
+        }
+        let frame = match ready!(this.inbox.poll_frame(cx, this.max_size)) {
+            Ok(Some(frame)) => frame,
+            Ok(None) => {
                 this.ended = true;
-                Poll::Ready(None)
+                return Poll::Ready(None);
             }
-        }
-    }
-}
-
-/// A request body that remembers how it broke.
-///
-/// tonic's decoder turns a request body ending in RST_STREAM(CANCEL) into a clean end of
-/// stream, which would let a client-streaming handler answer a call its client cancelled
-/// as if it had completed. This records the failure where the [`RequestStream`] finds it.
-pub(crate) struct WatchedBody {
-    inner: tonic::body::Body,
-    broken: Arc<OnceLock<Status>>,
-}
-
-impl WatchedBody {
-    pub(crate) fn new(inner: tonic::body::Body) -> (Self, Arc<OnceLock<Status>>) {
-        let broken = Arc::new(OnceLock::new());
-        let body = Self {
-            inner,
-            broken: broken.clone(),
+            Err(status) => return this.break_with(status),
         };
-        (body, broken)
-    }
-}
-
-impl Body for WatchedBody {
-    type Data = Bytes;
-    type Error = Status;
-
-    fn poll_frame(
-        mut self: Pin<&mut Self>,
-        cx: &mut TaskContext<'_>,
-    ) -> Poll<Option<Result<Frame<Bytes>, Status>>> {
-        let frame = ready!(Pin::new(&mut self.inner).poll_frame(cx));
-        if let Some(Err(error)) = &frame {
-            let status = if error.code() == Code::Cancelled {
-                Status::cancelled("the client cancelled the call")
-            } else {
-                error.clone()
-            };
-            let _ = self.broken.set(status);
+        let decoded = unpack(frame, this.encoding, this.max_size, this.failure.call())
+            .and_then(|payload| {
+                let decoded = match payload {
+                    Payload::Plain(bytes) => T::decode(bytes),
+                    Payload::Inflated(bytes) => T::decode(bytes.as_slice()),
+                };
+                // prost's own words, as tonic reported them: "failed to decode Protobuf
+                // message: …".
+                decoded.map_err(|err| Status::internal(err.to_string()))
+            });
+        match decoded {
+            Ok(message) => Poll::Ready(Some(Ok(message))),
+            Err(status) => this.break_with(status),
         }
-        Poll::Ready(frame)
-    }
-
-    fn is_end_stream(&self) -> bool {
-        self.inner.is_end_stream()
-    }
-
-    fn size_hint(&self) -> http_body::SizeHint {
-        self.inner.size_hint()
     }
 }
 
-impl fmt::Debug for WatchedBody {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("WatchedBody").finish_non_exhaustive()
+/// A message's protobuf bytes.
+enum Payload {
+    /// As it arrived.
+    Plain(Bytes),
+    /// Decompressed.
+    Inflated(Vec<u8>),
+}
+
+/// The protobuf bytes of a received frame: checks its flag, decompresses it within
+/// `max_size`, and records on the call whether it was compressed. Not generic, so it is
+/// compiled once.
+fn unpack(
+    frame: Frame,
+    encoding: Option<Compression>,
+    max_size: usize,
+    call: &Context,
+) -> Result<Payload, Status> {
+    let compressed = match frame.flag {
+        0 => false,
+        1 => true,
+        other => {
+            return Err(Status::internal(format!(
+                "protocol error: received message with invalid compression flag {other} \
+                 (valid flags are 0 and 1)"
+            )));
+        }
+    };
+    call.record_request_compressed(compressed);
+    if !compressed {
+        return Ok(Payload::Plain(frame.payload));
+    }
+    // The gRPC spec: a compressed flag without a grpc-encoding is INTERNAL.
+    let Some(encoding) = encoding else {
+        return Err(Status::internal(
+            "protocol error: received message with compressed-flag but no grpc-encoding was \
+             specified",
+        ));
+    };
+    match compression::decompress(encoding, &frame.payload, max_size) {
+        Ok(inflated) => Ok(Payload::Inflated(inflated)),
+        Err(DecompressError::TooLarge) => Err(Status::resource_exhausted(format!(
+            "the request message exceeds the server's max_request_message_size of {max_size} \
+             bytes once decompressed ({} bytes compressed)",
+            frame.payload.len()
+        ))),
+        Err(DecompressError::Corrupt(err)) => Err(Status::internal(format!(
+            "failed to decompress a request message with {}: {err}",
+            compression::name(encoding).unwrap_or("its grpc-encoding")
+        ))),
     }
 }
 
@@ -204,12 +223,13 @@ impl<T: Message> ResponseSink<T> {
         if let Some(status) = self.failure.get() {
             return Err(status);
         }
-        let mut encode = |buf: &mut BytesMut| encode_frame_into(&message, self.max_size, buf);
+        // Before encoding: the headers name the encoding, which may not change after this.
+        self.call.mark_headers_sent();
+        let compression = self.call.message_encoding();
+        let mut encode =
+            |buf: &mut BytesMut| encode_frame_into(&message, self.max_size, compression, buf);
         match poll_fn(|cx| self.outbox.poll_push(cx, &mut encode)).await {
-            Ok(()) => {
-                self.call.mark_headers_sent();
-                Ok(())
-            }
+            Ok(()) => Ok(()),
             Err(PushError::Encode(status)) => {
                 self.failure.set(status.clone());
                 Err(status)

@@ -1,0 +1,194 @@
+//! Where a call's request bytes wait to become messages: the body is read ahead into one
+//! buffer as DATA arrives, and gRPC frames are split off it there.
+//!
+//! Why read ahead. h2 keeps every DATA frame it received until the application reads it,
+//! and charges each small one (under 256 bytes) against a per-connection budget: half the
+//! connection window, 512 KiB at hyper's defaults, at 256 − length bytes a frame. Flow
+//! control lets a client have a whole window of such frames in flight, about 50,000 of
+//! 20 bytes against a budget of about 2,200. A handler reads one message at a time, so a
+//! busy server with many streams of small messages (a grpc-js client with 200 bidi calls of
+//! 50 messages) could exhaust the budget with frames that were legitimately sent, and h2
+//! then closed the whole connection: GOAWAY `ENHANCE_YOUR_CALM`, "too_many_data_frames".
+//!
+//! Copying each frame's payload here as it arrives frees h2's frame at once, and costs one
+//! copy, the one tonic's decoder made too. The buffer is bounded: past [`READ_AHEAD`] bytes
+//! (or the message being read, if larger) reading stops, so flow control holds the client
+//! back, and a peer that floods tiny frames at a call that does not read them still meets
+//! h2's budget and is cut off.
+
+use std::sync::{Mutex, MutexGuard, PoisonError};
+use std::task::{Context as TaskContext, Poll, Waker};
+
+use bytes::{Buf, Bytes, BytesMut};
+use http_body::Body;
+use tonic::{Code, Status};
+
+/// How many request bytes a call reads ahead of its handler. Small messages of a busy
+/// stream wait here, coalesced, rather than as frames in h2; at 200 streams a connection,
+/// this bounds read-ahead at 3.2 MiB beyond the connection window.
+pub(crate) const READ_AHEAD: usize = 16 * 1024;
+
+/// The five-byte prefix of every gRPC message: a compressed flag and a big-endian length.
+const PREFIX_LEN: usize = 5;
+
+/// One message as it arrived: its flag byte (0: as is, 1: compressed, anything else is a
+/// protocol error the reader reports) and its bytes.
+#[derive(Debug)]
+pub(crate) struct Frame {
+    pub(crate) flag: u8,
+    pub(crate) payload: Bytes,
+}
+
+/// The request bytes of one call, shared by its driver (which reads ahead) and its request
+/// stream (which takes messages).
+pub(crate) struct Inbox {
+    state: Mutex<State>,
+}
+
+struct State {
+    body: tonic::body::Body,
+    buf: BytesMut,
+    /// The bytes the reader needs in `buf` to complete its next message (0: no reader).
+    need: usize,
+    end: Option<End>,
+    /// The request stream, waiting for bytes.
+    reader: Option<Waker>,
+}
+
+/// How the request body ended.
+enum End {
+    /// The client half-closed.
+    Complete,
+    /// The stream broke: reset by the client, or a transport error.
+    Broken(Status),
+}
+
+impl Inbox {
+    pub(crate) fn new(body: tonic::body::Body) -> Self {
+        Self {
+            state: Mutex::new(State {
+                body,
+                buf: BytesMut::new(),
+                need: 0,
+                end: None,
+                reader: None,
+            }),
+        }
+    }
+
+    /// Reads what has arrived, up to the read-ahead bound; wakes a waiting reader that is
+    /// not the caller if that gave it something.
+    pub(crate) fn read_ahead(&self, cx: &mut TaskContext<'_>) {
+        let mut state = self.lock();
+        if state.fill(cx) {
+            if let Some(reader) = state.reader.take() {
+                if !reader.will_wake(cx.waker()) {
+                    drop(state);
+                    reader.wake();
+                }
+            }
+        }
+    }
+
+    /// The next message, refused from its prefix if it is larger than `max_size`;
+    /// `Ok(None)` once the client half-closed after a whole message.
+    pub(crate) fn poll_frame(
+        &self,
+        cx: &mut TaskContext<'_>,
+        max_size: usize,
+    ) -> Poll<Result<Option<Frame>, Status>> {
+        let mut state = self.lock();
+        loop {
+            let need = match state.frame_len(max_size)? {
+                Some(len) if state.buf.len() >= len => {
+                    state.need = 0;
+                    return Poll::Ready(Ok(Some(state.take_frame(len))));
+                }
+                Some(len) => len,
+                None => PREFIX_LEN,
+            };
+            state.need = need;
+            if !state.fill(cx) {
+                break;
+            }
+        }
+        match &state.end {
+            None => {
+                state.reader = Some(cx.waker().clone());
+                Poll::Pending
+            }
+            Some(End::Broken(status)) => Poll::Ready(Err(status.clone())),
+            Some(End::Complete) if state.buf.is_empty() => Poll::Ready(Ok(None)),
+            Some(End::Complete) => Poll::Ready(Err(Status::internal(format!(
+                "the request stream ended inside a message: {} bytes of it arrived \
+                 (Unexpected EOF decoding stream)",
+                state.buf.len()
+            )))),
+        }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, State> {
+        // The lock guards a buffer and a body, never held across a call that can panic
+        // halfway through a change; a poisoned lock still holds consistent data.
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+impl State {
+    /// The length of the next message with its prefix, once its prefix has arrived.
+    fn frame_len(&self, max_size: usize) -> Result<Option<usize>, Status> {
+        let Some(prefix) = self.buf.get(..PREFIX_LEN) else {
+            return Ok(None);
+        };
+        let len = u32::from_be_bytes([prefix[1], prefix[2], prefix[3], prefix[4]]);
+        let len = usize::try_from(len).unwrap_or(usize::MAX);
+        if len > max_size {
+            return Err(Status::resource_exhausted(format!(
+                "the request message of {len} bytes exceeds the server's \
+                 max_request_message_size of {max_size} bytes"
+            )));
+        }
+        Ok(Some(PREFIX_LEN + len))
+    }
+
+    fn take_frame(&mut self, len: usize) -> Frame {
+        let mut frame = self.buf.split_to(len);
+        let flag = frame.get_u8();
+        frame.advance(PREFIX_LEN - 1);
+        Frame {
+            flag,
+            payload: frame.freeze(),
+        }
+    }
+
+    /// Reads the body while there is room; true if anything arrived or the body ended.
+    fn fill(&mut self, cx: &mut TaskContext<'_>) -> bool {
+        let mut progressed = false;
+        while self.end.is_none() && self.buf.len() < self.need.max(READ_AHEAD) {
+            match std::pin::Pin::new(&mut self.body).poll_frame(cx) {
+                Poll::Pending => break,
+                Poll::Ready(Some(Ok(frame))) => {
+                    // Request trailers carry nothing gRPC reads.
+                    if let Ok(data) = frame.into_data() {
+                        self.buf.extend_from_slice(&data);
+                        progressed = true;
+                    }
+                }
+                Poll::Ready(None) => {
+                    self.end = Some(End::Complete);
+                    progressed = true;
+                }
+                Poll::Ready(Some(Err(error))) => {
+                    let status = if error.code() == Code::Cancelled {
+                        Status::cancelled("the client cancelled the call")
+                    } else {
+                        error
+                    };
+                    self.end = Some(End::Broken(status));
+                    progressed = true;
+                }
+            }
+        }
+        progressed
+    }
+}
