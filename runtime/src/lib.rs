@@ -21,9 +21,9 @@ pub mod blocking;
 pub mod channel;
 pub mod client;
 mod codec;
-mod compression;
 #[doc(hidden)]
 pub mod codegen;
+mod compression;
 mod log;
 mod reserved;
 pub mod server;

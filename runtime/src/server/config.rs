@@ -11,6 +11,29 @@
 //! | [`http2_keepalive_timeout`](Server::http2_keepalive_timeout) | 20 s | gRPC's default: how long a ping may go unanswered before the connection is closed |
 //! | [`tcp_keepalive`](Server::tcp_keepalive) | off | the HTTP/2 pings already find dead peers, for TLS and plaintext alike |
 //! | TLS handshake timeout | 10 s | `ServerTls::handshake_timeout`: a client that connects and stays silent is dropped |
+//! | [`initial_connection_window_size`](Server::initial_connection_window_size) | 8 MiB | how much request data a connection may have unread; h2 also sizes its budget for small DATA frames from it (below) |
+//! | [`initial_stream_window_size`](Server::initial_stream_window_size) | 1 MiB | how much request data one call may have unread (hyper's default) |
+//! | small-DATA-frame budget | half the connection window: 4 MiB | h2's guard against floods of tiny frames; not settable through hyper, so set through the connection window |
+//! | empty DATA frames | 100 per connection | h2's fixed guard: an empty frame that does not end a stream carries nothing |
+//! | [`http2_max_pending_accept_reset_streams`](Server::http2_max_pending_accept_reset_streams) | 20 | the Rapid Reset guard (CVE-2023-44487): streams a client resets before the server took them up |
+//! | [`http2_max_local_error_reset_streams`](Server::http2_max_local_error_reset_streams) | 1,024 per connection | streams the server itself had to reset for the client's protocol errors before it gives up on the connection |
+//!
+//! # Why the connection window is 8 MiB
+//!
+//! h2 keeps each DATA frame it received until the application reads it, and charges a
+//! small one (under 256 bytes) 256 − its length against a budget of half the connection
+//! window; once it is spent, the whole connection is closed with GOAWAY `ENHANCE_YOUR_CALM`
+//! ("too_many_data_frames"). A client may open 200 calls and send their first messages in
+//! one burst, and h2 reads the whole burst before the server takes up a single call. A
+//! grpc-js client doing just that (200 bidi calls of 50 messages of 20 bytes: 10,000 frames,
+//! 2.4 MB of budget) got its connection closed half the time under hyper's 1 MiB window
+//! (512 KiB of budget). 8 MiB gives 4 MiB of budget: about 17,000 such frames, 85 per call
+//! at the stream limit. Once a call runs, its request bytes are read ahead of the handler
+//! (16 KiB) into one buffer, so its frames leave h2 as they arrive. A flood still meets the
+//! budget: tiny frames at a call that does not read them are cut off after about 33,000
+//! (16 KiB read ahead, then the budget), empty ones after 100. The cost is memory: a client
+//! may leave up to 8 MiB unread per connection, as with grpc-go's windows once its BDP
+//! estimate grows them.
 
 use std::time::Duration;
 
@@ -23,6 +46,10 @@ const DEFAULT_MAX_CONCURRENT_STREAMS: u32 = 200;
 const DEFAULT_MAX_HEADER_LIST_SIZE: u32 = 16 * 1024;
 const DEFAULT_HTTP2_KEEPALIVE_INTERVAL: Duration = Duration::from_secs(2 * 60 * 60);
 const DEFAULT_HTTP2_KEEPALIVE_TIMEOUT: Duration = Duration::from_secs(20);
+const DEFAULT_CONNECTION_WINDOW: u32 = 8 * 1024 * 1024;
+const DEFAULT_STREAM_WINDOW: u32 = 1024 * 1024;
+const DEFAULT_MAX_PENDING_ACCEPT_RESET_STREAMS: usize = 20;
+const DEFAULT_MAX_LOCAL_ERROR_RESET_STREAMS: usize = 1024;
 
 /// How accepted TCP connections are set up when rgrpc, not tonic, owns the listener
 /// ([`Router::serve_with_shutdown`](super::Router::serve_with_shutdown)): tonic applies its
@@ -48,6 +75,42 @@ impl Server {
             .max_header_list_size(DEFAULT_MAX_HEADER_LIST_SIZE)
             .http2_keepalive_interval(Some(DEFAULT_HTTP2_KEEPALIVE_INTERVAL))
             .http2_keepalive_timeout(DEFAULT_HTTP2_KEEPALIVE_TIMEOUT)
+            .initial_connection_window_size(DEFAULT_CONNECTION_WINDOW)
+            .initial_stream_window_size(DEFAULT_STREAM_WINDOW)
+            .http2_max_pending_accept_reset_streams(DEFAULT_MAX_PENDING_ACCEPT_RESET_STREAMS)
+            .http2_max_local_error_reset_streams(Some(DEFAULT_MAX_LOCAL_ERROR_RESET_STREAMS))
+    }
+
+    /// How many bytes of request data a connection may have sent and the server not yet
+    /// read (HTTP/2 flow control); default 8 MiB. h2 allows half of it as its budget for
+    /// small DATA frames, so this also bounds how many small messages a burst of calls can
+    /// carry before the server takes them up (see the module documentation).
+    pub fn initial_connection_window_size(mut self, bytes: u32) -> Self {
+        self.inner = self.inner.initial_connection_window_size(bytes);
+        self
+    }
+
+    /// How many bytes of request data one call may have sent and its handler not yet read;
+    /// default 1 MiB.
+    pub fn initial_stream_window_size(mut self, bytes: u32) -> Self {
+        self.inner = self.inner.initial_stream_window_size(bytes);
+        self
+    }
+
+    /// How many streams a client may reset before the server took them up, before the
+    /// connection is closed with `ENHANCE_YOUR_CALM`; default 20. This is the guard against
+    /// the HTTP/2 Rapid Reset attack (CVE-2023-44487), in which a client opens and cancels
+    /// streams in a loop, making the server start work it never gets to finish.
+    pub fn http2_max_pending_accept_reset_streams(mut self, max: usize) -> Self {
+        self.inner = self.inner.http2_max_pending_accept_reset_streams(Some(max));
+        self
+    }
+
+    /// How many streams the server may reset because of the client's protocol errors
+    /// before it closes the connection; default 1,024, `None` for no limit.
+    pub fn http2_max_local_error_reset_streams(mut self, max: Option<usize>) -> Self {
+        self.inner = self.inner.http2_max_local_error_reset_streams(max);
+        self
     }
 
     /// How many calls one connection may have open at once (HTTP/2

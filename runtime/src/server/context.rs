@@ -96,8 +96,7 @@ impl Context {
         deadline: Option<Instant>,
         compression: Option<Compression>,
     ) -> Self {
-        let accepted =
-            Accepted::from_header(parts.headers.get(&compression::GRPC_ACCEPT_ENCODING));
+        let accepted = Accepted::from_header(parts.headers.get(&compression::GRPC_ACCEPT_ENCODING));
         let encoding = compression.filter(|&encoding| {
             accepted.contains(encoding) && compression::name(encoding).is_some()
         });

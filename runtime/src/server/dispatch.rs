@@ -209,7 +209,11 @@ struct Replies {
 impl Replies {
     /// The single response of a unary or client-streaming call, as a frame.
     fn encode<Resp: Message>(&self, response: &Resp) -> Result<Bytes, Status> {
-        encode_frame(response, self.max_size, self.failure.call().message_encoding())
+        encode_frame(
+            response,
+            self.max_size,
+            self.failure.call().message_encoding(),
+        )
     }
 
     /// The sink of a streaming call, over the outbox `start` made for it.

@@ -265,7 +265,11 @@ pub(crate) async fn respond(mut driver: Driver) -> http::Response<tonic::body::B
     };
     let mut headers = reserved::headers(driver.call.take_headers());
     // Taken with the headers: the encoding cannot change from here on.
-    if let Some(name) = driver.call.response_compression().and_then(compression::name) {
+    if let Some(name) = driver
+        .call
+        .response_compression()
+        .and_then(compression::name)
+    {
         headers.insert(
             compression::GRPC_ENCODING,
             http::HeaderValue::from_static(name),

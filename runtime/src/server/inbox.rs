@@ -1,20 +1,20 @@
 //! Where a call's request bytes wait to become messages: the body is read ahead into one
 //! buffer as DATA arrives, and gRPC frames are split off it there.
 //!
-//! Why read ahead. h2 keeps every DATA frame it received until the application reads it,
-//! and charges each small one (under 256 bytes) against a per-connection budget: half the
-//! connection window, 512 KiB at hyper's defaults, at 256 − length bytes a frame. Flow
-//! control lets a client have a whole window of such frames in flight, about 50,000 of
-//! 20 bytes against a budget of about 2,200. A handler reads one message at a time, so a
-//! busy server with many streams of small messages (a grpc-js client with 200 bidi calls of
-//! 50 messages) could exhaust the budget with frames that were legitimately sent, and h2
-//! then closed the whole connection: GOAWAY `ENHANCE_YOUR_CALM`, "too_many_data_frames".
+//! Why read ahead: h2 keeps every DATA frame it received until the application reads it,
+//! and charges each small one against a per-connection budget (see `config`'s "Why the
+//! connection window is 8 MiB"). A handler reads one message at a time, so a call whose
+//! client sends many small messages faster than the handler takes them would hold them in
+//! h2 as frames, spend the budget, and get the whole connection closed. Copying each
+//! frame's payload here as it arrives frees h2's frame at once, at the cost of one copy
+//! (the one tonic's decoder made too), and many small messages wait as one buffer.
 //!
-//! Copying each frame's payload here as it arrives frees h2's frame at once, and costs one
-//! copy, the one tonic's decoder made too. The buffer is bounded: past [`READ_AHEAD`] bytes
-//! (or the message being read, if larger) reading stops, so flow control holds the client
-//! back, and a peer that floods tiny frames at a call that does not read them still meets
-//! h2's budget and is cut off.
+//! The buffer is bounded: past [`READ_AHEAD`] bytes (or the message being read, if larger)
+//! reading stops, so flow control holds the client back, and a peer that floods tiny
+//! frames at a call that does not read them still meets h2's budget and is cut off.
+//!
+//! The decoding is ours rather than tonic's so that a compressed message is never inflated
+//! past the size limit, and so that a handler can tell whether a message came compressed.
 
 use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::task::{Context as TaskContext, Poll, Waker};
@@ -24,8 +24,8 @@ use http_body::Body;
 use tonic::{Code, Status};
 
 /// How many request bytes a call reads ahead of its handler. Small messages of a busy
-/// stream wait here, coalesced, rather than as frames in h2; at 200 streams a connection,
-/// this bounds read-ahead at 3.2 MiB beyond the connection window.
+/// call wait here, coalesced, rather than as frames in h2; at 200 calls a connection, this
+/// bounds read-ahead at 3.2 MiB beyond the connection window.
 pub(crate) const READ_AHEAD: usize = 16 * 1024;
 
 /// The five-byte prefix of every gRPC message: a compressed flag and a big-endian length.

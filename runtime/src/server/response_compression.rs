@@ -64,8 +64,14 @@ mod tests {
             .all(Some(Compression::Gzip))
             .method("/p.S/Small", None)
             .method("/p.S/Large", Some(Compression::Zstd));
-        assert_eq!(compression.for_method("/p.S/Other"), Some(Compression::Gzip));
+        assert_eq!(
+            compression.for_method("/p.S/Other"),
+            Some(Compression::Gzip)
+        );
         assert_eq!(compression.for_method("/p.S/Small"), None);
-        assert_eq!(compression.for_method("/p.S/Large"), Some(Compression::Zstd));
+        assert_eq!(
+            compression.for_method("/p.S/Large"),
+            Some(Compression::Zstd)
+        );
     }
 }

@@ -105,8 +105,8 @@ impl<T: Message + Default> Stream for RequestStream<T> {
             }
             Err(status) => return this.break_with(status),
         };
-        let decoded = unpack(frame, this.encoding, this.max_size, this.failure.call())
-            .and_then(|payload| {
+        let decoded =
+            unpack(frame, this.encoding, this.max_size, this.failure.call()).and_then(|payload| {
                 let decoded = match payload {
                     Payload::Plain(bytes) => T::decode(bytes),
                     Payload::Inflated(bytes) => T::decode(bytes.as_slice()),
