@@ -4,14 +4,14 @@
 use std::time::Duration;
 
 use rgrpc::metadata::{MetadataMap, MetadataValue};
-use rgrpc::{CancellationToken, Channel, Code, Status};
+use rgrpc::{CancellationToken, Channel, Code, Compression, Status};
 use tokio::sync::mpsc;
 use tokio_stream::wrappers::ReceiverStream;
 
 use crate::testing::test_service_client::TestServiceClient;
 use crate::testing::unimplemented_service_client::UnimplementedServiceClient;
 use crate::testing::{
-    EchoStatus, Empty, ResponseParameters, SimpleRequest, StreamingInputCallRequest,
+    BoolValue, EchoStatus, Empty, ResponseParameters, SimpleRequest, StreamingInputCallRequest,
     StreamingOutputCallRequest,
 };
 use crate::zeros;
@@ -35,6 +35,10 @@ pub const CASES: &[&str] = &[
     "timeout_on_sleeping_server",
     "cancel_after_begin",
     "cancel_after_first_response",
+    "client_compressed_unary",
+    "client_compressed_streaming",
+    "server_compressed_unary",
+    "server_compressed_streaming",
 ];
 
 /// How long any call of a case may take unless the case sets its own deadline.
@@ -64,6 +68,10 @@ pub async fn run(name: &str, channel: &Channel) -> Outcome {
         "timeout_on_sleeping_server" => timeout_on_sleeping_server(&client).await,
         "cancel_after_begin" => cancel_after_begin(&client).await,
         "cancel_after_first_response" => cancel_after_first_response(&client).await,
+        "client_compressed_unary" => client_compressed_unary(&client).await,
+        "client_compressed_streaming" => client_compressed_streaming(&client).await,
+        "server_compressed_unary" => server_compressed_unary(&client).await,
+        "server_compressed_streaming" => server_compressed_streaming(&client).await,
         other => Err(format!("unknown test case {other:?}")),
     }
 }
@@ -461,4 +469,119 @@ async fn cancel_after_first_response(client: &TestServiceClient) -> Outcome {
         result,
         Code::Cancelled,
     )
+}
+
+fn flag(value: bool) -> Option<BoolValue> {
+    Some(BoolValue { value })
+}
+
+/// The standard's client_compressed_unary: a probe that claims compression it did not use
+/// must fail with INVALID_ARGUMENT; then a compressed and a plain call both succeed.
+async fn client_compressed_unary(client: &TestServiceClient) -> Outcome {
+    let request = |expect_compressed| SimpleRequest {
+        expect_compressed: flag(expect_compressed),
+        ..large_request()
+    };
+    let probe = client.unary_call(request(true)).timeout(CALL_LIMIT).await;
+    expect_code("the uncompressed probe", probe, Code::InvalidArgument)?;
+    for (compressed, what) in [(true, "compressed"), (false, "uncompressed")] {
+        let call = client.unary_call(request(compressed)).timeout(CALL_LIMIT);
+        let call = if compressed {
+            call.compression(Compression::Gzip)
+        } else {
+            call
+        };
+        let response = call
+            .await
+            .map_err(|status| failed(&format!("the {what} UnaryCall"), status))?
+            .into_inner();
+        let got = payload_len(response.payload.as_ref());
+        check(got == 314_159, || {
+            format!("the {what} call's payload has {got} bytes, not 314159")
+        })?;
+    }
+    Ok(())
+}
+
+/// The standard's client_compressed_streaming: the uncompressed probe must fail; then a
+/// compressed stream of two messages adds up. rgrpc's client compresses every message of a
+/// call, so the second one (`expect_compressed: false`, which the server does not check)
+/// goes compressed too, where the standard sends it plain.
+async fn client_compressed_streaming(client: &TestServiceClient) -> Outcome {
+    let request = |size, expect_compressed| StreamingInputCallRequest {
+        payload: Some(zeros(size)),
+        expect_compressed: flag(expect_compressed),
+    };
+    let probe = client
+        .streaming_input_call(rgrpc::stream::iter([request(27_182, true)]))
+        .timeout(CALL_LIMIT)
+        .await;
+    expect_code("the uncompressed probe", probe, Code::InvalidArgument)?;
+    let response = client
+        .streaming_input_call(rgrpc::stream::iter([
+            request(27_182, true),
+            request(45_904, false),
+        ]))
+        .compression(Compression::Gzip)
+        .timeout(CALL_LIMIT)
+        .await
+        .map_err(|status| failed("StreamingInputCall", status))?
+        .into_inner();
+    check(response.aggregated_payload_size == 73_086, || {
+        format!(
+            "aggregated size {}, not 73086",
+            response.aggregated_payload_size
+        )
+    })
+}
+
+/// The standard's server_compressed_unary: the server compresses one answer and not the
+/// other; both arrive whole. (Whether a response came compressed is the transport's
+/// business here: rgrpc's client decodes both kinds alike.)
+async fn server_compressed_unary(client: &TestServiceClient) -> Outcome {
+    for compressed in [true, false] {
+        let response = client
+            .unary_call(SimpleRequest {
+                response_compressed: flag(compressed),
+                ..large_request()
+            })
+            .timeout(CALL_LIMIT)
+            .await
+            .map_err(|status| failed("UnaryCall", status))?
+            .into_inner();
+        let got = payload_len(response.payload.as_ref());
+        check(got == 314_159, || {
+            format!("response_compressed={compressed}: payload of {got} bytes, not 314159")
+        })?;
+    }
+    Ok(())
+}
+
+/// The standard's server_compressed_streaming: a compressed message, then a plain one.
+async fn server_compressed_streaming(client: &TestServiceClient) -> Outcome {
+    let parameters =
+        [(31_415, true), (92_653, false)].map(|(size, compressed)| ResponseParameters {
+            size,
+            compressed: flag(compressed),
+            ..ResponseParameters::default()
+        });
+    let mut responses = client
+        .streaming_output_call(StreamingOutputCallRequest {
+            response_parameters: parameters.to_vec(),
+            ..StreamingOutputCallRequest::default()
+        })
+        .timeout(CALL_LIMIT)
+        .await
+        .map_err(|status| failed("StreamingOutputCall", status))?;
+    let mut received = Vec::new();
+    while let Some(response) = responses
+        .message()
+        .await
+        .map_err(|status| failed("StreamingOutputCall", status))?
+    {
+        received.push(payload_len(response.payload.as_ref()));
+    }
+    check(received == [31_415, 92_653], || {
+        format!("response sizes {received:?}, not [31415, 92653]")
+    })
 }

@@ -4,11 +4,11 @@
 use std::time::Duration;
 
 use rgrpc::metadata::MetadataMap;
-use rgrpc::{Code, Context, RequestStream, ResponseSink, Status};
+use rgrpc::{Code, Compression, Context, RequestStream, ResponseSink, Status};
 
 use crate::testing::test_service_server::TestService;
 use crate::testing::{
-    EchoStatus, Empty, PayloadType, ResponseParameters, SimpleRequest, SimpleResponse,
+    BoolValue, EchoStatus, Empty, PayloadType, ResponseParameters, SimpleRequest, SimpleResponse,
     StreamingInputCallRequest, StreamingInputCallResponse, StreamingOutputCallRequest,
     StreamingOutputCallResponse,
 };
@@ -63,13 +63,39 @@ fn check_payload_type(response_type: i32) -> Result<(), Status> {
     }
 }
 
+fn is_set(flag: Option<&BoolValue>) -> bool {
+    flag.is_some_and(|flag| flag.value)
+}
+
+/// The `expect_compressed` check: a request that says it was sent compressed must have
+/// arrived compressed (the standard's probe sends it uncompressed and expects this error).
+fn check_compressed(ctx: &Context, expect_compressed: Option<&BoolValue>) -> Result<(), Status> {
+    if is_set(expect_compressed) && !ctx.request_compressed() {
+        return Err(Status::invalid_argument(
+            "expect_compressed is true but the request message arrived uncompressed",
+        ));
+    }
+    Ok(())
+}
+
+/// The call compresses its responses (gzip) if any of them asks to be; each message then
+/// says for itself through `ResponseParameters.compressed`.
+fn compress_if_asked(ctx: &Context, parameters: &[ResponseParameters]) -> Result<(), Status> {
+    if parameters.iter().any(|p| is_set(p.compressed.as_ref())) {
+        ctx.set_response_compression(Some(Compression::Gzip))?;
+    }
+    Ok(())
+}
+
 /// Sends one response per parameter set, each after its `interval_us`. When the call ends
 /// (deadline, cancellation) the handler's future is dropped, so the sleeps stop with it.
 async fn respond(
+    ctx: &Context,
     parameters: &[ResponseParameters],
     responses: &ResponseSink<StreamingOutputCallResponse>,
 ) -> Result<(), Status> {
     for parameter in parameters {
+        ctx.set_message_compression(is_set(parameter.compressed.as_ref()));
         let interval = u64::try_from(parameter.interval_us).unwrap_or(0);
         if interval > 0 {
             tokio::time::sleep(Duration::from_micros(interval)).await;
@@ -86,6 +112,7 @@ async fn respond(
 
 /// Answers one request of a duplex call: its responses, or the status it asks for.
 async fn answer(
+    ctx: &Context,
     request: &StreamingOutputCallRequest,
     responses: &ResponseSink<StreamingOutputCallResponse>,
 ) -> Result<(), Status> {
@@ -93,7 +120,7 @@ async fn answer(
         return Err(status);
     }
     check_payload_type(request.response_type)?;
-    respond(&request.response_parameters, responses).await
+    respond(ctx, &request.response_parameters, responses).await
 }
 
 impl Interop {
@@ -103,6 +130,10 @@ impl Interop {
         request: SimpleRequest,
     ) -> Result<SimpleResponse, Status> {
         echo_metadata(&ctx)?;
+        check_compressed(&ctx, request.expect_compressed.as_ref())?;
+        if is_set(request.response_compressed.as_ref()) {
+            ctx.set_response_compression(Some(Compression::Gzip))?;
+        }
         if let Some(sleep) = ctx.metadata().get(SLEEP_MS) {
             let millis: u64 = sleep
                 .to_str()
@@ -154,7 +185,8 @@ impl TestService for Interop {
     ) -> Result<(), Status> {
         echo_metadata(&ctx)?;
         check_payload_type(request.response_type)?;
-        respond(&request.response_parameters, &responses).await?;
+        compress_if_asked(&ctx, &request.response_parameters)?;
+        respond(&ctx, &request.response_parameters, &responses).await?;
         match requested_status(request.response_status.as_ref()) {
             Some(status) => Err(status),
             None => Ok(()),
@@ -163,11 +195,12 @@ impl TestService for Interop {
 
     async fn streaming_input_call(
         &self,
-        _ctx: Context,
+        ctx: Context,
         mut requests: RequestStream<StreamingInputCallRequest>,
     ) -> Result<StreamingInputCallResponse, Status> {
         let mut total: usize = 0;
         while let Some(request) = requests.message().await? {
+            check_compressed(&ctx, request.expect_compressed.as_ref())?;
             total += request.payload.map_or(0, |payload| payload.body.len());
         }
         let aggregated_payload_size = i32::try_from(total).map_err(|_| {
@@ -186,7 +219,7 @@ impl TestService for Interop {
     ) -> Result<(), Status> {
         echo_metadata(&ctx)?;
         while let Some(request) = requests.message().await? {
-            answer(&request, &responses).await?;
+            answer(&ctx, &request, &responses).await?;
         }
         Ok(())
     }
@@ -203,7 +236,7 @@ impl TestService for Interop {
             all.push(request);
         }
         for request in &all {
-            answer(request, &responses).await?;
+            answer(&ctx, request, &responses).await?;
         }
         Ok(())
     }

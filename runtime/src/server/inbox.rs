@@ -80,13 +80,15 @@ impl Inbox {
     /// not the caller if that gave it something.
     pub(crate) fn read_ahead(&self, cx: &mut TaskContext<'_>) {
         let mut state = self.lock();
-        if state.fill(cx) {
-            if let Some(reader) = state.reader.take() {
-                if !reader.will_wake(cx.waker()) {
-                    drop(state);
-                    reader.wake();
-                }
-            }
+        if !state.fill(cx) {
+            return;
+        }
+        // A reader in the caller's own task is polled next anyway.
+        if let Some(reader) = state.reader.take()
+            && !reader.will_wake(cx.waker())
+        {
+            drop(state);
+            reader.wake();
         }
     }
 

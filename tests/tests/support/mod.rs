@@ -3,6 +3,8 @@
 
 #![allow(dead_code)] // each test file uses its own subset
 
+pub mod raw;
+
 use std::future::IntoFuture;
 use std::net::SocketAddr;
 use std::time::Duration;
