@@ -35,6 +35,10 @@ pub const CASES: &[&str] = &[
     "timeout_on_sleeping_server",
     "cancel_after_begin",
     "cancel_after_first_response",
+    "client_compressed_unary",
+    "client_compressed_streaming",
+    "server_compressed_unary",
+    "server_compressed_streaming",
 ];
 
 /// How long any call of a case may take unless the case sets its own deadline.
