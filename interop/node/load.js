@@ -21,12 +21,25 @@
 // call fails if it does not end OK with exactly K responses of the asked size.
 // Exit code: 0 only if every call succeeded and every message came back; 1 otherwise;
 // 2 on a usage error.
+//
+// grpc-js reports a connection the server closed with GOAWAY only as the status of the
+// calls on it (ENHANCE_YOUR_CALM, for one, becomes "RESOURCE_EXHAUSTED: Bandwidth exhausted
+// or memory limit exceeded"). So unless GRPC_TRACE / GRPC_NODE_TRACE is set, this turns on
+// grpc-js's `transport` tracer, keeps only its GOAWAY lines, and prints a count of them by
+// code and debug data to stderr, e.g.
+//   load: connections closed by GOAWAY: {"ENHANCE_YOUR_CALM (11) too_many_data_frames": 1}
 
 const {
   loadGrpc, loadTesting, parseFlags, codeName, zeros,
 } = require('./common');
 
 const TOOL = 'load';
+/** HTTP/2 error codes (RFC 9113 section 7), for the GOAWAY summary. */
+const H2_CODES = [
+  'NO_ERROR', 'PROTOCOL_ERROR', 'INTERNAL_ERROR', 'FLOW_CONTROL_ERROR', 'SETTINGS_TIMEOUT',
+  'STREAM_CLOSED', 'FRAME_SIZE_ERROR', 'REFUSED_STREAM', 'CANCEL', 'COMPRESSION_ERROR',
+  'CONNECT_ERROR', 'ENHANCE_YOUR_CALM', 'INADEQUATE_SECURITY', 'HTTP_1_1_REQUIRED',
+];
 const SMALL = 10;
 const READY_LIMIT_MS = 10000;
 
@@ -70,8 +83,30 @@ function main() {
   const connections = count(flags, 'connections', 1);
   const deadlineMs = count(flags, 'deadline_s', 1) * 1000;
 
+  // Before grpc-js loads (it reads these once): its transport tracer, for the GOAWAYs.
+  const watchGoaways = !process.env.GRPC_TRACE && !process.env.GRPC_NODE_TRACE;
+  if (watchGoaways) {
+    process.env.GRPC_NODE_TRACE = 'transport';
+  }
   const { grpc, protoLoader } = loadGrpc(TOOL);
   const testing = loadTesting(TOOL, grpc, protoLoader);
+  const goaways = {};
+  if (watchGoaways) {
+    const keep = (message) => {
+      const match = /connection closed by GOAWAY with code (\d+) and data (.*)$/.exec(String(message));
+      if (match) {
+        const code = Number(match[1]);
+        const key = `${H2_CODES[code] || 'code'} (${code}) ${match[2]}`;
+        goaways[key] = (goaways[key] || 0) + 1;
+      }
+    };
+    grpc.setLogger({
+      error: (message, ...rest) => process.stderr.write(`E ${[message, ...rest].join(' ')}\n`),
+      info: keep,
+      debug: keep,
+    });
+    grpc.setLogVerbosity(grpc.logVerbosity.DEBUG);
+  }
 
   let host = flags.server_host;
   if (host.includes(':') && !host.startsWith('[')) {
@@ -107,6 +142,9 @@ function main() {
     reported = true;
     const elapsedMs = started ? Date.now() - started : 0;
     const line = JSON.stringify({ ...stats, elapsed_ms: elapsedMs });
+    if (Object.keys(goaways).length > 0) {
+      process.stderr.write(`${TOOL}: connections closed by GOAWAY: ${JSON.stringify(goaways)}\n`);
+    }
     process.stdout.write(`${line}\n`);
     const ok = stats.calls_failed === 0 && stats.calls_ok === total &&
       stats.messages_received === stats.messages_sent;
