@@ -100,7 +100,10 @@ fn grpc_js_load_against_rgrpc_server() {
                 load.what, load.limit
             )),
             Some(status) if !status.success() => {
-                problems.push(format!("{}: load.js exited with {status}: {line}", load.what));
+                problems.push(format!(
+                    "{}: load.js exited with {status}: {line}",
+                    load.what
+                ));
             }
             Some(_) => {}
         }

@@ -238,7 +238,8 @@ fn interop_matrix() {
             results: run_client(command, "grpcio"),
         });
     } else {
-        skipped.push("the grpcio pairings (no Python venv; run `make interop-venv` or `make test`)");
+        skipped
+            .push("the grpcio pairings (no Python venv; run `make interop-venv` or `make test`)");
     }
 
     if let Some(node) = node_peer() {
@@ -273,7 +274,8 @@ fn interop_matrix() {
         drop(theirs);
         let _ = std::fs::remove_file(&observed);
     } else {
-        skipped.push("the grpc-js pairings (no Node.js peer; run `make interop-node` or `make test`)");
+        skipped
+            .push("the grpc-js pairings (no Node.js peer; run `make interop-node` or `make test`)");
     }
 
     for what in &skipped {
