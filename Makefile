@@ -15,7 +15,9 @@ PLUGIN := target/debug/protoc-gen-rgrpc
 PROTOC_RUN := $(CARGO) run -q -p rgrpc-dev --bin rgrpc-protoc --
 # The Python grpcio peer of the interop matrix (pinned in interop/python/requirements.txt).
 INTEROP_VENV := $(CURDIR)/target/interop-venv
-INTEROP_ENV := RGRPC_REQUIRE_INTEROP=1 INTEROP_VENV=$(INTEROP_VENV)
+# The Node.js grpc-js peer (pinned in interop/node/package-lock.json; needs node and npm).
+INTEROP_NODE_DIR := $(CURDIR)/interop/node
+INTEROP_ENV := RGRPC_REQUIRE_INTEROP=1 INTEROP_VENV=$(INTEROP_VENV) INTEROP_NODE_DIR=$(INTEROP_NODE_DIR)
 
 .PHONY: help
 help: ## Describe the targets
@@ -49,16 +51,24 @@ demo: gen ## Generate from proto/hello.proto (no protoc), serve on 127.0.0.1, ca
 	$(CARGO) run -q -p hello-build
 
 .PHONY: test
-test: interop-venv ## Run every test (goldens through real protoc, compile checks, e2e, interop with grpcio)
+test: interop-venv interop-node ## Run every test (goldens through real protoc, compile checks, e2e, interop with grpcio and grpc-js)
 	$(INTEROP_ENV) $(CARGO) test --workspace
 
 .PHONY: interop-venv
 interop-venv: ## Install the pinned Python grpcio peer for the interop matrix
 	bash interop/python/setup_venv.sh $(INTEROP_VENV)
 
+.PHONY: interop-node
+interop-node: ## Install the pinned Node.js grpc-js peer for the interop matrix (npm ci)
+	bash interop/node/setup.sh $(INTEROP_NODE_DIR)
+
 .PHONY: interop
-interop: interop-venv ## Run the interop matrix (rgrpc and grpcio, both directions) and print it
+interop: interop-venv interop-node ## Run the interop matrix (rgrpc, grpcio, grpc-js, both directions) and print it
 	$(INTEROP_ENV) $(CARGO) test -q -p rgrpc-interop --test matrix -- --nocapture
+
+.PHONY: interop-load
+interop-load: interop-node ## Load rgrpc's interop server from grpc-js (default and 10x) and print the results
+	$(INTEROP_ENV) $(CARGO) test -q -p rgrpc-interop --test load -- --nocapture
 
 .PHONY: soak
 soak: ## Soak for 45 s: all four kinds, deadlines, cancellations; prints calls, leaks, peak RSS

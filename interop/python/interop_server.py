@@ -23,6 +23,26 @@ method sleep that long before answering (unary: before the response;
 streaming: before the first response; StreamingInputCall: after the client
 half-closed), returning early as soon as the RPC is cancelled or its
 deadline passes.
+
+Compression (doc/interop-test-descriptions.md):
+
+* CompressedResponse is implemented with grpcio's per-call and per-message
+  controls: UnaryCall with ``response_compressed: true`` answers after
+  ``context.set_compression(grpc.Compression.Gzip)``; StreamingOutputCall sets
+  gzip for the call when any ResponseParameters asks for ``compressed: true``
+  and calls ``context.disable_next_message_compression()`` before each response
+  whose parameters do not. (C-core only compresses if the client's
+  grpc-accept-encoding lists gzip, as it should.)
+* CompressedRequest (``expect_compressed``) is NOT implemented: grpcio gives a
+  handler no way to tell how a request arrived. It decompresses in C-core's
+  compression filter before the handler sees the bytes, strips grpc-encoding
+  from ``invocation_metadata()``, and does not expose the received message
+  flags (C-core has them only through a test-only call,
+  grpc_call_test_only_get_message_flags, which cygrpc does not wrap). So
+  ``expect_compressed`` is ignored, as by a server without the feature: the
+  client_compressed_* feature probe (an uncompressed message that says it is
+  compressed) succeeds here instead of failing with INVALID_ARGUMENT, and a
+  client that follows the standard reports that this server lacks the feature.
 """
 
 import argparse
@@ -248,6 +268,11 @@ def make_servicer(empty_pb2, messages_pb2, test_pb2_grpc):
             self.log = log
 
         def _unary(self, request, context):
+            # Compression is chosen before any initial metadata goes out (echo_metadata
+            # may send it), as grpcio requires. expect_compressed cannot be checked (see
+            # the module docstring).
+            if request.HasField("response_compressed") and request.response_compressed.value:
+                context.set_compression(grpc.Compression.Gzip)
             echo_metadata(context)
             if not requested_sleep(context):
                 return messages_pb2.SimpleResponse()
@@ -255,15 +280,21 @@ def make_servicer(empty_pb2, messages_pb2, test_pb2_grpc):
                 abort_with(context, request.response_status)
             return messages_pb2.SimpleResponse(payload=payload(request.response_size))
 
-        def _stream_responses(self, request, context):
+        def _stream_responses(self, request, context, per_message_compression=False):
             """Yields the responses of one StreamingOutputCallRequest.
 
+            With per_message_compression (the call was set to gzip), each response
+            whose parameters do not ask for compressed: true goes out uncompressed.
             Returns False if the RPC went inactive before all were sent."""
             for params in request.response_parameters:
                 if not sleep_while_active(context, params.interval_us / 1e6):
                     return False
                 if not context.is_active():
                     return False
+                if per_message_compression and not (
+                    params.HasField("compressed") and params.compressed.value
+                ):
+                    context.disable_next_message_compression()
                 yield messages_pb2.StreamingOutputCallResponse(payload=payload(params.size))
             return True
 
@@ -283,10 +314,15 @@ def make_servicer(empty_pb2, messages_pb2, test_pb2_grpc):
 
         @observed("StreamingOutputCall", streaming_response=True)
         def StreamingOutputCall(self, request, context):
+            compress = any(
+                p.HasField("compressed") and p.compressed.value for p in request.response_parameters
+            )
+            if compress:
+                context.set_compression(grpc.Compression.Gzip)
             echo_metadata(context)
             if not requested_sleep(context):
                 return
-            completed = yield from self._stream_responses(request, context)
+            completed = yield from self._stream_responses(request, context, compress)
             if not completed:
                 return
             if request.HasField("response_status") and request.response_status.code != 0:
