@@ -20,10 +20,12 @@
 // cancelled or its deadline passes.
 //
 // Compression (doc/interop-test-descriptions.md, CompressedRequest / CompressedResponse):
-// * expect_compressed (UnaryCall, and each StreamingInputCall message) is checked against
-//   the compressed flag the request message actually arrived with, read where grpc-js
-//   reads it (internals.js; grpc-js has no public API for it). A mismatch in either
-//   direction ends the call with INVALID_ARGUMENT.
+// * expect_compressed (UnaryCall, and each StreamingInputCall message): when it is true, the
+//   compressed flag the request message actually arrived with, read where grpc-js reads it
+//   (internals.js; grpc-js has no public API for it), must be set, or the call ends with
+//   INVALID_ARGUMENT. As the standard's CompressedRequest feature says, `false` is not
+//   checked: clients that compress per call (grpcio, rgrpc) send the standard's
+//   "uncompressed" second message of client_compressed_streaming compressed too.
 // * response_compressed (UnaryCall) and ResponseParameters.compressed (StreamingOutputCall)
 //   cannot be honoured: the grpc-js 1.14 server never compresses a response. It always
 //   sends `grpc-encoding: identity` and writes every message with the compressed flag 0
@@ -282,12 +284,12 @@ function makeServer(grpc, testing, log, wire) {
     return { code: status.code | 0, details: status.message || '', metadata: trailing };
   }
 
-  /** INVALID_ARGUMENT if `request` says how it should have arrived and it did not. */
+  /** INVALID_ARGUMENT if `request` expects to have arrived compressed and did not. */
   function compressionMismatch(request, trailing) {
-    if (!isSet(request.expect_compressed)) {
+    if (!isSet(request.expect_compressed) || !request.expect_compressed.value) {
       return null;
     }
-    const expected = Boolean(request.expect_compressed.value);
+    const expected = true;
     const arrived = wire.wasCompressed(request);
     if (arrived === expected) {
       return null;

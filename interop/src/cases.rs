@@ -84,7 +84,7 @@ fn failed(what: &str, status: Status) -> String {
     format!("{what} failed: {:?} {:?}", status.code(), status.message())
 }
 
-fn expect_code(what: &str, result: Result<impl std::fmt::Debug, Status>, code: Code) -> Outcome {
+fn expect_code<T>(what: &str, result: Result<T, Status>, code: Code) -> Outcome {
     match result {
         Err(status) if status.code() == code => Ok(()),
         Err(status) => Err(format!(
@@ -92,9 +92,8 @@ fn expect_code(what: &str, result: Result<impl std::fmt::Debug, Status>, code: C
             status.code(),
             status.message()
         )),
-        Ok(answer) => Err(format!(
-            "{what}: expected {code:?}, got an answer {answer:?}"
-        )),
+        // Not the answer itself: a large one would flood the report.
+        Ok(_) => Err(format!("{what}: expected {code:?}, the call succeeded")),
     }
 }
 
