@@ -16,11 +16,12 @@
 //
 // Prints one JSON line at the end:
 //   {"calls_ok": .., "calls_failed": .., "messages_sent": .., "messages_received": ..,
-//    "errors": {"CODE: message": count, ..}, "elapsed_ms": ..}
+//    "errors": {"CODE: message": count, ..}, "goaways": {"CODE debug": count, ..},
+//    "elapsed_ms": ..}
 // messages_* count request / response messages (a unary call is one of each). A duplex
 // call fails if it does not end OK with exactly K responses of the asked size.
-// Exit code: 0 only if every call succeeded and every message came back; 1 otherwise;
-// 2 on a usage error.
+// Exit code: 0 only if every call succeeded, every message came back and no connection was
+// closed by GOAWAY; 1 otherwise; 2 on a usage error.
 //
 // grpc-js reports a connection the server closed with GOAWAY only as the status of the
 // calls on it (ENHANCE_YOUR_CALM, for one, becomes "RESOURCE_EXHAUSTED: Bandwidth exhausted
@@ -141,13 +142,15 @@ function main() {
     }
     reported = true;
     const elapsedMs = started ? Date.now() - started : 0;
-    const line = JSON.stringify({ ...stats, elapsed_ms: elapsedMs });
+    // GOAWAYs are part of the verdict: a connection the server closed is a failure even
+    // when grpc-js managed to finish every call on another one.
+    const line = JSON.stringify({ ...stats, goaways, elapsed_ms: elapsedMs });
     if (Object.keys(goaways).length > 0) {
       process.stderr.write(`${TOOL}: connections closed by GOAWAY: ${JSON.stringify(goaways)}\n`);
     }
     process.stdout.write(`${line}\n`);
     const ok = stats.calls_failed === 0 && stats.calls_ok === total &&
-      stats.messages_received === stats.messages_sent;
+      stats.messages_received === stats.messages_sent && Object.keys(goaways).length === 0;
     for (const client of clients) {
       client.close();
     }
