@@ -52,7 +52,11 @@ demo: gen ## Generate from proto/hello.proto (no protoc), serve on 127.0.0.1, ca
 
 .PHONY: test
 test: interop-venv interop-node ## Run every test (goldens through real protoc, compile checks, e2e, interop with grpcio and grpc-js)
-	$(INTEROP_ENV) $(CARGO) test --workspace
+	$(INTEROP_ENV) $(CARGO) test --workspace --no-fail-fast
+
+.PHONY: test-hogs
+test-hogs: ## Run make test 3 times in a row with two CPU hogs running (the flakiness check)
+	scripts/test-under-hogs.sh 3
 
 .PHONY: interop-venv
 interop-venv: ## Install the pinned Python grpcio peer for the interop matrix
