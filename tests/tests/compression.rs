@@ -11,6 +11,7 @@ use std::sync::{Arc, Mutex};
 use prost::Message;
 use rgrpc::server::ResponseCompression;
 use rgrpc::{Code, Compression, Context, RequestStream, ResponseSink, Status};
+use rgrpc_tests::hello::hello_service_client::HelloServiceBlockingClient;
 use rgrpc_tests::hello::hello_service_server::{HelloService, HelloServiceServer};
 use rgrpc_tests::hello::{HelloRequest, HelloResponse};
 use support::raw::{Answer, Raw, frame_with, request_to};
@@ -307,4 +308,24 @@ async fn an_unknown_encoding_is_unimplemented_and_lists_the_known_ones() {
         "gzip,zstd,identity"
     );
     assert!(service.arrived_compressed.lock().unwrap().is_empty());
+}
+
+#[test]
+fn the_blocking_client_compresses_and_reads_compressed_answers() {
+    let service = Compressing::default();
+    let router = rgrpc::Server::builder()
+        .response_compression(ResponseCompression::new().all(Some(Compression::Gzip)))
+        .add_service(HelloServiceServer::new(service.clone()));
+    let (channel, _server) = rgrpc::blocking::Channel::in_process(router).unwrap();
+    let client = HelloServiceBlockingClient::from_client(
+        rgrpc::blocking::BlockingClient::new(channel).compression(Compression::Zstd),
+    );
+    let answer = client.say_hello(greeting("b")).call().unwrap();
+    assert_eq!(answer.into_inner(), long_reply("b"));
+    client
+        .say_hello(greeting("c"))
+        .uncompressed()
+        .call()
+        .unwrap();
+    assert_eq!(*service.arrived_compressed.lock().unwrap(), [true, false]);
 }
