@@ -101,6 +101,21 @@ fn payload_len(payload: Option<&crate::testing::Payload>) -> usize {
     payload.map_or(0, |p| p.body.len())
 }
 
+/// The payload size of every message of a StreamingOutputCall, once it ended OK.
+async fn payload_sizes(
+    mut responses: rgrpc::ResponseStream<crate::testing::StreamingOutputCallResponse>,
+) -> Result<Vec<usize>, String> {
+    let mut received = Vec::new();
+    while let Some(response) = responses
+        .message()
+        .await
+        .map_err(|status| failed("StreamingOutputCall", status))?
+    {
+        received.push(payload_len(response.payload.as_ref()));
+    }
+    Ok(received)
+}
+
 fn output_request(sizes: &[i32], payload: usize) -> StreamingOutputCallRequest {
     StreamingOutputCallRequest {
         response_parameters: sizes
@@ -169,19 +184,12 @@ async fn client_streaming(client: &TestServiceClient) -> Outcome {
 
 async fn server_streaming(client: &TestServiceClient) -> Outcome {
     let sizes = [31_415, 9, 2_653, 58_979];
-    let mut responses = client
+    let responses = client
         .streaming_output_call(output_request(&sizes, 0))
         .timeout(CALL_LIMIT)
         .await
         .map_err(|status| failed("StreamingOutputCall", status))?;
-    let mut received = Vec::new();
-    while let Some(response) = responses
-        .message()
-        .await
-        .map_err(|status| failed("StreamingOutputCall", status))?
-    {
-        received.push(payload_len(response.payload.as_ref()));
-    }
+    let received = payload_sizes(responses).await?;
     check(received == [31_415, 9, 2_653, 58_979], || {
         format!("response sizes {received:?}")
     })
@@ -564,7 +572,7 @@ async fn server_compressed_streaming(client: &TestServiceClient) -> Outcome {
             compressed: flag(compressed),
             ..ResponseParameters::default()
         });
-    let mut responses = client
+    let responses = client
         .streaming_output_call(StreamingOutputCallRequest {
             response_parameters: parameters.to_vec(),
             ..StreamingOutputCallRequest::default()
@@ -572,14 +580,7 @@ async fn server_compressed_streaming(client: &TestServiceClient) -> Outcome {
         .timeout(CALL_LIMIT)
         .await
         .map_err(|status| failed("StreamingOutputCall", status))?;
-    let mut received = Vec::new();
-    while let Some(response) = responses
-        .message()
-        .await
-        .map_err(|status| failed("StreamingOutputCall", status))?
-    {
-        received.push(payload_len(response.payload.as_ref()));
-    }
+    let received = payload_sizes(responses).await?;
     check(received == [31_415, 92_653], || {
         format!("response sizes {received:?}, not [31415, 92653]")
     })
