@@ -75,8 +75,8 @@ interop-load: interop-node ## Load rgrpc's interop server from grpc-js (default 
 	$(INTEROP_ENV) $(CARGO) test -q -p rgrpc-interop --test load -- --nocapture
 
 .PHONY: soak
-soak: ## Soak for 45 s: all four kinds, deadlines, cancellations; prints calls, leaks, peak RSS
-	RGRPC_SOAK_SECS=45 $(CARGO) test -q --release -p rgrpc-tests --test soak -- --nocapture
+soak: ## Soak for 45 s: all four kinds, deadlines, cancellations; 3000 streams cancelled on one connection; prints calls, leaks, peak RSS
+	RGRPC_SOAK_SECS=45 RGRPC_SOAK_STREAMS=3000 $(CARGO) test -q --release -p rgrpc-tests --test soak -- --nocapture
 
 .PHONY: golden
 golden: ## Accept the current generator output as the golden files (review git diff after)

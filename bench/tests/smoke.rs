@@ -3,14 +3,65 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::process::Command;
+use std::io::Read;
+use std::process::{Command, Output, Stdio};
+use std::thread;
+use std::time::{Duration, Instant};
+
+/// How long a benchmark binary may run here: only a hang trips it, far above the few
+/// seconds these tiny runs take in a debug build on a busy machine.
+const LIMIT: Duration = Duration::from_secs(300);
+
+/// Runs `command` to its end, waiting at most [`LIMIT`]: past that the child (and only it,
+/// by its handle) is killed and the test fails.
+fn run_bounded(command: &mut Command) -> Output {
+    let mut child = command
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("the benchmark starts");
+    // Read on threads, so that a chatty child never blocks on a full pipe while we wait.
+    let mut stdout = child.stdout.take().expect("stdout is piped");
+    let mut stderr = child.stderr.take().expect("stderr is piped");
+    let out = thread::spawn(move || {
+        let mut bytes = Vec::new();
+        let _ = stdout.read_to_end(&mut bytes);
+        bytes
+    });
+    let err = thread::spawn(move || {
+        let mut bytes = Vec::new();
+        let _ = stderr.read_to_end(&mut bytes);
+        bytes
+    });
+    let deadline = Instant::now() + LIMIT;
+    let status = loop {
+        if let Some(status) = child.try_wait().expect("the benchmark can be waited on") {
+            break status;
+        }
+        if Instant::now() >= deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("{command:?} did not finish within {LIMIT:?}");
+        }
+        thread::sleep(Duration::from_millis(20));
+    };
+    Output {
+        status,
+        stdout: out.join().expect("the stdout reader ends"),
+        stderr: err.join().expect("the stderr reader ends"),
+    }
+}
 
 #[test]
 fn rpc_bench_compares_every_scenario() {
-    let output = Command::new(env!("CARGO_BIN_EXE_rpc-bench"))
-        .args(["compare", "--reps", "1", "--seconds", "0.05"])
-        .output()
-        .expect("rpc-bench runs");
+    let output = run_bounded(Command::new(env!("CARGO_BIN_EXE_rpc-bench")).args([
+        "compare",
+        "--reps",
+        "1",
+        "--seconds",
+        "0.05",
+    ]));
     let table = String::from_utf8_lossy(&output.stdout);
     assert!(
         output.status.success(),
@@ -34,12 +85,13 @@ fn rpc_bench_compares_every_scenario() {
 
 #[test]
 fn lifecycle_latency_reports_both_measures() {
-    let output = Command::new(env!("CARGO_BIN_EXE_lifecycle-latency"))
-        .arg("5")
-        .output()
-        .expect("lifecycle-latency runs");
+    let output = run_bounded(Command::new(env!("CARGO_BIN_EXE_lifecycle-latency")).arg("5"));
     let text = String::from_utf8_lossy(&output.stdout);
-    assert!(output.status.success(), "{text}");
+    assert!(
+        output.status.success(),
+        "{text}\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
     assert!(text.contains("DEADLINE_EXCEEDED"), "{text}");
     assert!(text.contains("server handler observes it"), "{text}");
 }

@@ -4,9 +4,11 @@
 // Test helpers outside #[test] fns are not covered by clippy.toml's test allowance.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::io::Write;
+#[path = "support/process.rs"]
+mod process;
+
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Output};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use prost::Message;
@@ -15,19 +17,9 @@ use prost_types::compiler::{CodeGeneratorRequest, CodeGeneratorResponse};
 
 const PLUGIN: &str = env!("CARGO_BIN_EXE_protoc-gen-rgrpc");
 
+/// The plugin run with `args` and `stdin`, bounded: a hang fails the test.
 fn run_plugin(args: &[&str], stdin: &[u8]) -> Output {
-    let mut child = Command::new(PLUGIN)
-        .args(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("plugin starts");
-    let mut input = child.stdin.take().expect("stdin is piped");
-    // The plugin may exit before reading everything; a broken pipe is then expected.
-    let _ = input.write_all(stdin);
-    drop(input);
-    child.wait_with_output().expect("plugin exits")
+    process::run_bounded(Command::new(PLUGIN).args(args), stdin)
 }
 
 #[test]
@@ -79,7 +71,7 @@ fn request_for(include: &Path, files: &[&str], parameter: &str) -> CodeGenerator
     let unique = NEXT.fetch_add(1, Ordering::Relaxed);
     let out = std::env::temp_dir().join(format!("rgrpc-cli-{}-{unique}.binpb", std::process::id()));
     let mut protoc = rgrpc_dev::protoc_command().expect("protoc available");
-    let status = protoc
+    protoc
         .arg("--include_imports")
         .arg("--include_source_info")
         .arg(format!("--descriptor_set_out={}", out.display()))
@@ -87,10 +79,13 @@ fn request_for(include: &Path, files: &[&str], parameter: &str) -> CodeGenerator
         .arg(include)
         .args(files)
         .arg("-I")
-        .arg(rgrpc_dev::well_known_include().expect("wkt include"))
-        .status()
-        .expect("protoc runs");
-    assert!(status.success());
+        .arg(rgrpc_dev::well_known_include().expect("wkt include"));
+    let output = process::run_bounded(&mut protoc, b"");
+    assert!(
+        output.status.success(),
+        "protoc failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
     let bytes = std::fs::read(&out).expect("descriptor set written");
     let _ = std::fs::remove_file(&out);
     let set = FileDescriptorSet::decode(bytes.as_slice()).expect("valid descriptor set");

@@ -10,6 +10,9 @@
 //!   order, and has none for the built-in well-known types; neither changes the output.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+#[path = "support/process.rs"]
+mod process;
+
 use std::collections::BTreeMap;
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -259,8 +262,8 @@ fn protoc_descriptors(include: &Path, files: &[String]) -> FileDescriptorSet {
             .unwrap()
             .to_string_lossy()
     ));
-    let status = rgrpc_dev::protoc_command()
-        .unwrap()
+    let mut protoc = rgrpc_dev::protoc_command().unwrap();
+    protoc
         .arg("--include_imports")
         .arg("--include_source_info")
         .arg(format!("--descriptor_set_out={}", out.display()))
@@ -268,10 +271,13 @@ fn protoc_descriptors(include: &Path, files: &[String]) -> FileDescriptorSet {
         .arg(include)
         .args(files)
         .arg("-I")
-        .arg(rgrpc_dev::well_known_include().unwrap())
-        .status()
-        .unwrap();
-    assert!(status.success(), "protoc failed on {include:?}");
+        .arg(rgrpc_dev::well_known_include().unwrap());
+    let output = process::run_bounded(&mut protoc, b"");
+    assert!(
+        output.status.success(),
+        "protoc failed on {include:?}: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
     let bytes = fs::read(&out).unwrap();
     let _ = fs::remove_file(&out);
     FileDescriptorSet::decode(bytes.as_slice()).unwrap()
@@ -331,11 +337,7 @@ fn scratch(test: &str) -> PathBuf {
 }
 
 fn cli(args: &[&str]) -> std::process::Output {
-    Command::new(PLUGIN)
-        .arg("compile")
-        .args(args)
-        .output()
-        .unwrap()
+    process::run_bounded(Command::new(PLUGIN).arg("compile").args(args), b"")
 }
 
 #[test]

@@ -7,6 +7,9 @@
 //! - `GOLDEN_FILTER=<substr>` runs only cases whose name contains `<substr>`.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+#[path = "support/process.rs"]
+mod process;
+
 use std::collections::BTreeMap;
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -101,7 +104,7 @@ fn generate(case: &str, case_dir: &Path) -> FileSet {
     }
     let wkt = rgrpc_dev::well_known_include().unwrap();
     cmd.args(["-I", "input"]).args(&protos).arg("-I").arg(&wkt);
-    let output = cmd.output().expect("spawn protoc");
+    let output = process::run_bounded(&mut cmd, b"");
     let stderr = String::from_utf8_lossy(&output.stderr);
     if output.status.success() {
         eprint!("{stderr}");

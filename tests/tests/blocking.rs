@@ -5,8 +5,8 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::net::TcpListener as StdTcpListener;
-use std::sync::mpsc;
+use std::net::{Ipv4Addr, SocketAddr};
+use std::sync::{Mutex, mpsc};
 use std::time::{Duration, Instant};
 
 use rgrpc::{CancellationToken, Code, Context, RequestStream, ResponseSink, Status};
@@ -14,9 +14,23 @@ use rgrpc_tests::hello::hello_service_client::HelloServiceBlockingClient;
 use rgrpc_tests::hello::hello_service_server::{HelloService, HelloServiceServer};
 use rgrpc_tests::hello::{HelloRequest, HelloResponse};
 
-/// Every wait on the server's reports is bounded by this.
+/// Every wait on the server's reports is bounded by this, and handlers that hang sleep
+/// this long.
 const LIMIT: Duration = Duration::from_secs(20);
+/// A deadline for calls whose outcome does not depend on getting anywhere before it.
 const SHORT: Duration = Duration::from_millis(300);
+/// The deadlines a test tries, shortest first, when its call must get somewhere before the
+/// deadline passes (its handler, its first replies): when the deadline passes first, on a
+/// machine too busy, the test starts again on a new server with the next one. The longest
+/// is far above any honest call start (300 ms seen at worst, under heavy load).
+const DEADLINES: [Duration; 3] = [
+    Duration::from_millis(300),
+    Duration::from_millis(1500),
+    Duration::from_millis(7500),
+];
+/// How soon after its deadline a call must end: a hang detector, far above the honest
+/// moments, and below the handlers' hang ([`LIMIT`]) even after the longest deadline.
+const PROMPTLY: Duration = Duration::from_secs(10);
 
 fn greeting(text: impl Into<String>) -> HelloRequest {
     HelloRequest {
@@ -38,8 +52,10 @@ impl Drop for Stopped {
 }
 
 /// `hang` (unary) and `N hang` (server streaming) never finish by themselves; the
-/// `stopped` channel hears when the runtime stops them.
+/// `started` channel hears when their handler starts, the `stopped` one when the runtime
+/// stops them.
 struct Echo {
+    started: mpsc::Sender<&'static str>,
     stopped: mpsc::Sender<&'static str>,
 }
 
@@ -51,6 +67,7 @@ impl HelloService for Echo {
     ) -> Result<HelloResponse, Status> {
         if request.greeting == "hang" {
             let signal = Stopped("unary", self.stopped.clone());
+            let _ = self.started.send("unary");
             tokio::time::sleep(LIMIT).await;
             std::mem::forget(signal);
         }
@@ -67,7 +84,10 @@ impl HelloService for Echo {
             Some((count, _)) => (count, true),
             None => (request.greeting.as_str(), false),
         };
-        let signal = hang.then(|| Stopped("server streaming", self.stopped.clone()));
+        let signal = hang.then(|| {
+            let _ = self.started.send("server streaming");
+            Stopped("server streaming", self.stopped.clone())
+        });
         for i in 0..count.parse().unwrap_or(0) {
             responses.send(reply(i.to_string())).await?;
         }
@@ -112,14 +132,19 @@ enum Transport {
 /// A running server and a blocking client of it; the server stops when this is dropped.
 struct Setup {
     client: HelloServiceBlockingClient,
+    /// In a mutex so that a thread of the test's can wait on it.
+    started: Mutex<mpsc::Receiver<&'static str>>,
     stopped: mpsc::Receiver<&'static str>,
     _server: Box<dyn std::any::Any>,
 }
 
 impl Setup {
     fn new(transport: Transport) -> Self {
+        let (started_tx, started) = mpsc::channel();
+        let started = Mutex::new(started);
         let (stopped_tx, stopped) = mpsc::channel();
         let router = rgrpc::Server::builder().add_service(HelloServiceServer::new(Echo {
+            started: started_tx,
             stopped: stopped_tx,
         }));
         match transport {
@@ -134,6 +159,7 @@ impl Setup {
                 let channel = rgrpc::blocking::Channel::connect(format!("http://{addr}")).unwrap();
                 Self {
                     client: HelloServiceBlockingClient::new(channel),
+                    started,
                     stopped,
                     _server: Box::new(runtime),
                 }
@@ -142,11 +168,18 @@ impl Setup {
                 let (channel, server) = rgrpc::blocking::Channel::in_process(router).unwrap();
                 Self {
                     client: HelloServiceBlockingClient::new(channel),
+                    started,
                     stopped,
                     _server: Box::new(server),
                 }
             }
         }
+    }
+
+    /// Whether the `kind` handler has started by now, without waiting.
+    fn started_already(&self, kind: &str) -> bool {
+        let started = self.started.lock().unwrap();
+        std::iter::from_fn(|| started.try_recv().ok()).any(|started| started == kind)
     }
 
     fn expect_stopped(&self, kind: &str) {
@@ -212,33 +245,97 @@ fn bidi_ping_pong_and_send_all_then_read(transport: Transport) {
     assert_eq!(received, expected);
 }
 
+/// The call that started at `started` ended `after` it or later (never sooner), and not
+/// long after that.
+#[track_caller]
+fn assert_prompt(started: Instant, after: Duration) {
+    let elapsed = started.elapsed();
+    assert!(
+        elapsed >= after && elapsed < after + PROMPTLY,
+        "took {elapsed:?}, expected about {after:?}"
+    );
+}
+
+/// How an attempt of a test under one of [`DEADLINES`] went.
+enum Attempt {
+    /// The call got where it had to before the deadline, and the test checked everything.
+    Done,
+    /// The deadline passed before the call got there: try a longer one.
+    TooSlow,
+}
+
+/// Runs `attempt` with each of [`DEADLINES`] in turn until one is [`Attempt::Done`].
+fn with_deadlines(what: &str, mut attempt: impl FnMut(Duration) -> Attempt) {
+    for deadline in DEADLINES {
+        if let Attempt::Done = attempt(deadline) {
+            return;
+        }
+    }
+    panic!(
+        "{what}: the call never got far enough before its deadline, even {:?}",
+        DEADLINES[DEADLINES.len() - 1]
+    );
+}
+
+/// A call ended with `status` before getting where it had to: it must be the deadline's
+/// doing, and the deadline must really have passed.
+#[track_caller]
+fn too_slow(status: &Status, started: Instant, deadline: Duration) -> Attempt {
+    assert_eq!(status.code(), Code::DeadlineExceeded, "{status:?}");
+    assert_prompt(started, deadline);
+    Attempt::TooSlow
+}
+
 fn deadlines(transport: Transport) {
-    let setup = Setup::new(transport);
-    let client = &setup.client;
+    with_deadlines("unary", |deadline| {
+        let setup = Setup::new(transport);
+        let started = Instant::now();
+        let status = setup
+            .client
+            .say_hello(greeting("hang"))
+            .timeout(deadline)
+            .call()
+            .unwrap_err();
+        assert_eq!(status.code(), Code::DeadlineExceeded, "{status:?}");
+        assert_prompt(started, deadline);
+        if !setup.started_already("unary") {
+            return Attempt::TooSlow;
+        }
+        setup.expect_stopped("unary");
+        Attempt::Done
+    });
 
-    let started = Instant::now();
-    let status = client
-        .say_hello(greeting("hang"))
-        .timeout(SHORT)
-        .call()
-        .unwrap_err();
-    assert_eq!(status.code(), Code::DeadlineExceeded, "{status:?}");
-    assert!(started.elapsed() < SHORT + Duration::from_secs(2));
-    setup.expect_stopped("unary");
-
-    let mut replies = client
-        .lots_of_replies(greeting("2 hang"))
-        .deadline(Instant::now() + SHORT)
-        .call()
-        .unwrap();
-    assert_eq!(replies.next().unwrap().unwrap().reply, "0");
-    assert_eq!(replies.next().unwrap().unwrap().reply, "1");
-    let status = replies.next().unwrap().unwrap_err();
-    assert_eq!(status.code(), Code::DeadlineExceeded, "{status:?}");
-    assert!(replies.next().is_none());
-    setup.expect_stopped("server streaming");
+    with_deadlines("server streaming", |deadline| {
+        let setup = Setup::new(transport);
+        let started = Instant::now();
+        let call = setup
+            .client
+            .lots_of_replies(greeting("2 hang"))
+            .deadline(Instant::now() + deadline)
+            .call();
+        let mut replies = match call {
+            Ok(replies) => replies,
+            Err(status) => return too_slow(&status, started, deadline),
+        };
+        for expected in ["0", "1"] {
+            match replies.next() {
+                Some(Ok(reply)) => assert_eq!(reply.reply, expected),
+                Some(Err(status)) => return too_slow(&status, started, deadline),
+                None => panic!("the stream ended before reply {expected}"),
+            }
+        }
+        let status = replies.next().unwrap().unwrap_err();
+        assert_eq!(status.code(), Code::DeadlineExceeded, "{status:?}");
+        assert_prompt(started, deadline);
+        assert!(replies.next().is_none());
+        setup.expect_stopped("server streaming");
+        Attempt::Done
+    });
 
     // An endless blocking iterator is cut off by the deadline too.
+    let setup = Setup::new(transport);
+    let client = &setup.client;
+    let started = Instant::now();
     let endless = std::iter::repeat_with(|| {
         std::thread::sleep(Duration::from_millis(10));
         greeting("more")
@@ -249,25 +346,29 @@ fn deadlines(transport: Transport) {
         .call()
         .unwrap_err();
     assert_eq!(status.code(), Code::DeadlineExceeded, "{status:?}");
+    assert_prompt(started, SHORT);
 }
 
 fn cancellation_from_another_thread(transport: Transport) {
     let setup = Setup::new(transport);
     let token = CancellationToken::new();
-    let canceller = {
-        let token = token.clone();
-        std::thread::spawn(move || {
-            std::thread::sleep(Duration::from_millis(100));
+    let status = std::thread::scope(|scope| {
+        // Cancels once the handler runs, so the server has a call to stop.
+        let (started, token) = (&setup.started, &token);
+        let canceller = scope.spawn(move || {
+            let handler = started.lock().unwrap().recv_timeout(LIMIT);
+            assert_eq!(handler, Ok("unary"), "the handler never started");
             token.cancel();
-        })
-    };
-    let status = setup
-        .client
-        .say_hello(greeting("hang"))
-        .cancellation(token)
-        .call()
-        .unwrap_err();
-    canceller.join().unwrap();
+        });
+        let status = setup
+            .client
+            .say_hello(greeting("hang"))
+            .cancellation(token.clone())
+            .call()
+            .unwrap_err();
+        canceller.join().unwrap();
+        status
+    });
     assert_eq!(status.code(), Code::Cancelled, "{status:?}");
     setup.expect_stopped("unary");
 }
@@ -341,6 +442,7 @@ fn message_size_limits(transport: Transport) {
 #[test]
 fn a_blocking_client_level_size_limit_applies_to_every_call() {
     let router = rgrpc::Server::builder().add_service(HelloServiceServer::new(Echo {
+        started: mpsc::channel().0,
         stopped: mpsc::channel().0,
     }));
     let (channel, _server) = rgrpc::blocking::Channel::in_process(router).unwrap();
@@ -376,15 +478,32 @@ on_both_transports!(
     message_size_limits,
 );
 
-/// A port nothing listens on: bound, then released.
-fn closed_port() -> u16 {
-    let listener = StdTcpListener::bind("127.0.0.1:0").unwrap();
-    listener.local_addr().unwrap().port()
+/// A port of 127.0.0.1 that refuses connections: bound, never listening, for as long as
+/// this lives. (A port bound and released could be taken by anyone meanwhile, and then
+/// accept the test's connections.)
+struct ClosedPort {
+    port: u16,
+    _socket: tokio::net::TcpSocket,
+}
+
+impl ClosedPort {
+    fn new() -> Self {
+        let socket = tokio::net::TcpSocket::new_v4().unwrap();
+        socket
+            .bind(SocketAddr::from((Ipv4Addr::LOCALHOST, 0)))
+            .unwrap();
+        let port = socket.local_addr().unwrap().port();
+        Self {
+            port,
+            _socket: socket,
+        }
+    }
 }
 
 #[test]
 fn a_server_that_is_gone_gives_unavailable() {
-    let uri = format!("http://127.0.0.1:{}", closed_port());
+    let closed = ClosedPort::new();
+    let uri = format!("http://127.0.0.1:{}", closed.port);
     let refused = rgrpc::blocking::Channel::connect(uri.clone()).unwrap_err();
     assert!(refused.to_string().contains("cannot connect"), "{refused}");
 

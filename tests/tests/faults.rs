@@ -2,12 +2,16 @@
 //! shutdown with calls in flight, and a replica killed under load behind a balanced
 //! channel. Servers run on 127.0.0.1; replicas are processes of `hello-replica`, killed by
 //! PID. Every wait is bounded.
+//!
+//! A server that goes away and comes back does so on a [`HeldPort`]: the test holds the
+//! port for its whole length, so that meanwhile connections are refused and no other socket
+//! can take it.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod support;
 
-use std::net::SocketAddr;
+use std::net::{Ipv4Addr, SocketAddr};
 use std::process::Stdio;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -19,13 +23,15 @@ use rgrpc_tests::hello::hello_service_server::{HelloService, HelloServiceServer}
 use rgrpc_tests::hello::{HelloRequest, HelloResponse};
 use support::{LIMIT, bounded, greeting, reply};
 use tokio::io::{AsyncBufReadExt, BufReader, Lines};
-use tokio::net::TcpListener;
+use tokio::net::{TcpListener, TcpSocket};
 use tokio::process::{Child, ChildStdout, Command};
 use tokio::sync::{Semaphore, oneshot};
 use tokio::task::JoinHandle;
 
-/// How long a fault test keeps retrying before it gives up on a recovery.
-const RECOVERY: Duration = Duration::from_secs(10);
+/// How long a fault test keeps retrying before it gives up on a recovery: a hang detector,
+/// far above the moments a reconnection takes (the balanced channel's retry pauses grow to
+/// 5 s, but its replicas are never down long enough here for that).
+const RECOVERY: Duration = LIMIT;
 /// The pause between two attempts of a retry loop.
 const RETRY_PAUSE: Duration = Duration::from_millis(20);
 
@@ -35,7 +41,8 @@ const RETRY_PAUSE: Duration = Duration::from_millis(20);
 /// with UNAVAILABLE, then the same client, on the same channel, works again by itself.
 #[tokio::test]
 async fn a_client_reconnects_by_itself_after_a_server_restart() {
-    let server = LocalServer::start(None).await;
+    let port = HeldPort::new();
+    let server = LocalServer::start(&port).await;
     let addr = server.addr;
     let client = HelloServiceClient::new(
         rgrpc::Channel::connect(format!("http://{addr}"))
@@ -54,7 +61,7 @@ async fn a_client_reconnects_by_itself_after_a_server_restart() {
         );
     }
 
-    let _server = LocalServer::start(Some(addr)).await;
+    let _server = LocalServer::start(&port).await;
     let (reply, failed) = until_ok(|| say_hello(&client, "after")).await;
     assert_eq!(reply, "hello after");
     assert!(
@@ -68,8 +75,8 @@ async fn a_client_reconnects_by_itself_after_a_server_restart() {
 /// while it is down, and then the same client reaches the new process by itself.
 #[tokio::test]
 async fn a_client_reconnects_by_itself_after_a_server_crash() {
-    let mut first = Replica::start("first", 0).await;
-    let port = first.port;
+    let port = HeldPort::new();
+    let mut first = Replica::start("first", &port).await;
     let client = HelloServiceClient::new(rgrpc::Channel::connect(first.uri()).await.unwrap());
     assert_eq!(say_hello(&client, "hi").await.unwrap(), "first: hi");
 
@@ -94,7 +101,7 @@ async fn a_client_reconnects_by_itself_after_a_server_crash() {
     let status = say_hello(&client, "while down").await.unwrap_err();
     assert_eq!(status.code(), Code::Unavailable, "{status:?}");
 
-    let _second = Replica::start("second", port).await;
+    let _second = Replica::start("second", &port).await;
     let (reply, failed) = until_ok(|| say_hello(&client, "hi")).await;
     assert_eq!(reply, "second: hi");
     assert!(
@@ -110,7 +117,9 @@ async fn a_client_reconnects_by_itself_after_a_server_crash() {
 #[tokio::test]
 async fn graceful_shutdown_finishes_calls_in_flight_and_refuses_new_ones() {
     let gate = Arc::new(Gate::default());
-    let server = LocalServer::start_with(None, GatedService(gate.clone())).await;
+    // Held, so that once the server stops listening nothing else can answer on its port.
+    let port = HeldPort::new();
+    let server = LocalServer::start_with(&port, GatedService(gate.clone())).await;
     let client = HelloServiceClient::new(
         rgrpc::Channel::connect(format!("http://{}", server.addr))
             .await
@@ -192,20 +201,20 @@ async fn graceful_shutdown_finishes_calls_in_flight_and_refuses_new_ones() {
 /// How many tasks keep a call in flight at all times during the scale-out test.
 const CONCURRENCY: usize = 16;
 /// How many calls each replica answers in a phase of the scale-out test before the next.
-const CALLS_PER_PHASE: usize = 100;
-/// How long after the kill calls may still fail: those in flight on the killed replica.
-const SETTLING: Duration = Duration::from_secs(1);
+const CALLS_PER_PHASE: usize = 50;
 
 /// One client balancing over three replica processes, under continuous load from
-/// [`CONCURRENCY`] tasks. All three take calls; one is killed (SIGKILL): only the calls in
-/// flight on it fail, with UNAVAILABLE (at most one per task), and after a short settling
-/// window every call succeeds on the other two. Started again on its port, the replica is
+/// [`CONCURRENCY`] tasks. All three take calls; one is killed (SIGKILL): only calls sent to
+/// it before the client learnt it was gone fail, with UNAVAILABLE (at most one per task).
+/// The client learns it from the first of them to fail, so every call started after that
+/// one failed succeeds, on the other two. Started again on its port, the replica is
 /// reconnected in the background and takes calls again, with no call failing meanwhile.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_balanced_client_survives_a_replica_killed_under_load() {
+    let ports = [HeldPort::new(), HeldPort::new(), HeldPort::new()];
     let mut replicas = Vec::new();
-    for name in REPLICAS {
-        replicas.push(Replica::start(name, 0).await);
+    for (name, port) in REPLICAS.iter().zip(&ports) {
+        replicas.push(Replica::start(name, port).await);
     }
     let client = HelloServiceClient::new(
         rgrpc::Channel::balance(replicas.iter().map(Replica::uri)).unwrap(),
@@ -224,11 +233,22 @@ async fn a_balanced_client_survives_a_replica_killed_under_load() {
     .await;
     let before_kill = load.served();
     let victim = replicas.remove(1);
-    let port = victim.port;
-    load.set_phase(Phase::Settling);
+    load.killing.store(true, Ordering::SeqCst);
+    let started_at_kill = load.started();
     victim.kill().await;
-    tokio::time::sleep(SETTLING).await;
-    load.set_phase(Phase::Settled);
+    // Once every task has started another call, the calls in flight at the kill are over:
+    // from then on, no answer can come from the killed replica.
+    bounded("the calls in flight at the kill to end", async {
+        while load
+            .started()
+            .iter()
+            .zip(&started_at_kill)
+            .any(|(now, at_kill)| now <= at_kill)
+        {
+            tokio::time::sleep(RETRY_PAUSE).await;
+        }
+    })
+    .await;
     let settled = load.served();
     load.wait_until("the other two to take calls", |served| {
         served[0] >= settled[0] + CALLS_PER_PHASE && served[2] >= settled[2] + CALLS_PER_PHASE
@@ -240,7 +260,7 @@ async fn a_balanced_client_survives_a_replica_killed_under_load() {
         "the killed replica answers nothing"
     );
 
-    let _back = Replica::start(REPLICAS[1], port).await;
+    let _back = Replica::start(REPLICAS[1], &ports[1]).await;
     load.wait_until("the restarted replica to take calls", |served| {
         served[1] >= settled[1] + CALLS_PER_PHASE
     })
@@ -253,20 +273,26 @@ async fn a_balanced_client_survives_a_replica_killed_under_load() {
     let failures = load.failures.lock().unwrap().clone();
     println!(
         "scale-out: answered by r0, r1, r2 before the kill {before_kill:?}, in all {:?}; \
-         failed {} (all in flight at the kill): {failures:?}",
+         failed {}: {failures:?}",
         load.served(),
         failures.len(),
     );
     assert!(
-        failures.iter().all(|(phase, _)| *phase != Phase::Settled),
-        "only calls started before the settling window ended may fail: {failures:?}"
+        failures.iter().all(|failure| failure.after_the_kill),
+        "calls failed before the kill: {failures:?}"
+    );
+    assert!(
+        failures.iter().all(|failure| !failure.after_a_failure),
+        "calls started after the client knew the replica was gone failed: {failures:?}"
     );
     assert!(
         failures.len() <= CONCURRENCY,
         "only calls in flight on the killed replica may fail: {failures:?}"
     );
     assert!(
-        failures.iter().all(|(_, code)| *code == Code::Unavailable),
+        failures
+            .iter()
+            .all(|failure| failure.code == Code::Unavailable),
         "{failures:?}"
     );
 }
@@ -275,9 +301,9 @@ async fn a_balanced_client_survives_a_replica_killed_under_load() {
 /// (it does not wait for one to come back), and recovers by itself when they start.
 #[tokio::test]
 async fn a_balanced_client_with_every_replica_down_fails_fast_then_recovers() {
-    let addrs = [free_addr().await, free_addr().await];
+    let ports = [HeldPort::new(), HeldPort::new()];
     let client = HelloServiceClient::new(
-        rgrpc::Channel::balance(addrs.iter().map(|addr| format!("http://{addr}"))).unwrap(),
+        rgrpc::Channel::balance(ports.iter().map(|port| format!("http://{}", port.addr))).unwrap(),
     );
     for attempt in 0..4 {
         let status = say_hello(&client, "anyone?").await.unwrap_err();
@@ -296,8 +322,8 @@ async fn a_balanced_client_with_every_replica_down_fails_fast_then_recovers() {
     );
 
     let _servers = [
-        LocalServer::start(Some(addrs[0])).await,
-        LocalServer::start(Some(addrs[1])).await,
+        LocalServer::start(&ports[0]).await,
+        LocalServer::start(&ports[1]).await,
     ];
     let (reply, failed) = until_ok(|| say_hello(&client, "back")).await;
     assert_eq!(reply, "hello back");
@@ -310,30 +336,39 @@ async fn a_balanced_client_with_every_replica_down_fails_fast_then_recovers() {
 /// The names of the scale-out test's replicas; each answers `<name>: <greeting>`.
 const REPLICAS: [&str; 3] = ["r0", "r1", "r2"];
 
-/// When a call of the scale-out load started, relative to the kill.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Phase {
-    /// Before the kill; a call started then may still be in flight at the kill.
-    Before,
-    /// From just before the kill until [`SETTLING`] after it.
-    Settling,
-    /// After that: every call must succeed.
-    Settled,
+/// A call of the scale-out load that failed.
+#[derive(Clone, Debug)]
+struct Failure {
+    code: Code,
+    /// It failed once the kill was under way.
+    after_the_kill: bool,
+    /// It started after another call had failed.
+    after_a_failure: bool,
 }
 
 /// Continuous unary load, tallied by the replica that answered.
 #[derive(Default)]
 struct Load {
     served: [AtomicUsize; 3],
-    phase: AtomicUsize,
+    /// How many calls each task has started.
+    started: [AtomicUsize; CONCURRENCY],
+    /// Set just before the kill.
+    killing: AtomicBool,
+    /// Set once a call has failed.
+    failed: AtomicBool,
     stop: AtomicBool,
-    failures: std::sync::Mutex<Vec<(Phase, Code)>>,
+    failures: std::sync::Mutex<Vec<Failure>>,
 }
 
 impl Load {
     /// How many calls each replica answered so far.
     fn served(&self) -> [usize; 3] {
         self.served.each_ref().map(|n| n.load(Ordering::SeqCst))
+    }
+
+    /// How many calls each task has started so far.
+    fn started(&self) -> [usize; CONCURRENCY] {
+        self.started.each_ref().map(|n| n.load(Ordering::SeqCst))
     }
 
     /// Waits (bounded) until the answer counts satisfy `done`.
@@ -346,25 +381,14 @@ impl Load {
         .await;
     }
 
-    fn set_phase(&self, phase: Phase) {
-        self.phase.store(phase as usize, Ordering::SeqCst);
-    }
-
-    fn phase(&self) -> Phase {
-        match self.phase.load(Ordering::SeqCst) {
-            0 => Phase::Before,
-            1 => Phase::Settling,
-            _ => Phase::Settled,
-        }
-    }
-
     /// Makes calls one after another until told to stop, checking every answer.
     async fn run(&self, task: usize, client: &HelloServiceClient) {
         for n in 0.. {
             if self.stop.load(Ordering::SeqCst) {
                 break;
             }
-            let phase = self.phase();
+            let after_a_failure = self.failed.load(Ordering::SeqCst);
+            self.started[task].fetch_add(1, Ordering::SeqCst);
             let text = format!("{task}.{n}");
             match slow_hello(client, &text, Duration::from_millis(3)).await {
                 Ok(reply) => {
@@ -373,7 +397,14 @@ impl Load {
                     let replica = REPLICAS.iter().position(|r| *r == name).unwrap();
                     self.served[replica].fetch_add(1, Ordering::SeqCst);
                 }
-                Err(status) => self.failures.lock().unwrap().push((phase, status.code())),
+                Err(status) => {
+                    self.failures.lock().unwrap().push(Failure {
+                        code: status.code(),
+                        after_the_kill: self.killing.load(Ordering::SeqCst),
+                        after_a_failure,
+                    });
+                    self.failed.store(true, Ordering::SeqCst);
+                }
             }
         }
     }
@@ -451,15 +482,12 @@ struct LocalServer {
 }
 
 impl LocalServer {
-    async fn start(addr: Option<SocketAddr>) -> Self {
-        Self::start_with(addr, Echo).await
+    async fn start(port: &HeldPort) -> Self {
+        Self::start_with(port, Echo).await
     }
 
-    async fn start_with(addr: Option<SocketAddr>, service: impl HelloService) -> Self {
-        let listener = match addr {
-            None => TcpListener::bind("127.0.0.1:0").await.unwrap(),
-            Some(addr) => bind_again(addr).await,
-        };
+    async fn start_with(port: &HeldPort, service: impl HelloService) -> Self {
+        let listener = port.listen();
         let addr = listener.local_addr().unwrap();
         let (stop, stopped) = oneshot::channel::<()>();
         let router = rgrpc::Server::builder().add_service(HelloServiceServer::new(service));
@@ -488,23 +516,43 @@ impl LocalServer {
     }
 }
 
-/// An address of 127.0.0.1 nobody listens on (until a test binds it again).
-async fn free_addr() -> SocketAddr {
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    listener.local_addr().unwrap()
+/// A port of 127.0.0.1 that a test keeps for its whole length, to run servers on it one
+/// after another: a socket bound to it with SO_REUSEPORT, never listening. The servers bind
+/// it with SO_REUSEPORT too (this process's, and `hello-replica`); while none listens,
+/// connections are refused. A port merely released between two servers could be taken
+/// meanwhile, by another test's listener or any connection's local end.
+struct HeldPort {
+    addr: SocketAddr,
+    _socket: TcpSocket,
 }
 
-/// Binds `addr` again, retrying briefly while the old socket is being released.
-async fn bind_again(addr: SocketAddr) -> TcpListener {
-    let mut last = None;
-    for _ in 0..100 {
-        match TcpListener::bind(addr).await {
-            Ok(listener) => return listener,
-            Err(err) => last = Some(err),
+impl HeldPort {
+    fn new() -> Self {
+        let socket = reusable_socket();
+        socket
+            .bind(SocketAddr::from((Ipv4Addr::LOCALHOST, 0)))
+            .unwrap();
+        let addr = socket.local_addr().unwrap();
+        Self {
+            addr,
+            _socket: socket,
         }
-        tokio::time::sleep(RETRY_PAUSE).await;
     }
-    panic!("cannot bind {addr} again: {last:?}")
+
+    /// A listener on the port, for a server of this process.
+    fn listen(&self) -> TcpListener {
+        let socket = reusable_socket();
+        socket.bind(self.addr).unwrap();
+        socket.listen(1024).unwrap()
+    }
+}
+
+/// A TCP socket that may share its port with the other sockets of a [`HeldPort`].
+fn reusable_socket() -> TcpSocket {
+    let socket = TcpSocket::new_v4().unwrap();
+    socket.set_reuseaddr(true).unwrap();
+    socket.set_reuseport(true).unwrap();
+    socket
 }
 
 /// Replies `hello <greeting>`.
@@ -597,11 +645,11 @@ struct Replica {
 }
 
 impl Replica {
-    /// Starts a replica named `name` on `port` (0: an OS-chosen one) and waits until it serves.
-    async fn start(name: &str, port: u16) -> Self {
+    /// Starts a replica named `name` on `port` and waits until it serves.
+    async fn start(name: &str, held: &HeldPort) -> Self {
         let mut child = Command::new(env!("CARGO_BIN_EXE_hello-replica"))
             .arg(name)
-            .arg(port.to_string())
+            .arg(held.addr.port().to_string())
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .kill_on_drop(true)
@@ -613,6 +661,11 @@ impl Replica {
             .unwrap()
             .expect("the replica prints its port");
         let port = line.strip_prefix("port ").unwrap().parse().unwrap();
+        assert_eq!(
+            port,
+            held.addr.port(),
+            "the replica serves on the port held for it"
+        );
         Self {
             port,
             child,

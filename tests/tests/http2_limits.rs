@@ -245,16 +245,37 @@ async fn tcp_keepalive_is_set_on_the_connections_the_server_accepts() {
     )
     .await;
     let without = serve(rgrpc::Server::builder(), &Counter::default()).await;
-    // Once the server's SETTINGS arrive, the server has accepted and set up the socket.
+    // Once the server's SETTINGS arrive, the server has accepted and set up the socket. Its
+    // timer shows the keep-alive once nothing it sent awaits an acknowledgement (until
+    // then the retransmission timer shows instead): wait for that, bounded.
     let (client, _) = raw_http2(with.addr).await;
-    assert_eq!(server_socket_timer(with.addr, &client), KEEPALIVE_TIMER);
+    bounded("the keep-alive timer on the server's socket", async {
+        while server_socket_timer(with.addr, &client) != KEEPALIVE_TIMER {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    })
+    .await;
+    // Without the setting, once nothing awaits an acknowledgement, no timer runs.
     let (client, _) = raw_http2(without.addr).await;
-    assert_ne!(server_socket_timer(without.addr, &client), KEEPALIVE_TIMER);
+    let timer = bounded("the server's socket to settle", async {
+        loop {
+            let timer = server_socket_timer(without.addr, &client);
+            if timer != RETRANSMIT_TIMER {
+                return timer;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    })
+    .await;
+    assert_ne!(timer, KEEPALIVE_TIMER);
 }
 
 /// `/proc/net/tcp`'s code for a socket whose keep-alive timer is running.
 #[cfg(target_os = "linux")]
 const KEEPALIVE_TIMER: &str = "02";
+/// `/proc/net/tcp`'s code for a socket with data sent and not yet acknowledged.
+#[cfg(target_os = "linux")]
+const RETRANSMIT_TIMER: &str = "01";
 
 /// The active timer (`/proc/net/tcp`'s `tr` column) of the server's end of `client`'s
 /// connection to `server`.

@@ -6,8 +6,13 @@
 //!
 //! Handlers report what happens to them through a [`Probe`]: that they started, whether
 //! they returned or were stopped (their future dropped), whether a task they handed the
-//! cancellation signal to saw it fire, and how many are alive. Time bounds are generous
-//! (a 200 ms deadline must end the call within 2 s); precise latencies are benchmarks.
+//! cancellation signal to saw it fire, and how many are alive. Time bounds only catch hangs
+//! (a deadline must end the call within 10 s of passing, where a handler ignoring it would
+//! hold the call 20 s); precise latencies are benchmarks.
+//!
+//! A test whose call must get somewhere before its deadline (to its handler, or through a
+//! few messages) retries with a longer deadline when the machine was too slow for that:
+//! see [`DEADLINES`].
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -28,10 +33,26 @@ use support::{LIMIT, Running, Transport, bounded, greeting, next_reply, reply};
 use tokio::sync::mpsc;
 use tokio_stream::wrappers::ReceiverStream;
 
-/// A deadline short enough to keep the suite fast, long enough to start a call.
+/// A deadline for calls whose outcome does not depend on getting anywhere before it.
 const SHORT: Duration = Duration::from_millis(300);
-/// How soon after a deadline or cancellation the caller must have its status.
-const PROMPTLY: Duration = Duration::from_secs(2);
+/// The deadlines a test tries, shortest first, when its call must get somewhere before the
+/// deadline passes: reach its handler, or exchange a few messages. When the deadline passes
+/// first (a machine too busy: calls took up to 300 ms to reach their handler at nice 10
+/// under a load average of 8), the call ends as it should but proves nothing, and the test
+/// starts again on a new server with the next deadline. The shortest keeps the suite fast;
+/// the longest is far above any honest call start, and far below the handlers' hang.
+const DEADLINES: [Duration; 3] = [
+    Duration::from_millis(300),
+    Duration::from_millis(1500),
+    Duration::from_millis(7500),
+];
+/// What `grpc-timeout` may lose of a timeout: it has at most 8 digits, so a timeout of a few
+/// seconds travels in microseconds.
+const ROUNDING: Duration = Duration::from_millis(1);
+/// How soon after a deadline or cancellation the caller must have its status: a hang
+/// detector, far above the honest moments and well below the handlers' hang ([`LIMIT`]), so
+/// a call whose deadline is not enforced fails here even after the longest of [`DEADLINES`].
+const PROMPTLY: Duration = Duration::from_secs(10);
 
 /// Runs each named test body once per transport, as `tcp::<name>` and `in_process::<name>`.
 macro_rules! on_both_transports {
@@ -184,6 +205,14 @@ impl Observer {
             "never saw {wanted:?}; saw {:?}",
             self.history
         );
+    }
+
+    /// Whether `wanted` has been reported by now, without waiting.
+    fn reported(&mut self, wanted: &Seen) -> bool {
+        while let Ok(seen) = self.seen.try_recv() {
+            self.history.push(seen);
+        }
+        self.history.contains(wanted)
     }
 
     /// The deadline handler `name` saw.
@@ -360,40 +389,85 @@ fn open_requests() -> (mpsc::Sender<HelloRequest>, ReceiverStream<HelloRequest>)
     (sender, ReceiverStream::new(receiver))
 }
 
+/// The call that started at `started` ended `after` it or later (never sooner), and not
+/// long after that.
+#[track_caller]
 fn assert_prompt(started: Instant, after: Duration) {
     let elapsed = started.elapsed();
     assert!(
-        elapsed < after + PROMPTLY,
+        elapsed >= after && elapsed < after + PROMPTLY,
         "took {elapsed:?}, expected about {after:?}"
     );
+}
+
+/// How an attempt of a test under one of [`DEADLINES`] went.
+enum Attempt {
+    /// The call got where it had to before the deadline, and the test checked everything.
+    Done,
+    /// The deadline passed before the call got there: try a longer one.
+    TooSlow,
+}
+
+/// Runs `attempt` with each of [`DEADLINES`] in turn until one is [`Attempt::Done`].
+async fn with_deadlines<F, Fut>(what: &str, mut attempt: F)
+where
+    F: FnMut(Duration) -> Fut,
+    Fut: Future<Output = Attempt>,
+{
+    for deadline in DEADLINES {
+        if let Attempt::Done = attempt(deadline).await {
+            return;
+        }
+    }
+    panic!(
+        "{what}: the call never got far enough before its deadline, even {:?}",
+        DEADLINES[DEADLINES.len() - 1]
+    );
+}
+
+/// A call ended with `status` before getting where it had to: it must be the deadline's
+/// doing, and the deadline must really have passed.
+#[track_caller]
+fn too_slow(status: &Status, started: Instant, deadline: Duration) -> Attempt {
+    assert_eq!(status.code(), Code::DeadlineExceeded, "{status:?}");
+    assert_prompt(started, deadline);
+    Attempt::TooSlow
 }
 
 // ---- deadlines ------------------------------------------------------------------------
 
 async fn the_deadline_travels_to_the_handler(transport: Transport) {
+    // The handler sees the deadline less the time the call took to reach it, which is at
+    // most the time the whole call took (give or take the header's microsecond rounding).
     let (_server, client, mut observer) = scripted(transport).await;
+    let started = Instant::now();
     client
         .say_hello(greeting("a"))
         .timeout(Duration::from_secs(5))
         .await
         .unwrap();
+    let took = started.elapsed();
     let remaining = observer.deadline_of(UNARY).await.unwrap();
     assert!(
-        remaining > Duration::from_secs(4) && remaining <= Duration::from_secs(5),
-        "{remaining:?}"
+        remaining + took + ROUNDING >= Duration::from_secs(5)
+            && remaining <= Duration::from_secs(5),
+        "{remaining:?}, the call took {took:?}"
     );
 
     let (_server, client, mut observer) = scripted(transport).await;
+    let started = Instant::now();
     client
         .say_hello(greeting("a"))
         .deadline(Instant::now() + Duration::from_secs(3))
         .timeout(Duration::from_secs(60))
         .await
         .unwrap();
+    let took = started.elapsed();
     let remaining = observer.deadline_of(UNARY).await.unwrap();
     assert!(
-        remaining > Duration::from_secs(2) && remaining <= Duration::from_secs(3),
-        "the earlier of timeout and deadline applies: {remaining:?}"
+        remaining + took + ROUNDING >= Duration::from_secs(3)
+            && remaining <= Duration::from_secs(3),
+        "the earlier of timeout and deadline applies: {remaining:?}, the call took {took:?}"
     );
 
     let (_server, client, mut observer) = scripted(transport).await;
@@ -402,90 +476,148 @@ async fn the_deadline_travels_to_the_handler(transport: Transport) {
 }
 
 async fn deadline_while_waiting_for_the_unary_response(transport: Transport) {
-    let (_server, client, mut observer) = scripted(transport).await;
-    let started = Instant::now();
-    let status = bounded("call", client.say_hello(greeting("hang")).timeout(SHORT))
-        .await
-        .unwrap_err();
-    assert_eq!(status.code(), Code::DeadlineExceeded, "{status:?}");
-    assert_prompt(started, SHORT);
-    observer.expect(Seen::Stopped(UNARY)).await;
-    observer.expect(Seen::CancelObserved(UNARY)).await;
-    observer.all_done().await;
+    with_deadlines("unary", |deadline| async move {
+        let (_server, client, mut observer) = scripted(transport).await;
+        let started = Instant::now();
+        let status = bounded("call", client.say_hello(greeting("hang")).timeout(deadline))
+            .await
+            .unwrap_err();
+        assert_eq!(status.code(), Code::DeadlineExceeded, "{status:?}");
+        assert_prompt(started, deadline);
+        if !observer.reported(&Seen::Entered(UNARY)) {
+            return Attempt::TooSlow;
+        }
+        observer.expect(Seen::Stopped(UNARY)).await;
+        observer.expect(Seen::CancelObserved(UNARY)).await;
+        observer.all_done().await;
+        Attempt::Done
+    })
+    .await;
 }
 
 async fn deadline_mid_server_stream(transport: Transport) {
-    let (_server, client, mut observer) = scripted(transport).await;
-    let started = Instant::now();
-    let mut replies = client
-        .lots_of_replies(greeting("2 hang"))
-        .timeout(SHORT)
-        .await
-        .unwrap();
-    assert_eq!(next_reply("0", &mut replies).await, "0");
-    assert_eq!(next_reply("1", &mut replies).await, "1");
-    let status = bounded("deadline", replies.message()).await.unwrap_err();
-    assert_eq!(status.code(), Code::DeadlineExceeded, "{status:?}");
-    assert_prompt(started, SHORT);
-    assert!(bounded("after", replies.next()).await.is_none());
-    observer.expect(Seen::Stopped(SERVER_STREAMING)).await;
-    observer
-        .expect(Seen::CancelObserved(SERVER_STREAMING))
-        .await;
-    observer.all_done().await;
+    with_deadlines("server streaming", |deadline| async move {
+        let (_server, client, mut observer) = scripted(transport).await;
+        let started = Instant::now();
+        let call = client.lots_of_replies(greeting("2 hang")).timeout(deadline);
+        let mut replies = match bounded("call", call).await {
+            Ok(replies) => replies,
+            Err(status) => return too_slow(&status, started, deadline),
+        };
+        for expected in ["0", "1"] {
+            match bounded("a reply", replies.message()).await {
+                Ok(Some(reply)) => assert_eq!(reply.reply, expected),
+                Ok(None) => panic!("the stream ended before reply {expected}"),
+                Err(status) => return too_slow(&status, started, deadline),
+            }
+        }
+        let status = bounded("deadline", replies.message()).await.unwrap_err();
+        assert_eq!(status.code(), Code::DeadlineExceeded, "{status:?}");
+        assert_prompt(started, deadline);
+        assert!(bounded("after", replies.next()).await.is_none());
+        observer.expect(Seen::Stopped(SERVER_STREAMING)).await;
+        observer
+            .expect(Seen::CancelObserved(SERVER_STREAMING))
+            .await;
+        observer.all_done().await;
+        Attempt::Done
+    })
+    .await;
 }
 
 async fn deadline_mid_client_stream(transport: Transport) {
-    let (_server, client, mut observer) = scripted(transport).await;
-    let (sender, requests) = open_requests();
-    for i in 0..3 {
-        sender.send(greeting(i.to_string())).await.unwrap();
-    }
-    let started = Instant::now();
-    // The sender stays alive: the client is still "sending" when the deadline passes.
-    let status = bounded("call", client.lots_of_greetings(requests).timeout(SHORT))
-        .await
-        .unwrap_err();
-    assert_eq!(status.code(), Code::DeadlineExceeded, "{status:?}");
-    assert_prompt(started, SHORT);
-    observer.expect(Seen::Stopped(CLIENT_STREAMING)).await;
-    observer
-        .expect(Seen::CancelObserved(CLIENT_STREAMING))
-        .await;
-    observer.all_done().await;
-    drop(sender);
+    with_deadlines("client streaming", |deadline| async move {
+        let (_server, client, mut observer) = scripted(transport).await;
+        let (sender, requests) = open_requests();
+        for i in 0..3 {
+            sender.send(greeting(i.to_string())).await.unwrap();
+        }
+        let started = Instant::now();
+        // The sender stays alive: the client is still "sending" when the deadline passes.
+        let status = bounded("call", client.lots_of_greetings(requests).timeout(deadline))
+            .await
+            .unwrap_err();
+        assert_eq!(status.code(), Code::DeadlineExceeded, "{status:?}");
+        assert_prompt(started, deadline);
+        if !observer.reported(&Seen::Entered(CLIENT_STREAMING)) {
+            return Attempt::TooSlow;
+        }
+        observer.expect(Seen::Stopped(CLIENT_STREAMING)).await;
+        observer
+            .expect(Seen::CancelObserved(CLIENT_STREAMING))
+            .await;
+        observer.all_done().await;
+        drop(sender);
+        Attempt::Done
+    })
+    .await;
 }
 
 async fn deadline_mid_bidi(transport: Transport) {
-    let (_server, client, mut observer) = scripted(transport).await;
-    let (sender, requests) = open_requests();
-    let started = Instant::now();
-    let mut replies = client.bidi_hello(requests).timeout(SHORT).await.unwrap();
-    sender.send(greeting("ping")).await.unwrap();
-    assert_eq!(next_reply("pong", &mut replies).await, "ping");
-    let status = bounded("deadline", replies.message()).await.unwrap_err();
-    assert_eq!(status.code(), Code::DeadlineExceeded, "{status:?}");
-    assert_prompt(started, SHORT);
-    observer.expect(Seen::Stopped(BIDI)).await;
-    observer.expect(Seen::CancelObserved(BIDI)).await;
-    observer.all_done().await;
+    with_deadlines("bidi", |deadline| async move {
+        let (_server, client, mut observer) = scripted(transport).await;
+        let (sender, requests) = open_requests();
+        let started = Instant::now();
+        let mut replies = match bounded("call", client.bidi_hello(requests).timeout(deadline)).await
+        {
+            Ok(replies) => replies,
+            Err(status) => return too_slow(&status, started, deadline),
+        };
+        sender.send(greeting("ping")).await.unwrap();
+        match bounded("pong", replies.message()).await {
+            Ok(Some(reply)) => assert_eq!(reply.reply, "ping"),
+            Ok(None) => panic!("the stream ended before the pong"),
+            Err(status) => return too_slow(&status, started, deadline),
+        }
+        let status = bounded("deadline", replies.message()).await.unwrap_err();
+        assert_eq!(status.code(), Code::DeadlineExceeded, "{status:?}");
+        assert_prompt(started, deadline);
+        observer.expect(Seen::Stopped(BIDI)).await;
+        observer.expect(Seen::CancelObserved(BIDI)).await;
+        observer.all_done().await;
+        Attempt::Done
+    })
+    .await;
 }
 
 async fn independent_termination_server_ok_client_deadline_exceeded(transport: Transport) {
-    let (_server, client, mut observer) = scripted(transport).await;
-    let mut replies = client
-        .lots_of_replies(greeting("1 ok"))
-        .timeout(SHORT)
-        .await
-        .unwrap();
-    assert_eq!(next_reply("0", &mut replies).await, "0");
-    // The server finishes with OK …
-    observer.expect(Seen::Returned(SERVER_STREAMING)).await;
-    // … but the client looks again only after its deadline: for it, the call timed out.
-    tokio::time::sleep(SHORT + Duration::from_millis(100)).await;
-    let status = bounded("late read", replies.message()).await.unwrap_err();
-    assert_eq!(status.code(), Code::DeadlineExceeded, "{status:?}");
-    observer.all_done().await;
+    with_deadlines(
+        "server OK, client past its deadline",
+        |deadline| async move {
+            let (_server, client, mut observer) = scripted(transport).await;
+            let started = Instant::now();
+            let call = client.lots_of_replies(greeting("1 ok")).timeout(deadline);
+            let mut replies = match bounded("call", call).await {
+                Ok(replies) => replies,
+                Err(status) => return too_slow(&status, started, deadline),
+            };
+            match bounded("a reply", replies.message()).await {
+                Ok(Some(reply)) => assert_eq!(reply.reply, "0"),
+                Ok(None) => panic!("the stream ended before its reply"),
+                Err(status) => return too_slow(&status, started, deadline),
+            }
+            // The server finishes with OK (unless its own deadline passed first: too slow) …
+            bounded("the handler to end", async {
+                while !observer.reported(&Seen::Returned(SERVER_STREAMING)) {
+                    if observer.reported(&Seen::Stopped(SERVER_STREAMING)) {
+                        return;
+                    }
+                    tokio::time::sleep(Duration::from_millis(5)).await;
+                }
+            })
+            .await;
+            if !observer.reported(&Seen::Returned(SERVER_STREAMING)) {
+                return Attempt::TooSlow;
+            }
+            // … but the client looks again only after its deadline: for it, the call timed out.
+            tokio::time::sleep(deadline + Duration::from_millis(100)).await;
+            let status = bounded("late read", replies.message()).await.unwrap_err();
+            assert_eq!(status.code(), Code::DeadlineExceeded, "{status:?}");
+            observer.all_done().await;
+            Attempt::Done
+        },
+    )
+    .await;
 }
 
 // ---- cancellation ---------------------------------------------------------------------
@@ -840,20 +972,27 @@ async fn cancelling_the_first_caller_stops_the_last_handler_of_a_chain(transport
 }
 
 async fn a_deadline_propagates_down_a_chain(transport: Transport) {
-    let (_servers, client, mut observer) = chain(transport).await;
-    let started = Instant::now();
-    let status = bounded("call", client.say_hello(greeting("x")).timeout(SHORT))
-        .await
-        .unwrap_err();
-    assert_eq!(status.code(), Code::DeadlineExceeded, "{status:?}");
-    assert_prompt(started, SHORT);
-    let at_c = observer.deadline_of("C").await.expect("C has a deadline");
-    assert!(
-        at_c <= SHORT,
-        "C's deadline is the caller's, not later: {at_c:?}"
-    );
-    observer.expect(Seen::Stopped("C")).await;
-    observer.all_done().await;
+    with_deadlines("a chain of three", |deadline| async move {
+        let (_servers, client, mut observer) = chain(transport).await;
+        let started = Instant::now();
+        let status = bounded("call", client.say_hello(greeting("x")).timeout(deadline))
+            .await
+            .unwrap_err();
+        assert_eq!(status.code(), Code::DeadlineExceeded, "{status:?}");
+        assert_prompt(started, deadline);
+        if !observer.reported(&Seen::Entered("C")) {
+            return Attempt::TooSlow;
+        }
+        let at_c = observer.deadline_of("C").await.expect("C has a deadline");
+        assert!(
+            at_c <= deadline,
+            "C's deadline is the caller's, not later: {at_c:?}"
+        );
+        observer.expect(Seen::Stopped("C")).await;
+        observer.all_done().await;
+        Attempt::Done
+    })
+    .await;
 }
 
 // ---- nothing left behind --------------------------------------------------------------

@@ -3,7 +3,9 @@
 //!
 //! It serves on 127.0.0.1 (an OS-chosen port unless one is given), prints `port <n>` on
 //! stdout once it accepts connections, and answers `SayHello` with `<name>: <greeting>` so
-//! a client can tell which replica served each call. A request may ask for slow work with
+//! a client can tell which replica served each call. It binds with SO_REUSEPORT, so that a
+//! test may hold the port (bound, never listening) while no replica serves on it, and run
+//! one replica after another there. A request may ask for slow work with
 //! the metadata `x-work-ms`, and with `x-announce` to have `started <greeting>` printed on
 //! stdout when its handler starts. It exits when its stdin closes, so a test that dies
 //! without killing it leaves no server behind.
@@ -17,7 +19,7 @@ use rgrpc::{Context, Status};
 use rgrpc_tests::hello::hello_service_server::{HelloService, HelloServiceServer};
 use rgrpc_tests::hello::{HelloRequest, HelloResponse};
 use tokio::io::AsyncReadExt;
-use tokio::net::TcpListener;
+use tokio::net::TcpSocket;
 
 /// The longest work a request may ask for, so a replica never holds a call for long.
 const MAX_WORK: Duration = Duration::from_secs(5);
@@ -75,7 +77,11 @@ async fn main() -> ExitCode {
 }
 
 async fn serve(name: String, port: u16) -> Result<(), Box<dyn std::error::Error>> {
-    let listener = TcpListener::bind(SocketAddr::from((Ipv4Addr::LOCALHOST, port))).await?;
+    let socket = TcpSocket::new_v4()?;
+    socket.set_reuseaddr(true)?;
+    socket.set_reuseport(true)?;
+    socket.bind(SocketAddr::from((Ipv4Addr::LOCALHOST, port)))?;
+    let listener = socket.listen(1024)?;
     let port = listener.local_addr()?.port();
     let mut stdout = std::io::stdout();
     writeln!(stdout, "port {port}")?;
