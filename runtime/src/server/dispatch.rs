@@ -16,6 +16,7 @@ use tonic::Status;
 use tonic::transport::server::TcpConnectInfo;
 use tracing::Instrument;
 
+use super::arrival::Arrived;
 use super::driver::{self, Driver, Failure, Handler};
 use super::inbox::Inbox;
 use super::limits::CallSettings;
@@ -322,7 +323,11 @@ impl Refusal {
 
 /// Accepts a gRPC request this server can decode, or says why not.
 fn admit(parts: &http::request::Parts) -> Result<Admitted, Refusal> {
-    let arrived = Instant::now();
+    // Stamped before tonic's server armed its own deadline timer (see `arrival`).
+    let arrived = parts
+        .extensions
+        .get::<Arrived>()
+        .map_or_else(Instant::now, |arrived| arrived.0);
     let content_type = parts
         .headers
         .get(http::header::CONTENT_TYPE)

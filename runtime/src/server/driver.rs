@@ -152,8 +152,11 @@ impl Driver {
             if let Some(inbox) = &self.inbox {
                 inbox.read_ahead(cx);
             }
+            // The clock too: tokio may wake this task for tonic's own deadline timer
+            // before it marks this one as fired (see `arrival`).
             if let Some(deadline) = &mut self.deadline
-                && deadline.as_mut().poll(cx).is_ready()
+                && (deadline.as_mut().poll(cx).is_ready()
+                    || deadline.deadline() <= tokio::time::Instant::now())
             {
                 self.expire();
             } else if let Some(status) = self.failure.get() {

@@ -13,6 +13,7 @@
 //! Returning ends the call: `Ok` sends status OK, `Err(status)` sends that status, at any
 //! point of a stream. Either way the trailing metadata set on the context goes with it.
 
+mod arrival;
 mod config;
 mod context;
 pub(crate) mod dispatch;

@@ -6,8 +6,10 @@ use std::net::SocketAddr;
 
 use tokio::net::TcpListener;
 use tonic::server::NamedService;
+use tower::layer::util::{Identity, Stack};
 use tower_service::Service;
 
+use super::arrival::StampArrival;
 use super::config::Listening;
 use super::limits::{CallSettings, Limited};
 
@@ -70,7 +72,7 @@ impl Default for Server {
 /// A server with its services, ready to serve.
 #[derive(Debug)]
 pub struct Router {
-    pub(super) inner: tonic::transport::server::Router,
+    pub(super) inner: tonic::transport::server::Router<Stack<StampArrival, Identity>>,
     settings: CallSettings,
     listening: Listening,
 }
@@ -92,10 +94,11 @@ impl Server {
     }
 
     /// Adds the first service.
-    pub fn add_service(mut self, service: impl GrpcService) -> Router {
+    pub fn add_service(self, service: impl GrpcService) -> Router {
         Router {
             inner: self
                 .inner
+                .layer(StampArrival)
                 .add_service(Limited::with_settings(service, self.settings.clone())),
             settings: self.settings,
             listening: self.listening,
