@@ -22,25 +22,28 @@ const DEADLINE: Duration = Duration::from_millis(10);
 /// How long a handler waits if nothing stops it: far past any measurement.
 const FOREVER: Duration = Duration::from_secs(30);
 
-/// Reports when each call starts and when its cancellation signal fires.
+/// Reports when each call starts and when its cancellation signal fires, tagged with the
+/// call's greeting: a call whose deadline passed before it reached its handler reports
+/// nothing, and one that did reports late, so each measurement waits for its own call.
 struct Watched {
-    entered: mpsc::UnboundedSender<()>,
-    cancelled: mpsc::UnboundedSender<Instant>,
+    entered: mpsc::UnboundedSender<String>,
+    cancelled: mpsc::UnboundedSender<(String, Instant)>,
 }
 
 impl HelloService for Watched {
     async fn say_hello(
         &self,
         ctx: Context,
-        _request: HelloRequest,
+        request: HelloRequest,
     ) -> Result<HelloResponse, Status> {
         let token = ctx.cancellation_token();
         let cancelled = self.cancelled.clone();
+        let call = request.greeting.clone();
         tokio::spawn(async move {
             token.cancelled().await;
-            let _ = cancelled.send(Instant::now());
+            let _ = cancelled.send((call, Instant::now()));
         });
-        let _ = self.entered.send(());
+        let _ = self.entered.send(request.greeting);
         tokio::time::sleep(FOREVER).await;
         Err(Status::internal("nothing stopped the handler"))
     }
@@ -79,17 +82,18 @@ async fn run(iterations: usize) -> Result<(), Box<dyn std::error::Error>> {
         let _ = stopped.await;
     }));
     let client = HelloServiceClient::new(rgrpc::Channel::connect(format!("http://{addr}")).await?);
-    let request = || HelloRequest {
-        greeting: "x".into(),
-    };
+    let request = |call: String| HelloRequest { greeting: call };
     let bounded = |what: &'static str| move |_| format!("{what} did not happen within {FOREVER:?}");
 
     let mut past_deadline = Vec::with_capacity(iterations);
-    for _ in 0..iterations {
+    for i in 0..iterations {
         let started = Instant::now();
         let result = tokio::time::timeout(
             FOREVER,
-            client.say_hello(request()).timeout(DEADLINE).into_future(),
+            client
+                .say_hello(request(format!("deadline {i}")))
+                .timeout(DEADLINE)
+                .into_future(),
         )
         .await
         .map_err(bounded("DEADLINE_EXCEEDED"))?;
@@ -98,31 +102,42 @@ async fn run(iterations: usize) -> Result<(), Box<dyn std::error::Error>> {
             other => return Err(format!("expected DEADLINE_EXCEEDED, got {other:?}").into()),
         }
         past_deadline.push(started.elapsed().saturating_sub(DEADLINE));
-        // Drain the server's reports of this call before the next.
-        tokio::time::timeout(FOREVER, cancelled.recv())
-            .await
-            .map_err(bounded("server cancel"))?;
-        while entered.try_recv().is_ok() {}
     }
 
     let mut cancel_observed = Vec::with_capacity(iterations);
-    for _ in 0..iterations {
+    for i in 0..iterations {
         let token = CancellationToken::new();
+        let id = format!("cancel {i}");
         let call = tokio::spawn(
             client
-                .say_hello(request())
+                .say_hello(request(id.clone()))
                 .cancellation(token.clone())
                 .into_future(),
         );
-        tokio::time::timeout(FOREVER, entered.recv())
-            .await
-            .map_err(bounded("handler start"))?;
+        // Reports of earlier calls (deadline calls that reached their handler late) are
+        // skipped.
+        tokio::time::timeout(FOREVER, async {
+            while let Some(started) = entered.recv().await {
+                if started == id {
+                    return Ok(());
+                }
+            }
+            Err("the server stopped reporting")
+        })
+        .await
+        .map_err(bounded("handler start"))??;
         let cancelled_at = Instant::now();
         token.cancel();
-        let observed = tokio::time::timeout(FOREVER, cancelled.recv())
-            .await
-            .map_err(bounded("handler cancellation"))?
-            .ok_or("the server stopped reporting")?;
+        let observed = tokio::time::timeout(FOREVER, async {
+            while let Some((call, at)) = cancelled.recv().await {
+                if call == id {
+                    return Ok(at);
+                }
+            }
+            Err("the server stopped reporting")
+        })
+        .await
+        .map_err(bounded("handler cancellation"))??;
         cancel_observed.push(observed.saturating_duration_since(cancelled_at));
         let _ = call.await;
     }
