@@ -12,8 +12,11 @@
 //! comes after every frame sent before it was processed, so nothing depends on timing. A
 //! server that cuts a flooding client off may close the socket while the client is still
 //! writing, and the client then sees a broken pipe rather than the GOAWAY; so the cut-off
-//! is read where it happens, in the server's own log of the GOAWAY it sent (h2 logs every
-//! frame it sends at DEBUG).
+//! is read where it happens, in h2's log of the GOAWAY frames it sends (at DEBUG). Only the
+//! server ever sends one with `ENHANCE_YOUR_CALM` here. The tests take turns: tracing
+//! decides once per log statement, for the whole process, whether anyone listens, and
+//! recomputes it as subscribers come and go; with one test at a time, the one listening is
+//! this test's.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -150,6 +153,9 @@ impl Write for SentFrames {
     }
 }
 
+/// Held by each test for its whole run (see the module documentation).
+static ONE_AT_A_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
 impl SentFrames {
     fn record() -> (Self, tracing::subscriber::DefaultGuard) {
         let frames = Self::default();
@@ -160,20 +166,17 @@ impl SentFrames {
                     .with_ansi(false)
                     .with_writer(move || writer.clone()),
             )
-            .with(
-                Targets::new()
-                    .with_target("h2::codec::framed_write", tracing::Level::DEBUG)
-                    // The span naming the side: `Connection{peer=Server}`.
-                    .with_target("h2::proto::connection", tracing::Level::DEBUG),
-            );
-        (frames, tracing::subscriber::set_default(subscriber))
+            .with(Targets::new().with_target("h2::codec::framed_write", tracing::Level::DEBUG));
+        let guard = tracing::subscriber::set_default(subscriber);
+        tracing::callsite::rebuild_interest_cache();
+        (frames, guard)
     }
 
-    /// The GOAWAY frames the server sent, as logged.
-    fn server_goaways(&self) -> Vec<String> {
+    /// The GOAWAY frames sent, as logged.
+    fn goaways(&self) -> Vec<String> {
         let log = String::from_utf8_lossy(&self.0.lock().unwrap()).into_owned();
         log.lines()
-            .filter(|line| line.contains("peer=Server") && line.contains("GoAway"))
+            .filter(|line| line.contains("GoAway"))
             .map(str::to_owned)
             .collect()
     }
@@ -181,7 +184,7 @@ impl SentFrames {
     /// Asserts the server closed the connection with `ENHANCE_YOUR_CALM` for `why` (h2's
     /// debug data).
     fn assert_cut_off(&self, why: &str) {
-        let goaways = self.server_goaways();
+        let goaways = self.goaways();
         assert!(
             goaways
                 .iter()
@@ -200,6 +203,7 @@ fn server() -> (Arc<Semaphore>, Gated) {
 
 #[tokio::test]
 async fn many_streams_of_small_frames_are_all_served() {
+    let _turn = ONE_AT_A_TIME.lock().await;
     let (gate, service) = server();
     let server = Running::start(service).await;
     let mut raw = Raw::connect(&server).await;
@@ -242,6 +246,7 @@ async fn many_streams_of_small_frames_are_all_served() {
 
 #[tokio::test]
 async fn tiny_frames_at_a_call_that_does_not_read_are_cut_off() {
+    let _turn = ONE_AT_A_TIME.lock().await;
     let (frames, _recording) = SentFrames::record();
     let (_gate, service) = server();
     let server = Running::start(service).await;
@@ -263,6 +268,7 @@ async fn tiny_frames_at_a_call_that_does_not_read_are_cut_off() {
 
 #[tokio::test]
 async fn empty_frames_are_cut_off() {
+    let _turn = ONE_AT_A_TIME.lock().await;
     let (frames, _recording) = SentFrames::record();
     let (_gate, service) = server();
     let server = Running::start(service).await;
@@ -281,6 +287,7 @@ async fn empty_frames_are_cut_off() {
 
 #[tokio::test]
 async fn rapid_reset_is_cut_off() {
+    let _turn = ONE_AT_A_TIME.lock().await;
     let (frames, _recording) = SentFrames::record();
     let (_gate, service) = server();
     let server = Running::start(service).await;
