@@ -120,7 +120,12 @@ impl Inbox {
                 Poll::Pending
             }
             Some(End::Broken(status)) => Poll::Ready(Err(status.clone())),
-            Some(End::Complete) if state.buf.is_empty() => Poll::Ready(Ok(None)),
+            Some(End::Complete) if state.buf.is_empty() => {
+                // The buffer may still share a large message's allocation: free it now, not
+                // when the call ends (see `dispatch::single_request`).
+                state.buf = BytesMut::new();
+                Poll::Ready(Ok(None))
+            }
             Some(End::Complete) => Poll::Ready(Err(Status::internal(format!(
                 "the request stream ended inside a message: {} bytes of it arrived \
                  (Unexpected EOF decoding stream)",
