@@ -63,6 +63,7 @@ mod hygiene;
 mod include;
 mod locations;
 mod messages;
+pub use messages::quiet_prost_panics;
 mod model;
 mod names;
 mod params;

@@ -27,6 +27,8 @@ Without protoc, the same binary parses the .proto files itself (same output):
     --version    print the version";
 
 fn main() -> ExitCode {
+    // This process is ours: prost-build's panics become errors in the response, not noise.
+    protoc_gen_rgrpc::quiet_prost_panics();
     let args: Vec<String> = std::env::args().skip(1).collect();
     match args.first().map(String::as_str) {
         None => {}

@@ -137,13 +137,24 @@ fn dependencies<'a>(
 
 thread_local! {
     /// Set while prost-build runs on this thread: its panics are caught and reported in the
-    /// response, so the panic hook must not also print them to stderr.
+    /// response, so a hook installed by [`quiet_prost_panics`] stays silent for them.
     static IN_PROST: Cell<bool> = const { Cell::new(false) };
 }
 
-/// Runs `f` with the panic hook silenced for this thread only; other threads (and our own
-/// bugs, outside `f`) still report panics as usual.
+/// Runs `f` marked as prost-build's work on this thread (see [`IN_PROST`]).
 fn quietly<T>(f: impl FnOnce() -> T) -> T {
+    IN_PROST.with(|flag| flag.set(true));
+    let result = f();
+    IN_PROST.with(|flag| flag.set(false));
+    result
+}
+
+/// Installs, once, a panic hook that stays silent for panics inside prost-build (they are
+/// caught and reported as errors in the response) and passes every other panic to the hook
+/// that was there before. The panic hook is the process's, so only a program that owns its
+/// process (the plugin binary) installs it; the library never does, so a build script that
+/// calls it keeps its own hook, and a prost-build panic then prints there too.
+pub fn quiet_prost_panics() {
     static INSTALL: Once = Once::new();
     INSTALL.call_once(|| {
         let previous = std::panic::take_hook();
@@ -153,10 +164,6 @@ fn quietly<T>(f: impl FnOnce() -> T) -> T {
             }
         }));
     });
-    IN_PROST.with(|flag| flag.set(true));
-    let result = f();
-    IN_PROST.with(|flag| flag.set(false));
-    result
 }
 
 fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {
