@@ -35,16 +35,22 @@
 //!
 //! # Parameters (`--rgrpc_opt=k=v,k2=v2`)
 //!
-//! | parameter | default | meaning |
-//! |---|---|---|
-//! | `client` | `true` | generate the async client |
-//! | `server` | `true` | generate the server trait and service |
-//! | `messages` | `true` | generate the messages (`false`: services only, for pairing with another message generator) |
-//! | `extern_path=.proto.path=::rust::path` | none | take those types from existing Rust code (repeatable) |
-//! | `include_file=NAME.rs` | none | also write a file nesting every package file as modules |
-//! | `runtime_path` | `::rgrpc` | where generated code finds the runtime (e.g. a re-export) |
-//! | `type_attribute`, `message_attribute`, `enum_attribute`, `field_attribute` (`PATH=#[attr]`) | none | prost-build's attribute options (repeatable) |
-//! | `btree_map`, `bytes`, `boxed` (`PATH`) | none | prost-build's field-type options (repeatable) |
+//! | parameter | default | meaning | example |
+//! |---|---|---|---|
+//! | `blocking` | `true` | generate the blocking client | `blocking=false` |
+//! | `boxed` | none | box the message fields at these paths | `boxed=.pkg.Tree.left` |
+//! | `btree_map` | none | maps at these paths become `BTreeMap` (`.` for all) | `btree_map=.` |
+//! | `bytes` | none | `bytes` fields at these paths become `bytes::Bytes` | `bytes=.pkg.Blob.data` |
+//! | `client` | `true` | generate the async client | `client=false` |
+//! | `enum_attribute` | none | the same as `type_attribute`, for enums only | `enum_attribute=.pkg.Color=#[derive(strum::EnumIter)]` |
+//! | `extern_path` | none | take the types under a proto path from an existing Rust path, as prost-build's `extern_path` does; repeatable | `extern_path=.common.v1=::common_protos::v1` |
+//! | `field_attribute` | none | prost-build's `field_attribute`: an attribute on matching fields | `field_attribute=.pkg.Msg.id=#[serde(rename = "ID")]` |
+//! | `include_file` | none | also write a file that includes every generated package file, nested as modules | `include_file=mod.rs` |
+//! | `message_attribute` | none | the same as `type_attribute`, for messages only | `message_attribute=.pkg.Msg=#[non_exhaustive]` |
+//! | `messages` | `true` | generate the messages; `false` emits services only, for pairing with another message generator (use `extern_path` to find its messages) | `messages=false` |
+//! | `runtime_path` | `::rgrpc` | the path generated code uses to reach the runtime (for example a re-export) | `runtime_path=::my_crate::rgrpc` |
+//! | `server` | `true` | generate the server trait and service | `server=false` |
+//! | `type_attribute` | none | prost-build's `type_attribute`: an attribute on matching messages and enums; repeatable | `type_attribute=.=#[derive(serde::Serialize\, serde::Deserialize)]` |
 //!
 //! A bare boolean key means `true`. A comma inside a value is written `\,`. Unknown keys
 //! and bad values are errors listing the known keys.
@@ -80,6 +86,17 @@ use quote::quote;
 
 use crate::error::Errors;
 use crate::params::Params;
+
+/// The `--rgrpc_opt` parameters as the usage text lists them: `blocking=BOOL, boxed=PATH, …`.
+pub fn parameter_usage() -> String {
+    params::usage_list()
+}
+
+/// The parameter table shown in this documentation and in the README, in Markdown; a test
+/// keeps both equal to it.
+pub fn parameter_table() -> String {
+    params::markdown_table()
+}
 
 /// Generates the response to `request`: every file, or an error and no file.
 pub fn generate(request: &CodeGeneratorRequest) -> CodeGeneratorResponse {

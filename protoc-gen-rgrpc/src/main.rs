@@ -10,6 +10,7 @@ use std::process::ExitCode;
 use prost::Message;
 use prost_types::compiler::CodeGeneratorRequest;
 
+/// The help text; `{PARAMETERS}` stands for the parameter list (`usage`).
 const USAGE: &str = "\
 protoc-gen-rgrpc: generates gRPC clients, servers and messages for the rgrpc runtime
 
@@ -17,7 +18,7 @@ This program is run by protoc, not directly:
 
     protoc --plugin=protoc-gen-rgrpc=PATH --rgrpc_out=OUT_DIR [--rgrpc_opt=k=v,...] FILE.proto
 
-Options (--rgrpc_opt): client=BOOL, server=BOOL, messages=BOOL, runtime_path=PATH
+Options (--rgrpc_opt): {PARAMETERS}
 
 Without protoc, the same binary parses the .proto files itself (same output):
 
@@ -25,6 +26,11 @@ Without protoc, the same binary parses the .proto files itself (same output):
 
     --help       print this help (compile --help: the compile mode's)
     --version    print the version";
+
+/// The help text, with every parameter the plugin accepts.
+fn usage() -> String {
+    USAGE.replace("{PARAMETERS}", &protoc_gen_rgrpc::parameter_usage())
+}
 
 fn main() -> ExitCode {
     // This process is ours: prost-build's panics become errors in the response, not noise.
@@ -38,11 +44,14 @@ fn main() -> ExitCode {
         }
         Some("compile") => return cli::main(&args[1..]),
         Some("--help" | "-h") => {
-            println!("{USAGE}");
+            println!("{}", usage());
             return ExitCode::SUCCESS;
         }
         Some(other) => {
-            eprintln!("protoc-gen-rgrpc: unknown argument {other:?}\n\n{USAGE}");
+            eprintln!(
+                "protoc-gen-rgrpc: unknown argument {other:?}\n\n{}",
+                usage()
+            );
             return ExitCode::FAILURE;
         }
     }

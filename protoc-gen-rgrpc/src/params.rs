@@ -54,28 +54,167 @@ enum Occurs {
     Many,
 }
 
-/// The parameter names the plugin accepts, sorted, with how often each may be given.
+/// A parameter the plugin accepts, with what the usage text, the library documentation and
+/// the README say about it.
+#[derive(Debug)]
+pub(crate) struct Parameter {
+    pub(crate) name: &'static str,
+    occurs: Occurs,
+    /// The value's placeholder in the usage text.
+    value: &'static str,
+    /// The default, as the table shows it.
+    default: &'static str,
+    meaning: &'static str,
+    example: &'static str,
+}
+
+/// The parameters the plugin accepts, sorted by name: the one table behind the parser, the
+/// "known" list in error messages, the usage text ([`usage_list`]) and the table in the
+/// library documentation and the README ([`markdown_table`], kept equal by a test).
 ///
 /// This list is part of the plugin's documented API: removing or renaming an entry breaks
-/// users' build scripts. It is the single source for the "known" list in error messages and
-/// for the duplicate check, and [`Params::parse`] refuses any key not listed here before
+/// users' build scripts. [`Params::parse`] refuses any key not listed here before
 /// dispatching on it.
-const KNOWN: &[(&str, Occurs)] = &[
-    ("blocking", Occurs::Once),
-    ("boxed", Occurs::Many),
-    ("btree_map", Occurs::Many),
-    ("bytes", Occurs::Many),
-    ("client", Occurs::Once),
-    ("enum_attribute", Occurs::Many),
-    ("extern_path", Occurs::Many),
-    ("field_attribute", Occurs::Many),
-    ("include_file", Occurs::Once),
-    ("message_attribute", Occurs::Many),
-    ("messages", Occurs::Once),
-    ("runtime_path", Occurs::Once),
-    ("server", Occurs::Once),
-    ("type_attribute", Occurs::Many),
+const KNOWN: &[Parameter] = &[
+    Parameter {
+        name: "blocking",
+        occurs: Occurs::Once,
+        value: "BOOL",
+        default: "`true`",
+        meaning: "generate the blocking client",
+        example: "`blocking=false`",
+    },
+    Parameter {
+        name: "boxed",
+        occurs: Occurs::Many,
+        value: "PATH",
+        default: "none",
+        meaning: "box the message fields at these paths",
+        example: "`boxed=.pkg.Tree.left`",
+    },
+    Parameter {
+        name: "btree_map",
+        occurs: Occurs::Many,
+        value: "PATH",
+        default: "none",
+        meaning: "maps at these paths become `BTreeMap` (`.` for all)",
+        example: "`btree_map=.`",
+    },
+    Parameter {
+        name: "bytes",
+        occurs: Occurs::Many,
+        value: "PATH",
+        default: "none",
+        meaning: "`bytes` fields at these paths become `bytes::Bytes`",
+        example: "`bytes=.pkg.Blob.data`",
+    },
+    Parameter {
+        name: "client",
+        occurs: Occurs::Once,
+        value: "BOOL",
+        default: "`true`",
+        meaning: "generate the async client",
+        example: "`client=false`",
+    },
+    Parameter {
+        name: "enum_attribute",
+        occurs: Occurs::Many,
+        value: "PATH=ATTR",
+        default: "none",
+        meaning: "the same as `type_attribute`, for enums only",
+        example: "`enum_attribute=.pkg.Color=#[derive(strum::EnumIter)]`",
+    },
+    Parameter {
+        name: "extern_path",
+        occurs: Occurs::Many,
+        value: "PROTO=RUST",
+        default: "none",
+        meaning: "take the types under a proto path from an existing Rust path, as \
+            prost-build's `extern_path` does; repeatable",
+        example: "`extern_path=.common.v1=::common_protos::v1`",
+    },
+    Parameter {
+        name: "field_attribute",
+        occurs: Occurs::Many,
+        value: "PATH=ATTR",
+        default: "none",
+        meaning: "prost-build's `field_attribute`: an attribute on matching fields",
+        example: "`field_attribute=.pkg.Msg.id=#[serde(rename = \"ID\")]`",
+    },
+    Parameter {
+        name: "include_file",
+        occurs: Occurs::Once,
+        value: "NAME",
+        default: "none",
+        meaning: "also write a file that includes every generated package file, nested as \
+            modules",
+        example: "`include_file=mod.rs`",
+    },
+    Parameter {
+        name: "message_attribute",
+        occurs: Occurs::Many,
+        value: "PATH=ATTR",
+        default: "none",
+        meaning: "the same as `type_attribute`, for messages only",
+        example: "`message_attribute=.pkg.Msg=#[non_exhaustive]`",
+    },
+    Parameter {
+        name: "messages",
+        occurs: Occurs::Once,
+        value: "BOOL",
+        default: "`true`",
+        meaning: "generate the messages; `false` emits services only, for pairing with \
+            another message generator (use `extern_path` to find its messages)",
+        example: "`messages=false`",
+    },
+    Parameter {
+        name: "runtime_path",
+        occurs: Occurs::Once,
+        value: "PATH",
+        default: "`::rgrpc`",
+        meaning: "the path generated code uses to reach the runtime (for example a re-export)",
+        example: "`runtime_path=::my_crate::rgrpc`",
+    },
+    Parameter {
+        name: "server",
+        occurs: Occurs::Once,
+        value: "BOOL",
+        default: "`true`",
+        meaning: "generate the server trait and service",
+        example: "`server=false`",
+    },
+    Parameter {
+        name: "type_attribute",
+        occurs: Occurs::Many,
+        value: "PATH=ATTR",
+        default: "none",
+        meaning: "prost-build's `type_attribute`: an attribute on matching messages and \
+            enums; repeatable",
+        example: "`type_attribute=.=#[derive(serde::Serialize\\, serde::Deserialize)]`",
+    },
 ];
+
+/// The parameters as the usage text lists them: `blocking=BOOL, boxed=PATH, ...`.
+pub(crate) fn usage_list() -> String {
+    KNOWN
+        .iter()
+        .map(|p| format!("{}={}", p.name, p.value))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// The parameter table of the library documentation and the README, in Markdown.
+pub(crate) fn markdown_table() -> String {
+    let mut table =
+        String::from("| parameter | default | meaning | example |\n|---|---|---|---|\n");
+    for p in KNOWN {
+        table.push_str(&format!(
+            "| `{}` | {} | {} | {} |\n",
+            p.name, p.default, p.meaning, p.example
+        ));
+    }
+    table
+}
 
 /// Default for [`Params::runtime_path`]: the runtime crate under its published name.
 const DEFAULT_RUNTIME_PATH: &str = "::rgrpc";
@@ -188,10 +327,10 @@ impl Params {
                 Some((key, value)) => (key.trim(), Some(value.trim())),
                 None => (item, None),
             };
-            let Some((index, (_, occurs))) = KNOWN
+            let Some((index, Parameter { occurs, .. })) = KNOWN
                 .iter()
                 .enumerate()
-                .find(|(_, (known, _))| *known == key)
+                .find(|(_, known)| known.name == key)
             else {
                 errors.push(unknown(key));
                 continue;
@@ -304,7 +443,7 @@ pub(crate) fn split_params(s: &str) -> Vec<String> {
 
 /// The error for a key not in [`KNOWN`].
 fn unknown(key: &str) -> String {
-    let known: Vec<&str> = KNOWN.iter().map(|(name, _)| *name).collect();
+    let known: Vec<&str> = KNOWN.iter().map(|p| p.name).collect();
     format!("unknown parameter {key:?} (known: {})", known.join(", "))
 }
 
@@ -552,12 +691,30 @@ mod tests {
     }
 
     #[test]
-    fn known_is_sorted_and_every_entry_is_handled() {
+    fn the_readme_and_the_library_docs_show_the_parameter_table() {
+        let table = markdown_table();
+        let readme = include_str!("../../README.md");
         assert!(
-            KNOWN.is_sorted_by_key(|(name, _)| *name),
-            "KNOWN must stay sorted"
+            readme.contains(&table),
+            "README.md's parameter table differs from params::KNOWN; it should read:\n{table}"
         );
-        for (key, occurs) in KNOWN {
+        let documented: String = table.lines().map(|line| format!("//! {line}\n")).collect();
+        assert!(
+            include_str!("lib.rs").contains(&documented),
+            "lib.rs's parameter table differs from params::KNOWN; it should read:\n{documented}"
+        );
+        for p in KNOWN {
+            assert!(usage_list().contains(&format!("{}=", p.name)));
+        }
+    }
+
+    #[test]
+    fn known_is_sorted_and_every_entry_is_handled() {
+        assert!(KNOWN.is_sorted_by_key(|p| p.name), "KNOWN must stay sorted");
+        for Parameter {
+            name: key, occurs, ..
+        } in KNOWN
+        {
             let [first, second] = samples(key);
             assert!(
                 Params::parse(&first).is_ok(),
