@@ -14,7 +14,7 @@ use rgrpc::{Code, Compression, Context, RequestStream, ResponseSink, Status};
 use rgrpc_tests::hello::hello_service_client::HelloServiceBlockingClient;
 use rgrpc_tests::hello::hello_service_server::{HelloService, HelloServiceServer};
 use rgrpc_tests::hello::{HelloRequest, HelloResponse};
-use support::raw::{Answer, Raw, frame_with, request_to};
+use support::raw::{Answer, Raw, frame, frame_with, request_to};
 use support::{Running, bounded, greeting, reply};
 
 const SAY_HELLO: &str = "/hello.HelloService/SayHello";
@@ -97,8 +97,7 @@ async fn serve(compression: ResponseCompression) -> (Running, Compressing) {
 
 /// A request frame for `greeting`, uncompressed.
 fn plain_frame(text: &str) -> Vec<u8> {
-    let payload = greeting(text).encode_to_vec();
-    frame_with(0, payload.len() as u32, &payload)
+    frame(&greeting(text))
 }
 
 fn gzip(bytes: &[u8]) -> Vec<u8> {

@@ -28,10 +28,10 @@ use std::sync::{Arc, Mutex};
 use bytes::{BufMut, Bytes, BytesMut};
 use h2::Reason;
 use h2::client::SendRequest;
-use prost::Message;
 use rgrpc::{Context, RequestStream, ResponseSink, Status};
 use rgrpc_tests::hello::hello_service_server::HelloService;
 use rgrpc_tests::hello::{HelloRequest, HelloResponse};
+use support::raw::frame;
 use support::{Running, bounded, greeting, reply};
 use tokio::net::TcpStream;
 use tokio::sync::Semaphore;
@@ -121,20 +121,13 @@ impl Raw {
             .map(drop)
     }
 
-    /// Waits for the connection to end, as it does once the server closed it.
-    async fn closed(self) {
+    /// Waits for the server to have read everything sent and closed the connection, then
+    /// asserts it closed it with `ENHANCE_YOUR_CALM` for `why`.
+    async fn assert_cut_off(mut self, frames: &SentFrames, why: &str) {
+        let _ = self.sync().await;
         let _ = bounded("the connection's end", self.connection).await;
+        frames.assert_cut_off(why);
     }
-}
-
-/// One gRPC frame holding `message`.
-fn frame(message: &HelloRequest) -> Bytes {
-    let payload = message.encode_to_vec();
-    let mut frame = BytesMut::new();
-    frame.put_u8(0);
-    frame.put_u32(payload.len() as u32);
-    frame.put_slice(&payload);
-    frame.freeze()
 }
 
 /// The frames h2 sends, as it logs them at DEBUG, collected while the guard lives. Tests
@@ -211,8 +204,8 @@ async fn many_streams_of_small_frames_are_all_served() {
     for stream in 0..STREAMS {
         let (response, mut body) = raw.open(false).await.unwrap();
         for message in 0..MESSAGES {
-            body.send_data(frame(&greeting(format!("{stream}.{message}"))), false)
-                .unwrap();
+            let request = frame(&greeting(format!("{stream}.{message}")));
+            body.send_data(Bytes::from(request), false).unwrap();
         }
         body.send_data(Bytes::new(), true).unwrap();
         calls.push(response);
@@ -261,9 +254,7 @@ async fn tiny_frames_at_a_call_that_does_not_read_are_cut_off() {
             break;
         }
     }
-    let _ = raw.sync().await;
-    raw.closed().await;
-    frames.assert_cut_off("too_many_data_frames");
+    raw.assert_cut_off(&frames, "too_many_data_frames").await;
 }
 
 #[tokio::test]
@@ -280,9 +271,7 @@ async fn empty_frames_are_cut_off() {
             break;
         }
     }
-    let _ = raw.sync().await;
-    raw.closed().await;
-    frames.assert_cut_off("too_many_data_frames");
+    raw.assert_cut_off(&frames, "too_many_data_frames").await;
 }
 
 #[tokio::test]
@@ -301,9 +290,7 @@ async fn rapid_reset_is_cut_off() {
             Err(_) => break,
         }
     }
-    let _ = raw.sync().await;
-    raw.closed().await;
-    frames.assert_cut_off("too_many_resets");
+    raw.assert_cut_off(&frames, "too_many_resets").await;
     // The server itself is fine: a new connection is served.
     let client = server.client().await;
     let answer = bounded(

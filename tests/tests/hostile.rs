@@ -22,7 +22,7 @@ use rgrpc::{Code, Context, RequestStream, ResponseSink, Status};
 use rgrpc_tests::hello::hello_service_client::HelloServiceClient;
 use rgrpc_tests::hello::hello_service_server::{HelloService, HelloServiceServer};
 use rgrpc_tests::hello::{HelloRequest, HelloResponse};
-use support::raw::{Raw, frame_with, read_answer, request_to};
+use support::raw::{Raw, frame, frame_with, read_answer, request_to};
 use support::{LIMIT, Running, bounded, greeting, reply};
 use tokio::sync::mpsc;
 
@@ -211,15 +211,6 @@ impl Serving {
             .expect("the server must keep serving normal calls");
         assert_eq!(response.get_ref().reply, "hello still there");
     }
-}
-
-// ---------------------------------------------------------------------------------------
-// The raw HTTP/2 client.
-
-/// An honest frame of `message`.
-fn frame(message: &impl Message) -> Vec<u8> {
-    let payload = message.encode_to_vec();
-    frame_with(0, payload.len() as u32, &payload)
 }
 
 // ---------------------------------------------------------------------------------------

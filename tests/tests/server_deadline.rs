@@ -12,11 +12,10 @@ mod support;
 
 use std::collections::BTreeMap;
 
-use prost::Message;
 use rgrpc::{Code, Context, Status};
 use rgrpc_tests::hello::hello_service_server::HelloService;
 use rgrpc_tests::hello::{HelloRequest, HelloResponse};
-use support::raw::{Raw, frame_with, read_answer, request_to};
+use support::raw::{Raw, frame, read_answer, request_to};
 use support::{LIMIT, Running};
 
 /// Answers long after any deadline the test sets (and within the tests' bound).
@@ -36,8 +35,7 @@ impl HelloService for Slow {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_deadline_passing_on_the_server_is_deadline_exceeded_every_time() {
     let server = Running::start(Slow).await;
-    let payload = HelloRequest::default().encode_to_vec();
-    let body = frame_with(0, payload.len() as u32, &payload);
+    let body = frame(&HelloRequest::default());
     let mut endings = BTreeMap::new();
     for _ in 0..5 {
         let mut raw = Raw::connect(server.addr).await;

@@ -97,9 +97,8 @@ impl Context {
         compression: Option<Compression>,
     ) -> Self {
         let accepted = Accepted::from_header(parts.headers.get(&compression::GRPC_ACCEPT_ENCODING));
-        let encoding = compression.filter(|&encoding| {
-            accepted.contains(encoding) && compression::name(encoding).is_some()
-        });
+        // `Accepted` holds only the encodings rgrpc speaks.
+        let encoding = compression.filter(|&encoding| accepted.contains(encoding));
         Self {
             inner: Arc::new(Inner {
                 method,

@@ -160,6 +160,12 @@ pub fn request_to(path: &str, extra: &[(&str, &str)]) -> http::Request<()> {
     request.body(()).unwrap()
 }
 
+/// One uncompressed gRPC message frame holding `message`.
+pub fn frame(message: &impl Message) -> Vec<u8> {
+    let payload = message.encode_to_vec();
+    frame_with(0, payload.len() as u32, &payload)
+}
+
 /// One gRPC message frame: `flag`, a length prefix of `claimed` bytes, then `payload`.
 pub fn frame_with(flag: u8, claimed: u32, payload: &[u8]) -> Vec<u8> {
     let mut frame = BytesMut::new();
