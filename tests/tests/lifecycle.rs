@@ -25,11 +25,16 @@ use std::time::{Duration, Instant};
 
 use rgrpc::metadata::{MetadataMap, MetadataValue};
 use rgrpc::stream::StreamExt;
-use rgrpc::{CancellationToken, Code, Compression, Context, RequestStream, ResponseSink, Status};
+use rgrpc::{
+    CancellationToken, Code, Compression, Context, RequestStream, ResponseSink, ResponseStream,
+    Status,
+};
 use rgrpc_tests::hello::hello_service_client::HelloServiceClient;
 use rgrpc_tests::hello::hello_service_server::HelloService;
 use rgrpc_tests::hello::{HelloRequest, HelloResponse};
-use support::{LIMIT, Running, Transport, bounded, greeting, next_reply, reply};
+use support::{
+    LIMIT, Running, Transport, assert_fails, assert_status, bounded, greeting, next_reply, reply,
+};
 use tokio::sync::mpsc;
 use tokio_stream::wrappers::ReceiverStream;
 
@@ -205,6 +210,13 @@ impl Observer {
             "never saw {wanted:?}; saw {:?}",
             self.history
         );
+    }
+
+    /// Waits until the runtime has stopped `kind`'s handler (dropped it before it returned)
+    /// and fired its cancellation token.
+    async fn expect_stopped(&mut self, kind: &'static str) {
+        self.expect(Seen::Stopped(kind)).await;
+        self.expect(Seen::CancelObserved(kind)).await;
     }
 
     /// Whether `wanted` has been reported by now, without waiting.
@@ -400,22 +412,18 @@ fn assert_prompt(started: Instant, after: Duration) {
     );
 }
 
-/// How an attempt of a test under one of [`DEADLINES`] went.
-enum Attempt {
-    /// The call got where it had to before the deadline, and the test checked everything.
-    Done,
-    /// The deadline passed before the call got there: try a longer one.
-    TooSlow,
-}
+/// An attempt of a test under one of [`DEADLINES`] whose deadline passed before the call got
+/// where it had to: the call ended as it should but proves nothing; try a longer deadline.
+struct TooSlow;
 
-/// Runs `attempt` with each of [`DEADLINES`] in turn until one is [`Attempt::Done`].
+/// Runs `attempt` with each of [`DEADLINES`] in turn until one gets where it had to.
 async fn with_deadlines<F, Fut>(what: &str, mut attempt: F)
 where
     F: FnMut(Duration) -> Fut,
-    Fut: Future<Output = Attempt>,
+    Fut: Future<Output = Result<(), TooSlow>>,
 {
     for deadline in DEADLINES {
-        if let Attempt::Done = attempt(deadline).await {
+        if attempt(deadline).await.is_ok() {
             return;
         }
     }
@@ -428,17 +436,57 @@ where
 /// A call ended with `status` before getting where it had to: it must be the deadline's
 /// doing, and the deadline must really have passed.
 #[track_caller]
-fn too_slow(status: &Status, started: Instant, deadline: Duration) -> Attempt {
-    assert_eq!(status.code(), Code::DeadlineExceeded, "{status:?}");
+fn too_slow(status: &Status, started: Instant, deadline: Duration) -> TooSlow {
+    assert_status(status, Code::DeadlineExceeded, "");
     assert_prompt(started, deadline);
-    Attempt::TooSlow
+    TooSlow
+}
+
+/// Awaits `call`, which the deadline must end: DEADLINE_EXCEEDED, no sooner than `deadline`
+/// after `started`, and promptly.
+async fn assert_expired<T: std::fmt::Debug>(
+    what: &str,
+    call: impl IntoFuture<Output = Result<T, Status>>,
+    started: Instant,
+    deadline: Duration,
+) {
+    assert_fails(what, call, Code::DeadlineExceeded, "").await;
+    assert_prompt(started, deadline);
+}
+
+/// The next reply, which must say `expected`, unless the deadline ended the call first.
+async fn reply_before_deadline(
+    what: &str,
+    replies: &mut ResponseStream<HelloResponse>,
+    expected: &str,
+    started: Instant,
+    deadline: Duration,
+) -> Result<(), TooSlow> {
+    match bounded(what, replies.message()).await {
+        Ok(Some(reply)) => {
+            assert_eq!(reply.reply, expected, "{what}");
+            Ok(())
+        }
+        Ok(None) => panic!("{what}: the stream ended before reply {expected:?}"),
+        Err(status) => Err(too_slow(&status, started, deadline)),
+    }
 }
 
 // ---- deadlines ------------------------------------------------------------------------
 
+/// The unary handler saw the deadline of the call that started at `started` and has just
+/// ended: `deadline` less the time the call took to reach it, which is at most the time the
+/// whole call took (give or take the header's microsecond rounding).
+async fn assert_deadline_seen(observer: &mut Observer, started: Instant, deadline: Duration) {
+    let took = started.elapsed();
+    let remaining = observer.deadline_of(UNARY).await.unwrap();
+    assert!(
+        remaining + took + ROUNDING >= deadline && remaining <= deadline,
+        "the handler saw {remaining:?} of {deadline:?}; the call took {took:?}"
+    );
+}
+
 async fn the_deadline_travels_to_the_handler(transport: Transport) {
-    // The handler sees the deadline less the time the call took to reach it, which is at
-    // most the time the whole call took (give or take the header's microsecond rounding).
     let (_server, client, mut observer) = scripted(transport).await;
     let started = Instant::now();
     client
@@ -446,13 +494,7 @@ async fn the_deadline_travels_to_the_handler(transport: Transport) {
         .timeout(Duration::from_secs(5))
         .await
         .unwrap();
-    let took = started.elapsed();
-    let remaining = observer.deadline_of(UNARY).await.unwrap();
-    assert!(
-        remaining + took + ROUNDING >= Duration::from_secs(5)
-            && remaining <= Duration::from_secs(5),
-        "{remaining:?}, the call took {took:?}"
-    );
+    assert_deadline_seen(&mut observer, started, Duration::from_secs(5)).await;
 
     let (_server, client, mut observer) = scripted(transport).await;
     let started = Instant::now();
@@ -462,13 +504,8 @@ async fn the_deadline_travels_to_the_handler(transport: Transport) {
         .timeout(Duration::from_secs(60))
         .await
         .unwrap();
-    let took = started.elapsed();
-    let remaining = observer.deadline_of(UNARY).await.unwrap();
-    assert!(
-        remaining + took + ROUNDING >= Duration::from_secs(3)
-            && remaining <= Duration::from_secs(3),
-        "the earlier of timeout and deadline applies: {remaining:?}, the call took {took:?}"
-    );
+    // The earlier of timeout and deadline applies.
+    assert_deadline_seen(&mut observer, started, Duration::from_secs(3)).await;
 
     let (_server, client, mut observer) = scripted(transport).await;
     client.say_hello(greeting("a")).await.unwrap();
@@ -479,18 +516,19 @@ async fn deadline_while_waiting_for_the_unary_response(transport: Transport) {
     with_deadlines("unary", |deadline| async move {
         let (_server, client, mut observer) = scripted(transport).await;
         let started = Instant::now();
-        let status = bounded("call", client.say_hello(greeting("hang")).timeout(deadline))
-            .await
-            .unwrap_err();
-        assert_eq!(status.code(), Code::DeadlineExceeded, "{status:?}");
-        assert_prompt(started, deadline);
+        assert_expired(
+            "call",
+            client.say_hello(greeting("hang")).timeout(deadline),
+            started,
+            deadline,
+        )
+        .await;
         if !observer.reported(&Seen::Entered(UNARY)) {
-            return Attempt::TooSlow;
+            return Err(TooSlow);
         }
-        observer.expect(Seen::Stopped(UNARY)).await;
-        observer.expect(Seen::CancelObserved(UNARY)).await;
+        observer.expect_stopped(UNARY).await;
         observer.all_done().await;
-        Attempt::Done
+        Ok(())
     })
     .await;
 }
@@ -502,25 +540,16 @@ async fn deadline_mid_server_stream(transport: Transport) {
         let call = client.lots_of_replies(greeting("2 hang")).timeout(deadline);
         let mut replies = match bounded("call", call).await {
             Ok(replies) => replies,
-            Err(status) => return too_slow(&status, started, deadline),
+            Err(status) => return Err(too_slow(&status, started, deadline)),
         };
         for expected in ["0", "1"] {
-            match bounded("a reply", replies.message()).await {
-                Ok(Some(reply)) => assert_eq!(reply.reply, expected),
-                Ok(None) => panic!("the stream ended before reply {expected}"),
-                Err(status) => return too_slow(&status, started, deadline),
-            }
+            reply_before_deadline("a reply", &mut replies, expected, started, deadline).await?;
         }
-        let status = bounded("deadline", replies.message()).await.unwrap_err();
-        assert_eq!(status.code(), Code::DeadlineExceeded, "{status:?}");
-        assert_prompt(started, deadline);
+        assert_expired("deadline", replies.message(), started, deadline).await;
         assert!(bounded("after", replies.next()).await.is_none());
-        observer.expect(Seen::Stopped(SERVER_STREAMING)).await;
-        observer
-            .expect(Seen::CancelObserved(SERVER_STREAMING))
-            .await;
+        observer.expect_stopped(SERVER_STREAMING).await;
         observer.all_done().await;
-        Attempt::Done
+        Ok(())
     })
     .await;
 }
@@ -534,21 +563,20 @@ async fn deadline_mid_client_stream(transport: Transport) {
         }
         let started = Instant::now();
         // The sender stays alive: the client is still "sending" when the deadline passes.
-        let status = bounded("call", client.lots_of_greetings(requests).timeout(deadline))
-            .await
-            .unwrap_err();
-        assert_eq!(status.code(), Code::DeadlineExceeded, "{status:?}");
-        assert_prompt(started, deadline);
+        assert_expired(
+            "call",
+            client.lots_of_greetings(requests).timeout(deadline),
+            started,
+            deadline,
+        )
+        .await;
         if !observer.reported(&Seen::Entered(CLIENT_STREAMING)) {
-            return Attempt::TooSlow;
+            return Err(TooSlow);
         }
-        observer.expect(Seen::Stopped(CLIENT_STREAMING)).await;
-        observer
-            .expect(Seen::CancelObserved(CLIENT_STREAMING))
-            .await;
+        observer.expect_stopped(CLIENT_STREAMING).await;
         observer.all_done().await;
         drop(sender);
-        Attempt::Done
+        Ok(())
     })
     .await;
 }
@@ -561,21 +589,14 @@ async fn deadline_mid_bidi(transport: Transport) {
         let mut replies = match bounded("call", client.bidi_hello(requests).timeout(deadline)).await
         {
             Ok(replies) => replies,
-            Err(status) => return too_slow(&status, started, deadline),
+            Err(status) => return Err(too_slow(&status, started, deadline)),
         };
         sender.send(greeting("ping")).await.unwrap();
-        match bounded("pong", replies.message()).await {
-            Ok(Some(reply)) => assert_eq!(reply.reply, "ping"),
-            Ok(None) => panic!("the stream ended before the pong"),
-            Err(status) => return too_slow(&status, started, deadline),
-        }
-        let status = bounded("deadline", replies.message()).await.unwrap_err();
-        assert_eq!(status.code(), Code::DeadlineExceeded, "{status:?}");
-        assert_prompt(started, deadline);
-        observer.expect(Seen::Stopped(BIDI)).await;
-        observer.expect(Seen::CancelObserved(BIDI)).await;
+        reply_before_deadline("pong", &mut replies, "ping", started, deadline).await?;
+        assert_expired("deadline", replies.message(), started, deadline).await;
+        observer.expect_stopped(BIDI).await;
         observer.all_done().await;
-        Attempt::Done
+        Ok(())
     })
     .await;
 }
@@ -589,13 +610,9 @@ async fn independent_termination_server_ok_client_deadline_exceeded(transport: T
             let call = client.lots_of_replies(greeting("1 ok")).timeout(deadline);
             let mut replies = match bounded("call", call).await {
                 Ok(replies) => replies,
-                Err(status) => return too_slow(&status, started, deadline),
+                Err(status) => return Err(too_slow(&status, started, deadline)),
             };
-            match bounded("a reply", replies.message()).await {
-                Ok(Some(reply)) => assert_eq!(reply.reply, "0"),
-                Ok(None) => panic!("the stream ended before its reply"),
-                Err(status) => return too_slow(&status, started, deadline),
-            }
+            reply_before_deadline("a reply", &mut replies, "0", started, deadline).await?;
             // The server finishes with OK (unless its own deadline passed first: too slow) …
             bounded("the handler to end", async {
                 while !observer.reported(&Seen::Returned(SERVER_STREAMING)) {
@@ -607,20 +624,34 @@ async fn independent_termination_server_ok_client_deadline_exceeded(transport: T
             })
             .await;
             if !observer.reported(&Seen::Returned(SERVER_STREAMING)) {
-                return Attempt::TooSlow;
+                return Err(TooSlow);
             }
             // … but the client looks again only after its deadline: for it, the call timed out.
             tokio::time::sleep(deadline + Duration::from_millis(100)).await;
-            let status = bounded("late read", replies.message()).await.unwrap_err();
-            assert_eq!(status.code(), Code::DeadlineExceeded, "{status:?}");
+            assert_fails("late read", replies.message(), Code::DeadlineExceeded, "").await;
             observer.all_done().await;
-            Attempt::Done
+            Ok(())
         },
     )
     .await;
 }
 
 // ---- cancellation ---------------------------------------------------------------------
+
+/// Cancels `token`, then `ending` (the call, or its next read) must fail CANCELLED promptly
+/// and the runtime must stop `kind`'s handler and fire its cancellation.
+async fn cancel_and_expect_stopped<T: std::fmt::Debug>(
+    observer: &mut Observer,
+    kind: &'static str,
+    token: CancellationToken,
+    ending: impl IntoFuture<Output = Result<T, Status>>,
+) {
+    let started = Instant::now();
+    token.cancel();
+    assert_fails(kind, ending, Code::Cancelled, "").await;
+    assert_prompt(started, Duration::ZERO);
+    observer.expect_stopped(kind).await;
+}
 
 async fn cancel_after_begin_in_every_kind_stops_the_handler(transport: Transport) {
     let (_server, client, mut observer) = scripted(transport).await;
@@ -634,12 +665,8 @@ async fn cancel_after_begin_in_every_kind_stops_the_handler(transport: Transport
             .into_future(),
     );
     observer.expect(Seen::Entered(UNARY)).await;
-    let started = Instant::now();
-    token.cancel();
-    let status = bounded("unary", call).await.unwrap().unwrap_err();
-    assert_eq!(status.code(), Code::Cancelled, "{status:?}");
-    assert_prompt(started, Duration::ZERO);
-    observer.expect(Seen::Stopped(UNARY)).await;
+    let call = async { call.await.unwrap() };
+    cancel_and_expect_stopped(&mut observer, UNARY, token, call).await;
 
     // client streaming, while the client is still sending
     let token = CancellationToken::new();
@@ -652,13 +679,8 @@ async fn cancel_after_begin_in_every_kind_stops_the_handler(transport: Transport
             .into_future(),
     );
     observer.expect(Seen::Entered(CLIENT_STREAMING)).await;
-    token.cancel();
-    let status = bounded("client streaming", call)
-        .await
-        .unwrap()
-        .unwrap_err();
-    assert_eq!(status.code(), Code::Cancelled, "{status:?}");
-    observer.expect(Seen::Stopped(CLIENT_STREAMING)).await;
+    let call = async { call.await.unwrap() };
+    cancel_and_expect_stopped(&mut observer, CLIENT_STREAMING, token, call).await;
     drop(sender);
 
     // server streaming, before the first response
@@ -669,12 +691,7 @@ async fn cancel_after_begin_in_every_kind_stops_the_handler(transport: Transport
         .await
         .unwrap();
     observer.expect(Seen::Entered(SERVER_STREAMING)).await;
-    token.cancel();
-    let status = bounded("server streaming", replies.message())
-        .await
-        .unwrap_err();
-    assert_eq!(status.code(), Code::Cancelled, "{status:?}");
-    observer.expect(Seen::Stopped(SERVER_STREAMING)).await;
+    cancel_and_expect_stopped(&mut observer, SERVER_STREAMING, token, replies.message()).await;
 
     // bidi, before any message either way
     let token = CancellationToken::new();
@@ -685,15 +702,9 @@ async fn cancel_after_begin_in_every_kind_stops_the_handler(transport: Transport
         .await
         .unwrap();
     observer.expect(Seen::Entered(BIDI)).await;
-    token.cancel();
-    let status = bounded("bidi", replies.message()).await.unwrap_err();
-    assert_eq!(status.code(), Code::Cancelled, "{status:?}");
-    observer.expect(Seen::Stopped(BIDI)).await;
+    cancel_and_expect_stopped(&mut observer, BIDI, token, replies.message()).await;
     drop(sender);
 
-    for kind in [UNARY, CLIENT_STREAMING, SERVER_STREAMING, BIDI] {
-        observer.expect(Seen::CancelObserved(kind)).await;
-    }
     observer.all_done().await;
 }
 
@@ -707,12 +718,7 @@ async fn cancel_after_the_first_response_stops_the_handler(transport: Transport)
         .await
         .unwrap();
     assert_eq!(next_reply("0", &mut replies).await, "0");
-    token.cancel();
-    let status = bounded("after cancel", replies.message())
-        .await
-        .unwrap_err();
-    assert_eq!(status.code(), Code::Cancelled, "{status:?}");
-    observer.expect(Seen::Stopped(SERVER_STREAMING)).await;
+    cancel_and_expect_stopped(&mut observer, SERVER_STREAMING, token, replies.message()).await;
 
     let token = CancellationToken::new();
     let (sender, requests) = open_requests();
@@ -723,12 +729,7 @@ async fn cancel_after_the_first_response_stops_the_handler(transport: Transport)
         .unwrap();
     sender.send(greeting("ping")).await.unwrap();
     assert_eq!(next_reply("pong", &mut replies).await, "ping");
-    token.cancel();
-    let status = bounded("after cancel", replies.message())
-        .await
-        .unwrap_err();
-    assert_eq!(status.code(), Code::Cancelled, "{status:?}");
-    observer.expect(Seen::Stopped(BIDI)).await;
+    cancel_and_expect_stopped(&mut observer, BIDI, token, replies.message()).await;
     observer.all_done().await;
 }
 
@@ -736,31 +737,37 @@ async fn a_call_cancelled_or_expired_before_it_starts_sends_nothing(transport: T
     let (_server, client, mut observer) = scripted(transport).await;
     let token = CancellationToken::new();
     token.cancel();
-    let status = client
-        .say_hello(greeting("a"))
-        .cancellation(token.clone())
-        .await
-        .unwrap_err();
-    assert_eq!(status.code(), Code::Cancelled);
-    let status = client
-        .lots_of_replies(greeting("1 ok"))
-        .cancellation(token)
-        .await
-        .unwrap_err();
-    assert_eq!(status.code(), Code::Cancelled);
+    assert_fails(
+        "a call that never starts",
+        client.say_hello(greeting("a")).cancellation(token.clone()),
+        Code::Cancelled,
+        "",
+    )
+    .await;
+    assert_fails(
+        "a call that never starts",
+        client.lots_of_replies(greeting("1 ok")).cancellation(token),
+        Code::Cancelled,
+        "",
+    )
+    .await;
     let past = Instant::now() - Duration::from_millis(1);
-    let status = client
-        .say_hello(greeting("a"))
-        .deadline(past)
-        .await
-        .unwrap_err();
-    assert_eq!(status.code(), Code::DeadlineExceeded);
-    let status = client
-        .lots_of_replies(greeting("1 ok"))
-        .timeout(Duration::ZERO)
-        .await
-        .unwrap_err();
-    assert_eq!(status.code(), Code::DeadlineExceeded);
+    assert_fails(
+        "a call that never starts",
+        client.say_hello(greeting("a")).deadline(past),
+        Code::DeadlineExceeded,
+        "",
+    )
+    .await;
+    assert_fails(
+        "a call that never starts",
+        client
+            .lots_of_replies(greeting("1 ok"))
+            .timeout(Duration::ZERO),
+        Code::DeadlineExceeded,
+        "",
+    )
+    .await;
     // A later call goes through, and it is the first the server ever saw.
     client.say_hello(greeting("b")).await.unwrap();
     observer.expect(Seen::Returned(UNARY)).await;
@@ -781,18 +788,14 @@ async fn the_server_may_end_a_stream_with_any_status(transport: Transport) {
     let mut replies = client.bidi_hello(requests).await.unwrap();
     assert_eq!(next_reply("a", &mut replies).await, "a");
     assert_eq!(next_reply("b", &mut replies).await, "b");
-    let status = bounded("failure", replies.message()).await.unwrap_err();
-    assert_eq!(status.code(), Code::Aborted);
+    let status = assert_fails("failure", replies.message(), Code::Aborted, "").await;
     assert_eq!(status.message(), "failing mid-stream, as asked");
     assert_eq!(status.metadata().get("x-why").unwrap(), "asked to");
 
     let mut replies = client.lots_of_replies(greeting("2 cancel")).await.unwrap();
     assert_eq!(next_reply("0", &mut replies).await, "0");
     assert_eq!(next_reply("1", &mut replies).await, "1");
-    let status = bounded("server cancel", replies.message())
-        .await
-        .unwrap_err();
-    assert_eq!(status.code(), Code::Cancelled);
+    let status = assert_fails("server cancel", replies.message(), Code::Cancelled, "").await;
     assert_eq!(status.message(), "the server gave up");
     observer.all_done().await;
 }
@@ -859,10 +862,13 @@ async fn all_seventeen_status_codes_round_trip_with_message_and_details(transpor
     let response = client.say_hello(greeting("fine")).await.unwrap();
     assert_eq!(response.get_ref().reply, "fine");
     for code in 1..=16 {
-        let status = bounded("call", client.say_hello(greeting(format!("code {code}"))))
-            .await
-            .unwrap_err();
-        assert_eq!(status.code(), Code::from_i32(code), "{status:?}");
+        let status = assert_fails(
+            "call",
+            client.say_hello(greeting(format!("code {code}"))),
+            Code::from_i32(code),
+            &status_message(code),
+        )
+        .await;
         assert_eq!(status.message(), status_message(code));
         assert_eq!(status.details(), status_details(code));
         assert_eq!(
@@ -962,8 +968,7 @@ async fn cancelling_the_first_caller_stops_the_last_handler_of_a_chain(transport
     );
     observer.expect(Seen::Entered("C")).await;
     token.cancel();
-    let status = bounded("call", call).await.unwrap().unwrap_err();
-    assert_eq!(status.code(), Code::Cancelled);
+    assert_fails("call", async { call.await.unwrap() }, Code::Cancelled, "").await;
     for hop in ["A", "B", "C"] {
         observer.expect(Seen::CancelObserved(hop)).await;
     }
@@ -975,13 +980,15 @@ async fn a_deadline_propagates_down_a_chain(transport: Transport) {
     with_deadlines("a chain of three", |deadline| async move {
         let (_servers, client, mut observer) = chain(transport).await;
         let started = Instant::now();
-        let status = bounded("call", client.say_hello(greeting("x")).timeout(deadline))
-            .await
-            .unwrap_err();
-        assert_eq!(status.code(), Code::DeadlineExceeded, "{status:?}");
-        assert_prompt(started, deadline);
+        assert_expired(
+            "call",
+            client.say_hello(greeting("x")).timeout(deadline),
+            started,
+            deadline,
+        )
+        .await;
         if !observer.reported(&Seen::Entered("C")) {
-            return Attempt::TooSlow;
+            return Err(TooSlow);
         }
         let at_c = observer.deadline_of("C").await.expect("C has a deadline");
         assert!(
@@ -990,7 +997,7 @@ async fn a_deadline_propagates_down_a_chain(transport: Transport) {
         );
         observer.expect(Seen::Stopped("C")).await;
         observer.all_done().await;
-        Attempt::Done
+        Ok(())
     })
     .await;
 }

@@ -3,14 +3,15 @@
 
 #![allow(dead_code)] // each test file uses its own subset
 
+pub mod hostile_service;
 pub mod raw;
 
 use std::future::IntoFuture;
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use rgrpc::ResponseStream;
 use rgrpc::server::InProcessServer;
+use rgrpc::{Code, ResponseStream, Status};
 use rgrpc_tests::hello::hello_service_client::HelloServiceClient;
 use rgrpc_tests::hello::hello_service_server::{HelloService, HelloServiceServer};
 use rgrpc_tests::hello::{HelloRequest, HelloResponse};
@@ -174,4 +175,30 @@ pub async fn bounded<T>(what: &str, future: impl IntoFuture<Output = T>) -> T {
     tokio::time::timeout(LIMIT, future)
         .await
         .unwrap_or_else(|_| panic!("{what} did not finish within {LIMIT:?}"))
+}
+
+/// Asserts that `status` has `code` and that its message says `words`.
+#[track_caller]
+pub fn assert_status(status: &Status, code: Code, words: &str) {
+    assert_eq!(status.code(), code, "{status:?}");
+    assert!(
+        status.message().contains(words),
+        "the message should say {words:?}: {status:?}"
+    );
+}
+
+/// Awaits `call`, which must fail within the bound, and asserts its status as
+/// [`assert_status`] does; returns the status for further checks.
+pub async fn assert_fails<T: std::fmt::Debug>(
+    what: &str,
+    call: impl IntoFuture<Output = Result<T, Status>>,
+    code: Code,
+    words: &str,
+) -> Status {
+    let status = match bounded(what, call).await {
+        Ok(value) => panic!("{what} must fail with {code:?}, got {value:?}"),
+        Err(status) => status,
+    };
+    assert_status(&status, code, words);
+    status
 }
