@@ -44,6 +44,8 @@
 //! through verbatim, so only the shell needs quoting:
 //! `--rgrpc_opt='type_attribute=.=#[derive(serde::Serialize\, serde::Deserialize)]'`.
 
+use crate::rust::RustPath;
+
 /// How often a key may appear in the parameter string.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Occurs {
@@ -217,7 +219,7 @@ pub(crate) fn markdown_table() -> String {
 }
 
 /// Default for [`Params::runtime_path`]: the runtime crate under its published name.
-const DEFAULT_RUNTIME_PATH: &str = "::rgrpc";
+const DEFAULT_RUNTIME_CRATE: &str = "rgrpc";
 
 /// Settings that change what the plugin generates.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -232,9 +234,8 @@ pub(crate) struct Params {
     /// rgrpc with another message generator). Default true.
     pub(crate) messages: bool,
     /// Absolute path of the runtime crate in generated code (`runtime_path=::my_rgrpc`).
-    /// Default `::rgrpc`. Always starts with `::` or `crate` and is normalized without
-    /// whitespace (`::my::rgrpc`), so emitters can parse it back into a `syn::Path`.
-    pub(crate) runtime_path: String,
+    /// Default `::rgrpc`. Always starts with `::` or `crate`, without generic arguments.
+    pub(crate) runtime_path: RustPath,
     /// Proto packages or types generated elsewhere, as `(proto path, Rust path)` in the order
     /// given (`extern_path=.google.protobuf=::prost_types`, repeatable). Types under a proto
     /// path are referred to through the Rust path instead of being generated, so messages
@@ -243,9 +244,9 @@ pub(crate) struct Params {
     /// The proto path is fully qualified (`.my.pkg`, `.my.pkg.Msg`: a leading `.`, then
     /// identifiers separated by `.`) because that is how descriptors name types, so it can be
     /// compared with them as a string or prefix. Each proto path appears at most once, as an
-    /// ambiguous mapping has no right answer. The Rust path parses as a `syn::Path` and is
-    /// kept as written, trimmed.
-    pub(crate) extern_paths: Vec<(String, String)>,
+    /// ambiguous mapping has no right answer. The Rust path parses as a `syn::Path` whose
+    /// generic arguments, if any, are types.
+    pub(crate) extern_paths: Vec<ExternPath>,
     /// Name of an extra output file that includes every generated package file, nested as
     /// modules by package (`include_file=protos.rs`), so a user includes one file instead of
     /// one per package and gets the module tree that cross-package paths expect. `None`
@@ -259,6 +260,13 @@ pub(crate) struct Params {
     /// (`type_attribute=…`, `bytes=…`, … all repeatable). Order is kept because prost-build
     /// emits attributes in the order they were added.
     pub(crate) prost: Vec<ProstOption>,
+}
+
+/// One `extern_path`: types under the proto path `proto` (`.my.pkg`) are at `rust`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct ExternPath {
+    pub(crate) proto: String,
+    pub(crate) rust: RustPath,
 }
 
 /// One prost-build setting from the parameter string; each variant is the
@@ -294,7 +302,7 @@ impl Default for Params {
             server: true,
             blocking: true,
             messages: true,
-            runtime_path: DEFAULT_RUNTIME_PATH.to_owned(),
+            runtime_path: RustPath::extern_crate(DEFAULT_RUNTIME_CRATE),
             extern_paths: Vec::new(),
             include_file: None,
             prost: Vec::new(),
@@ -367,13 +375,14 @@ impl Params {
             "runtime_path" => self.runtime_path = parse_runtime_path(key, value)?,
             "include_file" => self.include_file = Some(parse_include_file(key, value)?),
             "extern_path" => {
-                let (proto, rust) = parse_extern_path(key, value)?;
+                let mapping = parse_extern_path(key, value)?;
                 // The repeat is still recorded (the result is discarded on error anyway), so
                 // that a third mention finds two earlier ones and is not reported again.
-                let earlier = self.extern_paths.iter().filter(|(p, _)| *p == proto);
+                let proto = &mapping.proto;
+                let earlier = self.extern_paths.iter().filter(|e| e.proto == *proto);
                 let error = (earlier.count() == 1)
                     .then(|| format!("parameter {key:?} maps {proto:?} twice"));
-                self.extern_paths.push((proto, rust));
+                self.extern_paths.push(mapping);
                 if let Some(error) = error {
                     return Err(error);
                 }
@@ -466,12 +475,12 @@ fn parse_bool(key: &str, value: Option<&str>) -> Result<bool, String> {
     }
 }
 
-/// An absolute Rust path, returned normalized (`:: my :: rgrpc` → `::my::rgrpc`).
+/// An absolute Rust path (`:: my :: rgrpc` is `::my::rgrpc`).
 ///
 /// Absolute means a leading `::` (an extern crate) or a first segment `crate`, because the
 /// generated code is included in arbitrary modules where a relative path would resolve
 /// differently. Generic arguments and keyword segments (`self`, `super`, `gen` …) are refused.
-fn parse_runtime_path(key: &str, value: Option<&str>) -> Result<String, String> {
+fn parse_runtime_path(key: &str, value: Option<&str>) -> Result<RustPath, String> {
     let value = needs_value(key, value)?;
     let invalid = || {
         format!("parameter {key:?} expects an absolute Rust path such as ::rgrpc, got {value:?}")
@@ -493,12 +502,8 @@ fn parse_runtime_path(key: &str, value: Option<&str>) -> Result<String, String> 
     if !(absolute && plain) {
         return Err(invalid());
     }
-    let prefix = if path.leading_colon.is_some() {
-        "::"
-    } else {
-        ""
-    };
-    Ok(format!("{prefix}{}", segments.join("::")))
+    // `parse_mod_style` admits no generic arguments, so the conversion cannot refuse it.
+    RustPath::from_syn(&path).ok_or_else(invalid)
 }
 
 /// An output file name: relative, `/`-separated, without empty, `.` or `..` segments, and
@@ -539,7 +544,7 @@ fn parse_include_file(key: &str, value: Option<&str>) -> Result<String, String> 
 /// is matched against descriptor type names, which always are; a relative or misspelled path
 /// would silently match nothing. The Rust path must parse as a `syn::Path` because it is
 /// spliced into generated code.
-fn parse_extern_path(key: &str, value: Option<&str>) -> Result<(String, String), String> {
+fn parse_extern_path(key: &str, value: Option<&str>) -> Result<ExternPath, String> {
     let value = needs_value(key, value)?;
     let expects = || format!("parameter {key:?} expects .proto.path=rust::path, got {value:?}");
     let (proto, rust) = value.split_once('=').ok_or_else(expects)?;
@@ -564,12 +569,20 @@ fn parse_extern_path(key: &str, value: Option<&str>) -> Result<(String, String),
             ));
         }
     }
-    if syn::parse_str::<syn::Path>(rust).is_err() {
+    let Ok(path) = syn::parse_str::<syn::Path>(rust) else {
         return Err(format!(
             "parameter {key:?}: rust path {rust:?} is not a valid Rust path"
         ));
-    }
-    Ok((proto.to_owned(), rust.to_owned()))
+    };
+    let Some(rust) = RustPath::from_syn(&path) else {
+        return Err(format!(
+            "parameter {key:?}: rust path {rust:?} has generic arguments other than types"
+        ));
+    };
+    Ok(ExternPath {
+        proto: proto.to_owned(),
+        rust,
+    })
 }
 
 /// Whether `s` is a protobuf identifier (`[A-Za-z_][A-Za-z0-9_]*`), the only thing a package
@@ -665,10 +678,17 @@ mod tests {
         }
     }
 
-    fn externs(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+    fn path(rust: &str) -> RustPath {
+        RustPath::from_syn(&syn::parse_str(rust).unwrap()).unwrap()
+    }
+
+    fn externs(pairs: &[(&str, &str)]) -> Vec<ExternPath> {
         pairs
             .iter()
-            .map(|(proto, rust)| ((*proto).to_owned(), (*rust).to_owned()))
+            .map(|(proto, rust)| ExternPath {
+                proto: (*proto).to_owned(),
+                rust: path(rust),
+            })
             .collect()
     }
 
@@ -744,7 +764,7 @@ mod tests {
             server: true,
             blocking: true,
             messages: true,
-            runtime_path: "::rgrpc".to_owned(),
+            runtime_path: path("::rgrpc"),
             extern_paths: Vec::new(),
             include_file: None,
             prost: Vec::new(),
@@ -784,7 +804,7 @@ mod tests {
         assert_eq!(
             ok("runtime_path=::my_rgrpc"),
             Params {
-                runtime_path: "::my_rgrpc".to_owned(),
+                runtime_path: path("::my_rgrpc"),
                 ..defaults.clone()
             }
         );
@@ -857,7 +877,7 @@ mod tests {
                 client: false,
                 server: true,
                 messages: false,
-                runtime_path: "::my::rgrpc".to_owned(),
+                runtime_path: path("::my::rgrpc"),
                 ..Params::default()
             }
         );
@@ -876,7 +896,7 @@ mod tests {
                 server: false,
                 blocking: false,
                 messages: false,
-                runtime_path: "crate::rt".to_owned(),
+                runtime_path: path("crate::rt"),
                 extern_paths: externs(&[(".b", "::b"), (".c.D", "crate::c::D")]),
                 include_file: Some("all.rs".to_owned()),
                 prost: vec![
@@ -917,7 +937,7 @@ mod tests {
     fn whitespace_and_empty_items() {
         let expected = Params {
             client: false,
-            runtime_path: "::my::rgrpc".to_owned(),
+            runtime_path: path("::my::rgrpc"),
             ..Params::default()
         };
         assert_eq!(
@@ -962,7 +982,9 @@ mod tests {
             ("::r#async::rgrpc", "::r#async::rgrpc"),
         ] {
             assert_eq!(
-                ok(&format!("runtime_path={value}")).runtime_path,
+                ok(&format!("runtime_path={value}"))
+                    .runtime_path
+                    .to_string(),
                 expected,
                 "{value:?}"
             );
@@ -1299,6 +1321,10 @@ mod tests {
             (
                 ".foo=::type",
                 r#"parameter "extern_path": rust path "::type" is not a valid Rust path"#,
+            ),
+            (
+                ".foo=::w::W<'a>",
+                r#"parameter "extern_path": rust path "::w::W<'a>" has generic arguments other than types"#,
             ),
         ] {
             assert_eq!(

@@ -16,9 +16,9 @@
 //! # Ok::<(), compile::Error>(())
 //! ```
 
+mod assemble;
 mod error;
 mod inputs;
-mod request;
 mod write;
 
 use std::path::{Path, PathBuf};
@@ -121,7 +121,7 @@ fn parse(options: &Options) -> Result<(CodeGeneratorRequest, Vec<PathBuf>), Erro
         .files()
         .filter_map(|file| file.path().map(Path::to_path_buf))
         .collect();
-    let request = request::build(
+    let request = assemble::request(
         compiler.file_descriptor_set(),
         names,
         options.parameter.clone(),

@@ -9,9 +9,10 @@ use quote::quote;
 
 use crate::model::Service;
 use crate::params::Params;
+use crate::rust::RustPath;
 
 /// The tokens of everything generated for `services` (messages excluded).
-pub(crate) fn services(services: &[Service], params: &Params, runtime: &syn::Path) -> TokenStream {
+pub(crate) fn services(services: &[Service], params: &Params, runtime: &RustPath) -> TokenStream {
     let mut tokens = TokenStream::new();
     for service in services {
         if params.client || params.blocking {
