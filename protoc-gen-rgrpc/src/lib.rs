@@ -64,7 +64,6 @@
 pub mod compile;
 mod emit;
 mod error;
-mod hygiene;
 mod include;
 mod locations;
 mod messages;
@@ -77,6 +76,7 @@ mod render;
 mod request;
 mod resolve;
 mod rust;
+mod rustdoc;
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 

@@ -4,8 +4,7 @@
 use proc_macro2::TokenStream;
 use quote::quote;
 
-use super::docs::doc_attrs;
-use super::{deprecated_attr, module_allows};
+use super::{deprecated_attr, doc_attrs, module_allows};
 use crate::model::{Method, MethodKind, Service};
 use crate::params::Params;
 use crate::rust::{RustIdent, RustPath};

@@ -36,10 +36,7 @@ impl<'a> Comments<'a> {
             if !lines.is_empty() {
                 lines.push(String::new());
             }
-            // A bare CR ends a line too, as in CommonMark (and so in the messages' docs);
-            // left inside a line it would make rustc refuse the `///` comment.
-            let text = text.replace("\r\n", "\n").replace('\r', "\n");
-            lines.extend(text.lines().map(str::to_owned));
+            lines.extend(crate::rustdoc::comment_lines(text));
         }
         lines
     }
