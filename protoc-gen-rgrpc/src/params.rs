@@ -44,6 +44,7 @@
 //! through verbatim, so only the shell needs quoting:
 //! `--rgrpc_opt='type_attribute=.=#[derive(serde::Serialize\, serde::Deserialize)]'`.
 
+use crate::error::param;
 use crate::rust::RustPath;
 
 /// How often a key may appear in the parameter string.
@@ -346,7 +347,7 @@ impl Params {
             if *occurs == Occurs::Once {
                 if seen[index] {
                     if !reported_duplicate[index] {
-                        errors.push(format!("parameter {key:?} given more than once"));
+                        errors.push(param::repeated(key));
                         reported_duplicate[index] = true;
                     }
                 } else {
@@ -380,8 +381,7 @@ impl Params {
                 // that a third mention finds two earlier ones and is not reported again.
                 let proto = &mapping.proto;
                 let earlier = self.extern_paths.iter().filter(|e| e.proto == *proto);
-                let error = (earlier.count() == 1)
-                    .then(|| format!("parameter {key:?} maps {proto:?} twice"));
+                let error = (earlier.count() == 1).then(|| param::mapped_twice(key, proto));
                 self.extern_paths.push(mapping);
                 if let Some(error) = error {
                     return Err(error);
@@ -453,13 +453,13 @@ pub(crate) fn split_params(s: &str) -> Vec<String> {
 /// The error for a key not in [`KNOWN`].
 fn unknown(key: &str) -> String {
     let known: Vec<&str> = KNOWN.iter().map(|p| p.name).collect();
-    format!("unknown parameter {key:?} (known: {})", known.join(", "))
+    param::unknown(key, &known)
 }
 
 /// The value of a key that has no meaning bare; an empty value is as missing as none.
 fn needs_value<'a>(key: &str, value: Option<&'a str>) -> Result<&'a str, String> {
     match value {
-        None | Some("") => Err(format!("parameter {key:?} needs a value")),
+        None | Some("") => Err(param::needs_value(key)),
         Some(value) => Ok(value),
     }
 }
@@ -469,9 +469,7 @@ fn parse_bool(key: &str, value: Option<&str>) -> Result<bool, String> {
     match value {
         None | Some("true") => Ok(true),
         Some("false") => Ok(false),
-        Some(other) => Err(format!(
-            "parameter {key:?} expects true or false, got {other:?}"
-        )),
+        Some(other) => Err(param::not_bool(key, other)),
     }
 }
 
@@ -482,9 +480,7 @@ fn parse_bool(key: &str, value: Option<&str>) -> Result<bool, String> {
 /// differently. Generic arguments and keyword segments (`self`, `super`, `gen` …) are refused.
 fn parse_runtime_path(key: &str, value: Option<&str>) -> Result<RustPath, String> {
     let value = needs_value(key, value)?;
-    let invalid = || {
-        format!("parameter {key:?} expects an absolute Rust path such as ::rgrpc, got {value:?}")
-    };
+    let invalid = || param::not_absolute_path(key, value);
     let path =
         syn::parse::Parser::parse_str(syn::Path::parse_mod_style, value).map_err(|_| invalid())?;
     let segments: Vec<String> = path.segments.iter().map(|s| s.ident.to_string()).collect();
@@ -517,23 +513,17 @@ fn parse_include_file(key: &str, value: Option<&str>) -> Result<String, String> 
     let value = needs_value(key, value)?;
     // Checked first: on Windows `a\..\b.rs` would escape, and its segments look fine.
     if value.contains('\\') {
-        return Err(format!(
-            "parameter {key:?} expects \"/\" as the path separator, got {value:?}"
-        ));
+        return Err(param::not_slash_separated(key, value));
     }
     if value
         .split('/')
         .any(|segment| matches!(segment, "" | "." | ".."))
     {
-        return Err(format!(
-            "parameter {key:?} expects a relative path without empty, \".\" or \"..\" segments, got {value:?}"
-        ));
+        return Err(param::not_relative(key, value));
     }
     let file = value.rsplit('/').next().unwrap_or(value);
     if file.strip_suffix(".rs").is_none_or(str::is_empty) {
-        return Err(format!(
-            "parameter {key:?} expects a file name ending in \".rs\", got {value:?}"
-        ));
+        return Err(param::not_rs_file(key, value));
     }
     Ok(value.to_owned())
 }
@@ -546,38 +536,28 @@ fn parse_include_file(key: &str, value: Option<&str>) -> Result<String, String> 
 /// spliced into generated code.
 fn parse_extern_path(key: &str, value: Option<&str>) -> Result<ExternPath, String> {
     let value = needs_value(key, value)?;
-    let expects = || format!("parameter {key:?} expects .proto.path=rust::path, got {value:?}");
+    let expects = || param::not_extern_path(key, value);
     let (proto, rust) = value.split_once('=').ok_or_else(expects)?;
     let (proto, rust) = (proto.trim(), rust.trim());
     if proto.is_empty() || rust.is_empty() {
         return Err(expects());
     }
     let Some(relative) = proto.strip_prefix('.') else {
-        return Err(format!(
-            "parameter {key:?}: proto path {proto:?} must start with \".\""
-        ));
+        return Err(param::proto_path_relative(key, proto));
     };
     for segment in relative.split('.') {
         if segment.is_empty() {
-            return Err(format!(
-                "parameter {key:?}: proto path {proto:?} has an empty segment"
-            ));
+            return Err(param::proto_path_empty_segment(key, proto));
         }
         if !is_proto_identifier(segment) {
-            return Err(format!(
-                "parameter {key:?}: proto path {proto:?} has an invalid segment {segment:?}"
-            ));
+            return Err(param::proto_path_bad_segment(key, proto, segment));
         }
     }
     let Ok(path) = syn::parse_str::<syn::Path>(rust) else {
-        return Err(format!(
-            "parameter {key:?}: rust path {rust:?} is not a valid Rust path"
-        ));
+        return Err(param::rust_path_invalid(key, rust));
     };
     let Some(rust) = RustPath::from_syn(&path) else {
-        return Err(format!(
-            "parameter {key:?}: rust path {rust:?} has generic arguments other than types"
-        ));
+        return Err(param::rust_path_generics(key, rust));
     };
     Ok(ExternPath {
         proto: proto.to_owned(),
@@ -600,7 +580,7 @@ fn is_proto_identifier(s: &str) -> bool {
 /// (`#[serde(rename = "x")]`).
 fn parse_path_attribute(key: &str, value: Option<&str>) -> Result<(String, String), String> {
     let value = needs_value(key, value)?;
-    let expects = || format!("parameter {key:?} expects path=#[attribute], got {value:?}");
+    let expects = || param::not_path_attribute(key, value);
     let (path, attribute) = value.split_once('=').ok_or_else(expects)?;
     let (path, attribute) = (path.trim(), attribute.trim());
     if path.is_empty() || attribute.is_empty() {
@@ -623,9 +603,7 @@ fn parse_prost_path(key: &str, value: Option<&str>) -> Result<String, String> {
 /// mis-split item.
 fn check_prost_path(key: &str, path: &str) -> Result<(), String> {
     if path.contains(char::is_whitespace) {
-        return Err(format!(
-            "parameter {key:?}: path {path:?} must not contain whitespace"
-        ));
+        return Err(param::path_whitespace(key, path));
     }
     Ok(())
 }
@@ -637,9 +615,7 @@ fn check_prost_path(key: &str, path: &str) -> Result<(), String> {
 /// Parsed with `Attribute::parse_outer` over the whole value rather than as the prefix of a
 /// dummy item, so trailing tokens (`#[x] pub`) and inner attributes are refused too.
 fn check_attribute(key: &str, attribute: &str) -> Result<(), String> {
-    let invalid = |reason: &dyn std::fmt::Display| {
-        format!("parameter {key:?}: attribute {attribute:?} is not valid Rust: {reason}")
-    };
+    let invalid = |reason: &dyn std::fmt::Display| param::attribute_invalid(key, attribute, reason);
     let attributes = syn::parse::Parser::parse_str(syn::Attribute::parse_outer, attribute)
         .map_err(|error| invalid(&error))?;
     // Only comments (`// x`) parse as zero attributes.
