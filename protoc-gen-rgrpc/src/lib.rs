@@ -71,6 +71,7 @@ pub use messages::quiet_prost_panics;
 mod model;
 mod names;
 mod params;
+pub use params::Parameters;
 mod prost_docs;
 mod render;
 mod request;
@@ -101,7 +102,25 @@ pub fn parameter_table() -> String {
 
 /// Generates the response to `request`: every file, or an error and no file.
 pub fn generate(request: &CodeGeneratorRequest) -> CodeGeneratorResponse {
-    let (file, error) = match generate_files(request) {
+    respond(Params::parse(request.parameter()), request)
+}
+
+/// [`generate`] with typed `parameters` in place of the request's parameter string.
+pub(crate) fn generate_with(
+    request: &CodeGeneratorRequest,
+    parameters: &Parameters,
+) -> CodeGeneratorResponse {
+    respond(Params::from_parameters(parameters), request)
+}
+
+fn respond(
+    params: Result<Params, Vec<String>>,
+    request: &CodeGeneratorRequest,
+) -> CodeGeneratorResponse {
+    let files = params
+        .map_err(|errors| Errors::from_iter(errors.iter().map(|e| error::invalid_parameter(e))))
+        .and_then(|params| generate_files(request, &params));
+    let (file, error) = match files {
         Ok(files) => (files, None),
         Err(errors) => (Vec::new(), Some(errors.to_string())),
     };
@@ -114,13 +133,11 @@ pub fn generate(request: &CodeGeneratorRequest) -> CodeGeneratorResponse {
     }
 }
 
-fn generate_files(request: &CodeGeneratorRequest) -> Result<Vec<File>, Errors> {
-    let params = Params::parse(request.parameter())
-        .map_err(|errors| Errors::from_iter(errors.iter().map(|e| error::invalid_parameter(e))))?;
-    let request = Request::new(request, &params)?;
-    let packages = model::build(&request, &params)?;
+fn generate_files(request: &CodeGeneratorRequest, params: &Params) -> Result<Vec<File>, Errors> {
+    let request = Request::new(request, params)?;
+    let packages = model::build(&request, params)?;
     let messages = if params.messages {
-        messages::generate(&request, &params)?
+        messages::generate(&request, params)?
     } else {
         Default::default()
     };
@@ -129,7 +146,7 @@ fn generate_files(request: &CodeGeneratorRequest) -> Result<Vec<File>, Errors> {
     // (proto package, file name) of every package file, for the include file.
     let mut written: Vec<(String, String)> = Vec::new();
     let mut errors = Errors::default();
-    for rendered in render_packages(&params, &messages, &packages) {
+    for rendered in render_packages(params, &messages, &packages) {
         match rendered {
             Rendered::Nothing => {}
             Rendered::File { package, file } => {

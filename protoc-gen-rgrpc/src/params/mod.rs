@@ -44,6 +44,10 @@
 //! through verbatim, so only the shell needs quoting:
 //! `--rgrpc_opt='type_attribute=.=#[derive(serde::Serialize\, serde::Deserialize)]'`.
 
+mod settings;
+
+pub use self::settings::Parameters;
+use self::settings::{Entry, Setting};
 use crate::error::param;
 use crate::rust::RustPath;
 
@@ -321,44 +325,47 @@ impl Params {
     /// is whitespace around each half of a `path=value` value; whitespace inside a value
     /// (an attribute's) is kept.
     pub(crate) fn parse(s: &str) -> Result<Params, Vec<String>> {
+        Self::from_parameters(&Parameters::new().raw(s))
+    }
+
+    /// Checks `parameters` in order, typed settings exactly as the same items written in a
+    /// parameter string, collecting every error.
+    pub(crate) fn from_parameters(parameters: &Parameters) -> Result<Params, Vec<String>> {
         let mut params = Params::default();
         let mut errors = Vec::new();
-        // One flag per KNOWN entry, so each key's duplicate error is reported once.
-        let mut seen = [false; KNOWN.len()];
-        let mut reported_duplicate = [false; KNOWN.len()];
-
-        for item in split_params(s) {
-            let item = item.trim();
-            if item.is_empty() {
-                continue;
-            }
-            let (key, value) = match item.split_once('=') {
-                Some((key, value)) => (key.trim(), Some(value.trim())),
-                None => (item, None),
-            };
-            let Some((index, Parameter { occurs, .. })) = KNOWN
-                .iter()
-                .enumerate()
-                .find(|(_, known)| known.name == key)
-            else {
-                errors.push(unknown(key));
-                continue;
-            };
-            if *occurs == Occurs::Once {
-                if seen[index] {
-                    if !reported_duplicate[index] {
-                        errors.push(param::repeated(key));
-                        reported_duplicate[index] = true;
+        let mut occurrences = Occurrences::default();
+        for entry in &parameters.entries {
+            match entry {
+                Entry::Setting(setting) => {
+                    occurrences.note(setting.key(), &mut errors);
+                    if let Err(error) = params.apply(setting) {
+                        errors.push(error);
                     }
-                } else {
-                    seen[index] = true;
+                }
+                Entry::Raw(raw) => {
+                    for item in split_params(raw) {
+                        let item = item.trim();
+                        if item.is_empty() {
+                            continue;
+                        }
+                        let (key, value) = match item.split_once('=') {
+                            Some((key, value)) => (key.trim(), Some(value.trim())),
+                            None => (item, None),
+                        };
+                        if !KNOWN.iter().any(|known| known.name == key) {
+                            errors.push(unknown(key));
+                            continue;
+                        }
+                        occurrences.note(key, &mut errors);
+                        let applied = Setting::from_item(key, value)
+                            .and_then(|setting| params.apply(&setting));
+                        if let Err(error) = applied {
+                            errors.push(error);
+                        }
+                    }
                 }
             }
-            if let Err(error) = params.apply(key, value) {
-                errors.push(error);
-            }
         }
-
         if errors.is_empty() {
             Ok(params)
         } else {
@@ -366,17 +373,20 @@ impl Params {
         }
     }
 
-    /// Set one known key, or add to a repeatable key's list. `value` is `None` for a bare key.
-    fn apply(&mut self, key: &str, value: Option<&str>) -> Result<(), String> {
-        match key {
-            "client" => self.client = parse_bool(key, value)?,
-            "server" => self.server = parse_bool(key, value)?,
-            "blocking" => self.blocking = parse_bool(key, value)?,
-            "messages" => self.messages = parse_bool(key, value)?,
-            "runtime_path" => self.runtime_path = parse_runtime_path(key, value)?,
-            "include_file" => self.include_file = Some(parse_include_file(key, value)?),
-            "extern_path" => {
-                let mapping = parse_extern_path(key, value)?;
+    /// Sets one setting, or adds to a repeatable key's list, after checking its value.
+    fn apply(&mut self, setting: &Setting) -> Result<(), String> {
+        let key = setting.key();
+        match setting {
+            Setting::Client(on) => self.client = *on,
+            Setting::Server(on) => self.server = *on,
+            Setting::Blocking(on) => self.blocking = *on,
+            Setting::Messages(on) => self.messages = *on,
+            Setting::RuntimePath(value) => self.runtime_path = parse_runtime_path(key, value)?,
+            Setting::IncludeFile(value) => {
+                self.include_file = Some(parse_include_file(key, value)?);
+            }
+            Setting::ExternPath { proto, rust } => {
+                let mapping = parse_extern_path(key, proto, rust)?;
                 // The repeat is still recorded (the result is discarded on error anyway), so
                 // that a third mention finds two earlier ones and is not reported again.
                 let proto = &mapping.proto;
@@ -387,39 +397,108 @@ impl Params {
                     return Err(error);
                 }
             }
-            "type_attribute" => {
-                let (path, attribute) = parse_path_attribute(key, value)?;
+            Setting::TypeAttribute { path, attribute } => {
+                let (path, attribute) = parse_path_attribute(key, path, attribute)?;
                 self.prost
                     .push(ProstOption::TypeAttribute { path, attribute });
             }
-            "field_attribute" => {
-                let (path, attribute) = parse_path_attribute(key, value)?;
+            Setting::FieldAttribute { path, attribute } => {
+                let (path, attribute) = parse_path_attribute(key, path, attribute)?;
                 self.prost
                     .push(ProstOption::FieldAttribute { path, attribute });
             }
-            "message_attribute" => {
-                let (path, attribute) = parse_path_attribute(key, value)?;
+            Setting::MessageAttribute { path, attribute } => {
+                let (path, attribute) = parse_path_attribute(key, path, attribute)?;
                 self.prost
                     .push(ProstOption::MessageAttribute { path, attribute });
             }
-            "enum_attribute" => {
-                let (path, attribute) = parse_path_attribute(key, value)?;
+            Setting::EnumAttribute { path, attribute } => {
+                let (path, attribute) = parse_path_attribute(key, path, attribute)?;
                 self.prost
                     .push(ProstOption::EnumAttribute { path, attribute });
             }
-            "btree_map" => self
+            Setting::BTreeMap(path) => self
                 .prost
-                .push(ProstOption::BTreeMap(parse_prost_path(key, value)?)),
-            "bytes" => self
+                .push(ProstOption::BTreeMap(parse_prost_path(key, path)?)),
+            Setting::Bytes(path) => self
                 .prost
-                .push(ProstOption::Bytes(parse_prost_path(key, value)?)),
-            "boxed" => self
+                .push(ProstOption::Bytes(parse_prost_path(key, path)?)),
+            Setting::Boxed(path) => self
                 .prost
-                .push(ProstOption::Boxed(parse_prost_path(key, value)?)),
-            // Unreachable while KNOWN and this match agree; a test checks they do.
-            _ => return Err(unknown(key)),
+                .push(ProstOption::Boxed(parse_prost_path(key, path)?)),
         }
         Ok(())
+    }
+}
+
+/// Which keys of [`Occurs::Once`] were seen, so a second mention is an error, reported
+/// once per key.
+#[derive(Default)]
+struct Occurrences {
+    seen: [bool; KNOWN.len()],
+    reported: [bool; KNOWN.len()],
+}
+
+impl Occurrences {
+    fn note(&mut self, key: &str, errors: &mut Vec<String>) {
+        let Some(index) = KNOWN.iter().position(|known| known.name == key) else {
+            return;
+        };
+        if KNOWN[index].occurs == Occurs::Many {
+            return;
+        }
+        if !self.seen[index] {
+            self.seen[index] = true;
+        } else if !self.reported[index] {
+            errors.push(param::repeated(key));
+            self.reported[index] = true;
+        }
+    }
+}
+
+impl Setting {
+    /// The setting an item `key=value` of a parameter string names (`value` is `None` for
+    /// a bare key), or what is wrong with its form; its value is checked when applied.
+    fn from_item(key: &str, value: Option<&str>) -> Result<Setting, String> {
+        let pair = |expects: fn(&str, &str) -> String| {
+            let value = needs_value(key, value)?;
+            let (left, right) = value.split_once('=').ok_or_else(|| expects(key, value))?;
+            Ok::<_, String>((left.to_owned(), right.to_owned()))
+        };
+        let attribute = || pair(param::not_path_attribute);
+        Ok(match key {
+            "client" => Setting::Client(parse_bool(key, value)?),
+            "server" => Setting::Server(parse_bool(key, value)?),
+            "blocking" => Setting::Blocking(parse_bool(key, value)?),
+            "messages" => Setting::Messages(parse_bool(key, value)?),
+            "runtime_path" => Setting::RuntimePath(needs_value(key, value)?.to_owned()),
+            "include_file" => Setting::IncludeFile(needs_value(key, value)?.to_owned()),
+            "extern_path" => {
+                let (proto, rust) = pair(param::not_extern_path)?;
+                Setting::ExternPath { proto, rust }
+            }
+            "type_attribute" => {
+                let (path, attribute) = attribute()?;
+                Setting::TypeAttribute { path, attribute }
+            }
+            "field_attribute" => {
+                let (path, attribute) = attribute()?;
+                Setting::FieldAttribute { path, attribute }
+            }
+            "message_attribute" => {
+                let (path, attribute) = attribute()?;
+                Setting::MessageAttribute { path, attribute }
+            }
+            "enum_attribute" => {
+                let (path, attribute) = attribute()?;
+                Setting::EnumAttribute { path, attribute }
+            }
+            "btree_map" => Setting::BTreeMap(needs_value(key, value)?.to_owned()),
+            "bytes" => Setting::Bytes(needs_value(key, value)?.to_owned()),
+            "boxed" => Setting::Boxed(needs_value(key, value)?.to_owned()),
+            // Unreachable while KNOWN and this match agree; a test checks they do.
+            _ => return Err(unknown(key)),
+        })
     }
 }
 
@@ -478,8 +557,8 @@ fn parse_bool(key: &str, value: Option<&str>) -> Result<bool, String> {
 /// Absolute means a leading `::` (an extern crate) or a first segment `crate`, because the
 /// generated code is included in arbitrary modules where a relative path would resolve
 /// differently. Generic arguments and keyword segments (`self`, `super`, `gen` …) are refused.
-fn parse_runtime_path(key: &str, value: Option<&str>) -> Result<RustPath, String> {
-    let value = needs_value(key, value)?;
+fn parse_runtime_path(key: &str, value: &str) -> Result<RustPath, String> {
+    let value = needs_value(key, Some(value.trim()))?;
     let invalid = || param::not_absolute_path(key, value);
     let path =
         syn::parse::Parser::parse_str(syn::Path::parse_mod_style, value).map_err(|_| invalid())?;
@@ -509,8 +588,8 @@ fn parse_runtime_path(key: &str, value: Option<&str>) -> Result<RustPath, String
 /// outside the output directory) plus the extension, because the file is Rust meant for
 /// `include!`. Checking here turns protoc's late, generic refusal into an error naming the
 /// parameter.
-fn parse_include_file(key: &str, value: Option<&str>) -> Result<String, String> {
-    let value = needs_value(key, value)?;
+fn parse_include_file(key: &str, value: &str) -> Result<String, String> {
+    let value = needs_value(key, Some(value.trim()))?;
     // Checked first: on Windows `a\..\b.rs` would escape, and its segments look fine.
     if value.contains('\\') {
         return Err(param::not_slash_separated(key, value));
@@ -534,14 +613,11 @@ fn parse_include_file(key: &str, value: Option<&str>) -> Result<String, String> 
 /// is matched against descriptor type names, which always are; a relative or misspelled path
 /// would silently match nothing. The Rust path must parse as a `syn::Path` because it is
 /// spliced into generated code.
-fn parse_extern_path(key: &str, value: Option<&str>) -> Result<ExternPath, String> {
-    let value = needs_value(key, value)?;
-    let expects = || param::not_extern_path(key, value);
-    let (proto, rust) = value.split_once('=').ok_or_else(expects)?;
-    let (proto, rust) = (proto.trim(), rust.trim());
-    if proto.is_empty() || rust.is_empty() {
-        return Err(expects());
-    }
+fn parse_extern_path(key: &str, proto: &str, rust: &str) -> Result<ExternPath, String> {
+    let (proto, rust) = match (proto.trim(), rust.trim()) {
+        ("", _) | (_, "") => return Err(param::not_extern_path(key, &format!("{proto}={rust}"))),
+        halves => halves,
+    };
     let Some(relative) = proto.strip_prefix('.') else {
         return Err(param::proto_path_relative(key, proto));
     };
@@ -578,22 +654,28 @@ fn is_proto_identifier(s: &str) -> bool {
 /// `PATH=ATTR` for the `*_attribute` keys, each half trimmed (whitespace inside the attribute
 /// is kept). Split at the first `=`: paths never contain one, attributes often do
 /// (`#[serde(rename = "x")]`).
-fn parse_path_attribute(key: &str, value: Option<&str>) -> Result<(String, String), String> {
-    let value = needs_value(key, value)?;
-    let expects = || param::not_path_attribute(key, value);
-    let (path, attribute) = value.split_once('=').ok_or_else(expects)?;
-    let (path, attribute) = (path.trim(), attribute.trim());
-    if path.is_empty() || attribute.is_empty() {
-        return Err(expects());
-    }
+fn parse_path_attribute(
+    key: &str,
+    path: &str,
+    attribute: &str,
+) -> Result<(String, String), String> {
+    let (path, attribute) = match (path.trim(), attribute.trim()) {
+        ("", _) | (_, "") => {
+            return Err(param::not_path_attribute(
+                key,
+                &format!("{path}={attribute}"),
+            ));
+        }
+        halves => halves,
+    };
     check_prost_path(key, path)?;
     check_attribute(key, attribute)?;
     Ok((path.to_owned(), attribute.to_owned()))
 }
 
 /// The `PATH` of `btree_map`, `bytes` and `boxed`.
-fn parse_prost_path(key: &str, value: Option<&str>) -> Result<String, String> {
-    let path = needs_value(key, value)?;
+fn parse_prost_path(key: &str, path: &str) -> Result<String, String> {
+    let path = needs_value(key, Some(path.trim()))?;
     check_prost_path(key, path)?;
     Ok(path.to_owned())
 }
@@ -689,14 +771,14 @@ mod tests {
     #[test]
     fn the_readme_and_the_library_docs_show_the_parameter_table() {
         let table = markdown_table();
-        let readme = include_str!("../../README.md");
+        let readme = include_str!("../../../README.md");
         assert!(
             readme.contains(&table),
             "README.md's parameter table differs from params::KNOWN; it should read:\n{table}"
         );
         let documented: String = table.lines().map(|line| format!("//! {line}\n")).collect();
         assert!(
-            include_str!("lib.rs").contains(&documented),
+            include_str!("../lib.rs").contains(&documented),
             "lib.rs's parameter table differs from params::KNOWN; it should read:\n{documented}"
         );
         for p in KNOWN {
@@ -716,11 +798,13 @@ mod tests {
                 Params::parse(&first).is_ok(),
                 "{key} is in KNOWN but not handled"
             );
-            let mut params = Params::default();
-            assert_ne!(
-                params.apply(key, Some("")),
-                Err(unknown(key)),
-                "{key} is in KNOWN but apply() does not handle it"
+            let value = first.split_once('=').map(|(_, value)| value);
+            let setting = Setting::from_item(key, value)
+                .unwrap_or_else(|error| panic!("{key} is in KNOWN but has no setting: {error}"));
+            assert_eq!(
+                setting.key(),
+                *key,
+                "the setting of {key} names another key"
             );
             let twice = Params::parse(&format!("{first},{second}"));
             match occurs {
@@ -731,6 +815,34 @@ mod tests {
                 Occurs::Many => assert!(twice.is_ok(), "{key} should be repeatable: {twice:?}"),
             }
         }
+    }
+
+    #[test]
+    fn typed_settings_are_checked_as_the_same_items_written_out() {
+        let typed = Parameters::new()
+            .client(false)
+            .raw("btree_map=.,client=true")
+            .runtime_path(" ::my::rgrpc ")
+            .extern_path(".a", "::a")
+            .extern_path(".a", "::b")
+            .type_attribute(".", "#[derive(Hash, Eq)]")
+            .field_attribute("", "#[x]")
+            .include_file("x");
+        let written = typed.to_string();
+        assert_eq!(
+            Params::from_parameters(&typed),
+            Params::parse(&written),
+            "{written}"
+        );
+        assert_eq!(
+            Params::from_parameters(&typed).unwrap_err(),
+            [
+                r#"parameter "client" given more than once"#,
+                r#"parameter "extern_path" maps ".a" twice"#,
+                r#"parameter "field_attribute" expects path=#[attribute], got "=#[x]""#,
+                r#"parameter "include_file" expects a file name ending in ".rs", got "x""#,
+            ]
+        );
     }
 
     #[test]
