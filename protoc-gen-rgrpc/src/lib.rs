@@ -17,7 +17,8 @@
 //! protoc-gen-rgrpc compile -I proto --opt server=false --out src/generated proto/hello.proto
 //! ```
 //!
-//! From Rust (a build script, a tool), [`compile::run`] and [`compile::write`] do the same.
+//! From Rust (a build script, a tool), [`compile::run`] and [`compile::write`] do the same, with
+//! typed [`Parameters`].
 //!
 //! # Output
 //!

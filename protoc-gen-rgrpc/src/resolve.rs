@@ -155,18 +155,10 @@ pub(crate) fn builtin_externs_in_force(
 mod tests {
     use super::*;
 
-    fn runtime(path: &str) -> RustPath {
-        RustPath::from_syn(&syn::parse_str(path).unwrap()).unwrap()
-    }
+    use crate::params::externs;
 
-    fn externs(pairs: &[(&str, &str)]) -> Vec<ExternPath> {
-        pairs
-            .iter()
-            .map(|(proto, rust)| ExternPath {
-                proto: (*proto).to_owned(),
-                rust: runtime(rust),
-            })
-            .collect()
+    fn runtime(path: &str) -> RustPath {
+        RustPath::parse(path)
     }
 
     fn rust_type_(fqn: &str, package: &str, rt: &str) -> String {

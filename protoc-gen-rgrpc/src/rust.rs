@@ -126,6 +126,13 @@ impl RustPath {
         })
     }
 
+    /// `source` parsed, for tests; panics on a path [`from_syn`](Self::from_syn) refuses.
+    #[cfg(test)]
+    #[allow(clippy::unwrap_used)]
+    pub(crate) fn parse(source: &str) -> Self {
+        Self::from_syn(&syn::parse_str(source).unwrap()).unwrap()
+    }
+
     /// This path with `ident` appended.
     pub(crate) fn join(mut self, ident: &RustIdent) -> Self {
         self.segments.push(Segment::plain(ident.as_str()));
@@ -235,11 +242,6 @@ impl ToTokens for RustType {
 mod tests {
     use super::*;
 
-    fn parsed(source: &str) -> RustPath {
-        let path: syn::Path = syn::parse_str(source).unwrap();
-        RustPath::from_syn(&path).unwrap()
-    }
-
     #[test]
     fn paths_print_and_quote_as_written() {
         for source in [
@@ -249,7 +251,7 @@ mod tests {
             "::w::Wrapper<u8>",
             "::w::Pair<::a::B, ()>::inner::Thing",
         ] {
-            let path = parsed(source);
+            let path = RustPath::parse(source);
             assert_eq!(path.to_string(), source);
             let written: syn::Path = syn::parse_str(source).unwrap();
             assert_eq!(

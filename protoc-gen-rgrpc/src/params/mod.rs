@@ -1,4 +1,5 @@
-//! Plugin parameters: the protoc `--rgrpc_opt` string parsed into typed settings.
+//! Plugin parameters: the one table of known keys ([`KNOWN`]), and the `--rgrpc_opt` string
+//! or typed [`Parameters`] checked into the settings the generator reads ([`Params`]).
 //!
 //! protoc hands the plugin every `--rgrpc_opt` joined into one string, e.g.
 //! `client=false,server=true,runtime_path=::my::rgrpc`. Parsing is strict (unknown keys,
@@ -272,6 +273,18 @@ pub(crate) struct Params {
 pub(crate) struct ExternPath {
     pub(crate) proto: String,
     pub(crate) rust: RustPath,
+}
+
+/// `(proto path, Rust path)` pairs as extern paths, for tests.
+#[cfg(test)]
+pub(crate) fn externs(pairs: &[(&str, &str)]) -> Vec<ExternPath> {
+    pairs
+        .iter()
+        .map(|(proto, rust)| ExternPath {
+            proto: (*proto).to_owned(),
+            rust: RustPath::parse(rust),
+        })
+        .collect()
 }
 
 /// One prost-build setting from the parameter string; each variant is the
@@ -737,17 +750,7 @@ mod tests {
     }
 
     fn path(rust: &str) -> RustPath {
-        RustPath::from_syn(&syn::parse_str(rust).unwrap()).unwrap()
-    }
-
-    fn externs(pairs: &[(&str, &str)]) -> Vec<ExternPath> {
-        pairs
-            .iter()
-            .map(|(proto, rust)| ExternPath {
-                proto: (*proto).to_owned(),
-                rust: path(rust),
-            })
-            .collect()
+        RustPath::parse(rust)
     }
 
     /// A valid item for each key; a second, different one for repeatable keys.
