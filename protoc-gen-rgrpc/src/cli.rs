@@ -4,6 +4,7 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+use protoc_gen_rgrpc::Parameters;
 use protoc_gen_rgrpc::compile::{self, Options};
 
 pub(crate) const USAGE: &str = "\
@@ -90,7 +91,9 @@ fn parse(args: &[String]) -> Result<Command, String> {
     if options.files.is_empty() {
         return Err("no .proto file given".to_owned());
     }
-    options.parameter = parameters.join(",");
+    options.parameters = parameters
+        .into_iter()
+        .fold(Parameters::new(), Parameters::raw);
     Ok(Command::Compile { options, out })
 }
 
@@ -113,7 +116,7 @@ mod tests {
         let expected = Options {
             includes: ["a", "b", "c", "d"].map(PathBuf::from).to_vec(),
             files: ["f.proto", "-g.proto"].map(PathBuf::from).to_vec(),
-            parameter: "x=1,y".to_owned(),
+            parameters: Parameters::new().raw("x=1").raw("y"),
         };
         assert_eq!(
             parsed,

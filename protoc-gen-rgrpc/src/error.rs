@@ -157,6 +157,86 @@ pub(crate) fn package_left_out(file: &str, dependency: &str, package: &str) -> S
     )
 }
 
+/// The messages about one parameter of `--rgrpc_opt` (`key`), which [`invalid_parameter`]
+/// then prefixes: the parameter first, the offending value quoted.
+pub(crate) mod param {
+    use std::fmt::Display;
+
+    pub(crate) fn unknown(key: &str, known: &[&str]) -> String {
+        format!("unknown parameter {key:?} (known: {})", known.join(", "))
+    }
+
+    pub(crate) fn repeated(key: &str) -> String {
+        format!("parameter {key:?} given more than once")
+    }
+
+    pub(crate) fn needs_value(key: &str) -> String {
+        format!("parameter {key:?} needs a value")
+    }
+
+    pub(crate) fn not_bool(key: &str, value: &str) -> String {
+        format!("parameter {key:?} expects true or false, got {value:?}")
+    }
+
+    pub(crate) fn not_absolute_path(key: &str, value: &str) -> String {
+        format!("parameter {key:?} expects an absolute Rust path such as ::rgrpc, got {value:?}")
+    }
+
+    pub(crate) fn not_slash_separated(key: &str, value: &str) -> String {
+        format!("parameter {key:?} expects \"/\" as the path separator, got {value:?}")
+    }
+
+    pub(crate) fn not_relative(key: &str, value: &str) -> String {
+        format!(
+            "parameter {key:?} expects a relative path without empty, \".\" or \"..\" segments, got {value:?}"
+        )
+    }
+
+    pub(crate) fn not_rs_file(key: &str, value: &str) -> String {
+        format!("parameter {key:?} expects a file name ending in \".rs\", got {value:?}")
+    }
+
+    pub(crate) fn not_extern_path(key: &str, value: &str) -> String {
+        format!("parameter {key:?} expects .proto.path=rust::path, got {value:?}")
+    }
+
+    pub(crate) fn mapped_twice(key: &str, proto: &str) -> String {
+        format!("parameter {key:?} maps {proto:?} twice")
+    }
+
+    pub(crate) fn proto_path_relative(key: &str, proto: &str) -> String {
+        format!("parameter {key:?}: proto path {proto:?} must start with \".\"")
+    }
+
+    pub(crate) fn proto_path_empty_segment(key: &str, proto: &str) -> String {
+        format!("parameter {key:?}: proto path {proto:?} has an empty segment")
+    }
+
+    pub(crate) fn proto_path_bad_segment(key: &str, proto: &str, segment: &str) -> String {
+        format!("parameter {key:?}: proto path {proto:?} has an invalid segment {segment:?}")
+    }
+
+    pub(crate) fn rust_path_invalid(key: &str, rust: &str) -> String {
+        format!("parameter {key:?}: rust path {rust:?} is not a valid Rust path")
+    }
+
+    pub(crate) fn rust_path_generics(key: &str, rust: &str) -> String {
+        format!("parameter {key:?}: rust path {rust:?} has generic arguments other than types")
+    }
+
+    pub(crate) fn not_path_attribute(key: &str, value: &str) -> String {
+        format!("parameter {key:?} expects path=#[attribute], got {value:?}")
+    }
+
+    pub(crate) fn path_whitespace(key: &str, path: &str) -> String {
+        format!("parameter {key:?}: path {path:?} must not contain whitespace")
+    }
+
+    pub(crate) fn attribute_invalid(key: &str, attribute: &str, reason: &dyn Display) -> String {
+        format!("parameter {key:?}: attribute {attribute:?} is not valid Rust: {reason}")
+    }
+}
+
 pub(crate) fn invalid_parameter(message: &str) -> String {
     format!("invalid --rgrpc_opt: {message}")
 }

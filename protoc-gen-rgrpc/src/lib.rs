@@ -17,7 +17,8 @@
 //! protoc-gen-rgrpc compile -I proto --opt server=false --out src/generated proto/hello.proto
 //! ```
 //!
-//! From Rust (a build script, a tool), [`compile::run`] and [`compile::write`] do the same.
+//! From Rust (a build script, a tool), [`compile::run`] and [`compile::write`] do the same, with
+//! typed [`Parameters`].
 //!
 //! # Output
 //!
@@ -62,10 +63,8 @@
 //! written. The plugin never panics on input and never writes part of its output.
 
 pub mod compile;
-mod descriptor;
 mod emit;
 mod error;
-mod hygiene;
 mod include;
 mod locations;
 mod messages;
@@ -73,10 +72,13 @@ pub use messages::quiet_prost_panics;
 mod model;
 mod names;
 mod params;
+pub use params::Parameters;
 mod prost_docs;
 mod render;
+mod request;
 mod resolve;
-mod validate;
+mod rust;
+mod rustdoc;
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 
@@ -86,6 +88,7 @@ use quote::quote;
 
 use crate::error::Errors;
 use crate::params::Params;
+use crate::request::Request;
 
 /// The `--rgrpc_opt` parameters as the usage text lists them: `blocking=BOOL, boxed=PATH, …`.
 pub fn parameter_usage() -> String {
@@ -100,7 +103,25 @@ pub fn parameter_table() -> String {
 
 /// Generates the response to `request`: every file, or an error and no file.
 pub fn generate(request: &CodeGeneratorRequest) -> CodeGeneratorResponse {
-    let (file, error) = match generate_files(request) {
+    respond(Params::parse(request.parameter()), request)
+}
+
+/// [`generate`] with typed `parameters` in place of the request's parameter string.
+pub(crate) fn generate_with(
+    request: &CodeGeneratorRequest,
+    parameters: &Parameters,
+) -> CodeGeneratorResponse {
+    respond(Params::from_parameters(parameters), request)
+}
+
+fn respond(
+    params: Result<Params, Vec<String>>,
+    request: &CodeGeneratorRequest,
+) -> CodeGeneratorResponse {
+    let files = params
+        .map_err(|errors| Errors::from_iter(errors.iter().map(|e| error::invalid_parameter(e))))
+        .and_then(|params| generate_files(request, &params));
+    let (file, error) = match files {
         Ok(files) => (files, None),
         Err(errors) => (Vec::new(), Some(errors.to_string())),
     };
@@ -113,21 +134,11 @@ pub fn generate(request: &CodeGeneratorRequest) -> CodeGeneratorResponse {
     }
 }
 
-fn generate_files(request: &CodeGeneratorRequest) -> Result<Vec<File>, Errors> {
-    let params = Params::parse(request.parameter())
-        .map_err(|errors| Errors::from_iter(errors.iter().map(|e| error::invalid_parameter(e))))?;
-    // Checked here so that bad input is reported once, before any work is shared out.
-    let runtime = runtime_path(&params)?;
-    validate::request(&request.proto_file, &request.file_to_generate)?;
-    let packages = model::build(&request.proto_file, &request.file_to_generate, &params)?;
-
-    let to_generate: Vec<&str> = request
-        .file_to_generate
-        .iter()
-        .map(String::as_str)
-        .collect();
+fn generate_files(request: &CodeGeneratorRequest, params: &Params) -> Result<Vec<File>, Errors> {
+    let request = Request::new(request, params)?;
+    let packages = model::build(&request, params)?;
     let messages = if params.messages {
-        messages::generate(&request.proto_file, &to_generate, &params)?
+        messages::generate(&request, params)?
     } else {
         Default::default()
     };
@@ -136,7 +147,7 @@ fn generate_files(request: &CodeGeneratorRequest) -> Result<Vec<File>, Errors> {
     // (proto package, file name) of every package file, for the include file.
     let mut written: Vec<(String, String)> = Vec::new();
     let mut errors = Errors::default();
-    for rendered in render_packages(request, &params, &messages, &packages, &runtime)? {
+    for rendered in render_packages(params, &messages, &packages) {
         match rendered {
             Rendered::Nothing => {}
             Rendered::File { package, file } => {
@@ -173,61 +184,41 @@ enum Rendered {
 
 /// Renders every package's file, in the model's order, on this thread and up to
 /// [`MAX_WORKERS`]` - 1` helpers: pretty-printing is most of the plugin's time and each file
-/// is independent.
-///
-/// Syntax trees are not `Send`, so each helper builds the model and the runtime path itself
-/// (a small share of the time); all take packages by index from one counter.
+/// is independent. All share the one model and take packages by index from one counter.
 fn render_packages(
-    request: &CodeGeneratorRequest,
     params: &Params,
     messages: &messages::Messages,
     packages: &[model::Package],
-    runtime: &syn::Path,
-) -> Result<Vec<Rendered>, Errors> {
+) -> Vec<Rendered> {
     let helpers = std::thread::available_parallelism()
         .map_or(1, usize::from)
         .min(MAX_WORKERS)
         .min(packages.len())
         .saturating_sub(1);
     let next = AtomicUsize::new(0);
-    let take_turns = |packages: &[model::Package], runtime: &syn::Path| {
+    let take_turns = || {
         let mut done = Vec::new();
         loop {
             let index = next.fetch_add(1, Ordering::Relaxed);
             let Some(package) = packages.get(index) else {
                 return done;
             };
-            done.push((index, render_package(package, params, runtime, messages)));
+            done.push((index, render_package(package, params, messages)));
         }
     };
     let mut done = std::thread::scope(|scope| {
-        let handles: Vec<_> = (0..helpers)
-            .map(|_| {
-                scope.spawn(|| -> Result<_, Errors> {
-                    let runtime = runtime_path(params)?;
-                    let packages =
-                        model::build(&request.proto_file, &request.file_to_generate, params)?;
-                    Ok(take_turns(&packages, &runtime))
-                })
-            })
-            .collect();
-        let mut all = take_turns(packages, runtime);
+        let handles: Vec<_> = (0..helpers).map(|_| scope.spawn(take_turns)).collect();
+        let mut all = take_turns();
         for handle in handles {
             match handle.join() {
-                Ok(part) => all.extend(part?),
+                Ok(part) => all.extend(part),
                 Err(panic) => std::panic::resume_unwind(panic),
             }
         }
-        Ok::<_, Errors>(all)
-    })?;
+        all
+    });
     done.sort_by_key(|(index, _)| *index);
-    Ok(done.into_iter().map(|(_, rendered)| rendered).collect())
-}
-
-/// The parameter `runtime_path` as a path generated code can name.
-fn runtime_path(params: &Params) -> Result<syn::Path, Errors> {
-    syn::parse_str(&params.runtime_path)
-        .map_err(|err| error::invalid_parameter(&format!("runtime_path: {err}")).into())
+    done.into_iter().map(|(_, rendered)| rendered).collect()
 }
 
 /// More threads than this gain nothing measurable on large corpora.
@@ -236,9 +227,9 @@ const MAX_WORKERS: usize = 4;
 fn render_package(
     package: &model::Package,
     params: &Params,
-    runtime: &syn::Path,
     messages: &messages::Messages,
 ) -> Rendered {
+    let runtime = &params.runtime_path;
     let package_messages = messages.of_package(&package.proto_name);
     let mut services = emit::services(&package.services, params, runtime);
     if package_messages.is_none() && services.is_empty() {

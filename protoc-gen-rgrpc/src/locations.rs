@@ -10,14 +10,10 @@ use std::collections::HashSet;
 use prost_types::source_code_info::Location;
 use prost_types::{DescriptorProto, EnumDescriptorProto, FileDescriptorProto};
 
-/// Field numbers of the descriptor messages, as source paths use them.
-const FILE_MESSAGE: i32 = 4;
-const FILE_ENUM: i32 = 5;
-const MESSAGE_FIELD: i32 = 2;
-const MESSAGE_NESTED: i32 = 3;
-const MESSAGE_ENUM: i32 = 4;
-const MESSAGE_ONEOF: i32 = 8;
-const ENUM_VALUE: i32 = 2;
+use crate::request::paths::{
+    ENUM_VALUE, FILE_ENUM, FILE_MESSAGE, MESSAGE_ENUM, MESSAGE_FIELD, MESSAGE_NESTED,
+    MESSAGE_ONEOF, child,
+};
 
 /// Adds an empty location for every element of `file` that has none, if `file` has
 /// source info at all (without any, prost-build looks nothing up).
@@ -27,10 +23,10 @@ pub(crate) fn complete(file: &mut FileDescriptorProto) {
     };
     let mut paths = Vec::new();
     for (index, message) in file.message_type.iter().enumerate() {
-        message_paths(&[FILE_MESSAGE, index_i32(index)], message, &mut paths);
+        message_paths(&child(&[], FILE_MESSAGE, index), message, &mut paths);
     }
     for (index, enumeration) in file.enum_type.iter().enumerate() {
-        enum_paths(&[FILE_ENUM, index_i32(index)], enumeration, &mut paths);
+        enum_paths(&child(&[], FILE_ENUM, index), enumeration, &mut paths);
     }
     let mut present: HashSet<Vec<i32>> = info.location.iter().map(|l| l.path.clone()).collect();
     for path in paths {
@@ -45,31 +41,25 @@ pub(crate) fn complete(file: &mut FileDescriptorProto) {
 
 fn message_paths(path: &[i32], message: &DescriptorProto, paths: &mut Vec<Vec<i32>>) {
     paths.push(path.to_vec());
-    let child = |kind: i32, index: usize| [path, &[kind, index_i32(index)]].concat();
     for index in 0..message.field.len() {
-        paths.push(child(MESSAGE_FIELD, index));
+        paths.push(child(path, MESSAGE_FIELD, index));
     }
     for index in 0..message.oneof_decl.len() {
-        paths.push(child(MESSAGE_ONEOF, index));
+        paths.push(child(path, MESSAGE_ONEOF, index));
     }
     for (index, nested) in message.nested_type.iter().enumerate() {
-        message_paths(&child(MESSAGE_NESTED, index), nested, paths);
+        message_paths(&child(path, MESSAGE_NESTED, index), nested, paths);
     }
     for (index, enumeration) in message.enum_type.iter().enumerate() {
-        enum_paths(&child(MESSAGE_ENUM, index), enumeration, paths);
+        enum_paths(&child(path, MESSAGE_ENUM, index), enumeration, paths);
     }
 }
 
 fn enum_paths(path: &[i32], enumeration: &EnumDescriptorProto, paths: &mut Vec<Vec<i32>>) {
     paths.push(path.to_vec());
     for index in 0..enumeration.value.len() {
-        paths.push([path, &[ENUM_VALUE, index_i32(index)]].concat());
+        paths.push(child(path, ENUM_VALUE, index));
     }
-}
-
-fn index_i32(index: usize) -> i32 {
-    // A descriptor cannot hold 2^31 elements of one kind: protobuf's own limits are lower.
-    i32::try_from(index).unwrap_or(i32::MAX)
 }
 
 #[cfg(test)]

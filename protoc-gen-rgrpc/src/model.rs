@@ -1,16 +1,20 @@
 //! What the emitters work from: packages, services and methods with every Rust name and
 //! type already decided. After `build`, no proto name is resolved or converted again.
+//!
+//! The model is plain data (`Send + Sync`): built once, then read by every rendering
+//! thread.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 
 use prost_types::FileDescriptorProto;
-use syn::{Ident, Type};
 
-use crate::descriptor::{Comments, METHOD_FIELD, SERVICE_FIELD, TypeIndex};
 use crate::error::{self, Errors};
 use crate::names;
 use crate::params::Params;
+use crate::request::paths::{FILE_SERVICE, SERVICE_METHOD, child};
+use crate::request::{Comments, Request};
 use crate::resolve;
+use crate::rust::{RustIdent as Ident, RustType as Type};
 
 /// One output file: a proto package and what it generates.
 pub(crate) struct Package {
@@ -100,37 +104,10 @@ pub(crate) const RESERVED_CLIENT_METHODS: &[&str] = &[
 const ESCAPE_SUFFIX: &str = "_rpc";
 
 /// Builds the model of every package with something to generate.
-pub(crate) fn build(
-    files: &[FileDescriptorProto],
-    to_generate: &[String],
-    params: &Params,
-) -> Result<Vec<Package>, Errors> {
+pub(crate) fn build(request: &Request<'_>, params: &Params) -> Result<Vec<Package>, Errors> {
     let mut errors = Errors::default();
-    let index = TypeIndex::new(files);
-    let by_name: BTreeMap<&str, &FileDescriptorProto> =
-        files.iter().map(|file| (file.name(), file)).collect();
-
-    let generated: BTreeSet<&str> = to_generate.iter().map(String::as_str).collect();
-    let generating: BTreeSet<&str> = generated
-        .iter()
-        .filter_map(|name| by_name.get(name))
-        .map(|file| file.package())
-        .collect();
     let mut packages: BTreeMap<String, Package> = BTreeMap::new();
-    // Sorted, so that the order protoc lists files in never changes the output.
-    let mut wanted: Vec<&String> = to_generate.iter().collect();
-    wanted.sort();
-    wanted.dedup();
-    for name in wanted {
-        let Some(file) = by_name.get(name.as_str()) else {
-            errors.push(error::file_not_in_request(name));
-            continue;
-        };
-        if file.syntax() == "editions" {
-            errors.push(error::editions_unsupported(name));
-            continue;
-        }
-        check_left_out(file, &by_name, &generated, &generating, &mut errors);
+    for &file in request.to_generate() {
         let package = packages
             .entry(file.package().to_owned())
             .or_insert_with(|| Package {
@@ -140,16 +117,15 @@ pub(crate) fn build(
                 sources: Vec::new(),
                 services: Vec::new(),
             });
-        package.sources.push(name.clone());
+        package.sources.push(file.name().to_owned());
         if params.client || params.blocking || params.server {
             let comments = Comments::new(file);
             for (service_index, service) in file.service.iter().enumerate() {
                 let builder = ServiceBuilder {
                     file,
                     comments: &comments,
-                    index: &index,
                     params,
-                    path: vec![SERVICE_FIELD, index_i32(service_index)],
+                    path: child(&[], FILE_SERVICE, service_index),
                 };
                 if let Some(service) = builder.build(service, &mut errors) {
                     package.services.push(service);
@@ -158,56 +134,14 @@ pub(crate) fn build(
         }
     }
     for package in packages.values_mut() {
-        settle_modules(package, files, &mut errors);
+        settle_modules(package, request.files(), &mut errors);
     }
     errors.finish(packages.into_values().collect())
-}
-
-/// One output file holds a whole package, so a package's files are generated together:
-/// a file that `file` depends on, directly or not, must be generated if its package is.
-/// (prost-build, too, must see every message the generated ones reach, and is given the
-/// files of packages not being generated, but not the left-out files of those that are.)
-fn check_left_out(
-    file: &FileDescriptorProto,
-    by_name: &BTreeMap<&str, &FileDescriptorProto>,
-    generated: &BTreeSet<&str>,
-    generating: &BTreeSet<&str>,
-    errors: &mut Errors,
-) {
-    let mut seen: BTreeSet<&str> = BTreeSet::new();
-    let mut pending: Vec<&str> = file.dependency.iter().map(String::as_str).collect();
-    while let Some(name) = pending.pop() {
-        if !seen.insert(name) {
-            continue;
-        }
-        let Some(dependency) = by_name.get(name) else {
-            continue;
-        };
-        pending.extend(dependency.dependency.iter().map(String::as_str));
-        if generated.contains(name) || !generating.contains(dependency.package()) {
-            continue;
-        }
-        if file.dependency.iter().any(|d| d == name) && dependency.package() == file.package() {
-            errors.push(error::package_split(file.name(), name, file.package()));
-        } else {
-            errors.push(error::package_left_out(
-                file.name(),
-                name,
-                dependency.package(),
-            ));
-        }
-    }
-}
-
-fn index_i32(index: usize) -> i32 {
-    // A descriptor cannot hold 2^31 services or methods: protoc's own limits are far lower.
-    i32::try_from(index).unwrap_or(i32::MAX)
 }
 
 struct ServiceBuilder<'a> {
     file: &'a FileDescriptorProto,
     comments: &'a Comments<'a>,
-    index: &'a TypeIndex,
     params: &'a Params,
     path: Vec<i32>,
 }
@@ -236,7 +170,7 @@ impl ServiceBuilder<'_> {
             names::derived(&snake, "_server"),
         ]
         .map(|name| {
-            names::ident(&name).map_err(|problem| error::bad_ident(file, &element, &problem))
+            Ident::new(&name).map_err(|problem| error::bad_ident(file, &element, &problem))
         });
         let [
             trait_ident,
@@ -250,8 +184,7 @@ impl ServiceBuilder<'_> {
 
         let mut methods: Vec<Method> = Vec::new();
         for (method_index, method) in service.method.iter().enumerate() {
-            let mut path = self.path.clone();
-            path.extend([METHOD_FIELD, index_i32(method_index)]);
+            let path = child(&self.path, SERVICE_METHOD, method_index);
             match self.method(&full_name, method, &path) {
                 Ok(method) => {
                     if let Some(earlier) = methods.iter().find(|m| m.ident == method.ident) {
@@ -296,7 +229,7 @@ impl ServiceBuilder<'_> {
         if RESERVED_CLIENT_METHODS.contains(&names::unescape(&snake)) {
             snake = names::derived(&snake, ESCAPE_SUFFIX);
         }
-        let ident = names::ident(&snake)
+        let ident = Ident::new(&snake)
             .map_err(|problem| error::bad_ident(file, &format!("rpc {element}"), &problem))?;
         let input = self.resolve(&element, method.input_type())?;
         let output = self.resolve(&element, method.output_type())?;
@@ -316,25 +249,15 @@ impl ServiceBuilder<'_> {
         })
     }
 
+    /// The Rust type of `fqn`, which the request stage found defined (or well-known).
     fn resolve(&self, element: &str, fqn: &str) -> Result<Type, String> {
-        let file = self.file.name();
-        let well_known = fqn.starts_with(".google.protobuf.");
-        if !well_known && !self.index.contains(fqn) {
-            return Err(error::unknown_type(file, element, fqn));
-        }
-        let source = resolve::rust_type(
+        resolve::rust_type(
             fqn,
             self.file.package(),
             &self.params.runtime_path,
             &self.params.extern_paths,
-        );
-        syn::parse_str(&source).map_err(|err| {
-            error::bad_ident(
-                file,
-                &format!("rpc {element}"),
-                &format!("type {fqn:?} → `{source}`: {err}"),
-            )
-        })
+        )
+        .map_err(|problem| error::bad_ident(self.file.name(), &format!("rpc {element}"), &problem))
     }
 }
 
@@ -400,7 +323,7 @@ fn settle_modules(package: &mut Package, files: &[FileDescriptorProto], errors: 
                 errors.push(message);
                 continue;
             }
-            match names::ident(&name) {
+            match Ident::new(&name) {
                 Ok(ident) => *module = ident,
                 Err(problem) => {
                     errors.push(error::bad_ident(&source, &service.full_name, &problem));

@@ -7,21 +7,28 @@
 //! and `extern_path` mappings are applied exactly as prost-build applies them.
 
 use crate::names::{to_snake, to_upper_camel};
+use crate::params::ExternPath;
+use crate::rust::{RustIdent, RustPath, RustType};
 
-/// Resolves `fqn` (`.pkg.Msg`) to Rust source for a type, seen from a module one level
-/// below the module of `package` (a generated `<service>_client`/`_server` module).
-/// `externs` are the user's `extern_path` mappings (proto path → Rust path).
+/// Resolves `fqn` (`.pkg.Msg`) to a Rust type, seen from a module one level below the
+/// module of `package` (a generated `<service>_client`/`_server` module). `externs` are the
+/// user's `extern_path` mappings; `runtime` roots the well-known types. Fails, naming the
+/// name, only if a proto name has no identifier form.
 pub(crate) fn rust_type(
     fqn: &str,
     package: &str,
-    runtime: &str,
-    externs: &[(String, String)],
-) -> String {
-    if let Some(external) = extern_type(fqn, externs) {
-        return external;
+    runtime: &RustPath,
+    externs: &[ExternPath],
+) -> Result<RustType, String> {
+    if let Some(external) = extern_type(fqn, externs.iter().map(|e| (e.proto.as_str(), &e.rust)))? {
+        return Ok(RustType::Path(external));
     }
-    if let Some(well_known) = extern_type(fqn, &builtin_externs(runtime)) {
-        return well_known;
+    let builtins = builtin_externs(runtime);
+    if let Some((_, well_known)) = builtins.iter().find(|(proto, _)| *proto == fqn) {
+        return Ok(well_known.clone());
+    }
+    if let Some(prost_type) = extern_type(fqn, [(PROST_TYPES_PROTO, &prost_types(runtime))])? {
+        return Ok(RustType::Path(prost_type));
     }
     let mut local = package.split('.').filter(|s| !s.is_empty()).peekable();
     let mut target = fqn.trim_start_matches('.').split('.').collect::<Vec<_>>();
@@ -33,62 +40,92 @@ pub(crate) fn rust_type(
         local.next();
         target.next();
     }
-    std::iter::once("super".to_owned())
-        .chain(local.map(|_| "super".to_owned()))
-        .chain(target.map(to_snake))
-        .chain(std::iter::once(to_upper_camel(type_name)))
-        .collect::<Vec<_>>()
-        .join("::")
+    let mut path = RustPath::super_();
+    for _ in local {
+        path = path.join_path(&RustPath::super_());
+    }
+    for module in target {
+        path = path.join(&ident(fqn, &to_snake(module))?);
+    }
+    Ok(RustType::Path(
+        path.join(&ident(fqn, &to_upper_camel(type_name))?),
+    ))
 }
 
-/// The Rust path of `fqn` under a user's `extern_path`, as prost-build's `ExternPaths`
-/// computes it: an exact mapping wins, else the longest mapped prefix, with the segments
-/// after it snake_cased (modules) and the last one UpperCamelCased (the type).
-fn extern_type(fqn: &str, externs: &[(String, String)]) -> Option<String> {
-    if let Some((_, rust)) = externs.iter().find(|(proto, _)| proto == fqn) {
-        return Some(rust.clone());
+/// `name` as an identifier, or the problem with it, naming the type it is part of.
+fn ident(fqn: &str, name: &str) -> Result<RustIdent, String> {
+    RustIdent::new(name).map_err(|problem| format!("type {fqn:?}: {problem}"))
+}
+
+/// The Rust path of `fqn` under one of `externs` (proto path, Rust path), as prost-build's
+/// `ExternPaths` computes it: an exact mapping wins, else the longest mapped prefix, with
+/// the segments after it snake_cased (modules) and the last one UpperCamelCased (the type).
+fn extern_type<'a>(
+    fqn: &str,
+    externs: impl IntoIterator<Item = (&'a str, &'a RustPath)> + Clone,
+) -> Result<Option<RustPath>, String> {
+    let find = |proto_path: &str| {
+        externs
+            .clone()
+            .into_iter()
+            .find(|(proto, _)| *proto == proto_path)
+            .map(|(_, rust)| rust.clone())
+    };
+    if let Some(rust) = find(fqn) {
+        return Ok(Some(rust));
     }
     for (split, _) in fqn.rmatch_indices('.') {
-        let prefix = &fqn[..split];
-        let Some((_, rust)) = externs.iter().find(|(proto, _)| proto == prefix) else {
+        let Some(mut path) = find(&fqn[..split]) else {
             continue;
         };
         let mut rest: Vec<&str> = fqn[split + 1..].split('.').collect();
         let type_name = rest.pop().unwrap_or_default();
-        let path = std::iter::once(rust.clone())
-            .chain(rest.into_iter().map(to_snake))
-            .chain(std::iter::once(to_upper_camel(type_name)));
-        return Some(path.collect::<Vec<_>>().join("::"));
+        for module in rest {
+            path = path.join(&ident(fqn, &to_snake(module))?);
+        }
+        return Ok(Some(path.join(&ident(fqn, &to_upper_camel(type_name))?)));
     }
-    None
+    Ok(None)
+}
+
+/// The proto package prost-build maps to `prost_types` as a whole.
+const PROST_TYPES_PROTO: &str = ".google.protobuf";
+
+/// `<runtime>::prost_types`.
+fn prost_types(runtime: &RustPath) -> RustPath {
+    runtime
+        .clone()
+        .join_path(&RustPath::relative(&["prost_types"]))
 }
 
 /// prost-build's built-in extern paths (its `ExternPaths` defaults), rooted at the
 /// runtime's re-exports: `google.protobuf` is `prost_types`, except `Empty` and the
-/// wrappers, which are Rust types.
-pub(crate) fn builtin_externs(runtime: &str) -> Vec<(String, String)> {
-    [
-        (".google.protobuf", format!("{runtime}::prost_types")),
-        (".google.protobuf.BoolValue", "bool".to_owned()),
+/// wrappers, which are Rust types. The first entry maps the package as a whole.
+pub(crate) fn builtin_externs(runtime: &RustPath) -> Vec<(&'static str, RustType)> {
+    let alloc = |module: &'static str, name: &'static str, args: Vec<RustType>| {
+        let path = RustPath::relative(&["prost", "alloc", module, name]);
+        RustType::Path(runtime.clone().join_path(&path).with_args(args))
+    };
+    let primitive = |name| RustType::Path(RustPath::primitive(name));
+    vec![
+        (PROST_TYPES_PROTO, RustType::Path(prost_types(runtime))),
+        (".google.protobuf.BoolValue", primitive("bool")),
         (
             ".google.protobuf.BytesValue",
-            format!("{runtime}::prost::alloc::vec::Vec<u8>"),
+            alloc("vec", "Vec", vec![primitive("u8")]),
         ),
-        (".google.protobuf.DoubleValue", "f64".to_owned()),
-        (".google.protobuf.Empty", "()".to_owned()),
-        (".google.protobuf.FloatValue", "f32".to_owned()),
-        (".google.protobuf.Int32Value", "i32".to_owned()),
-        (".google.protobuf.Int64Value", "i64".to_owned()),
+        (".google.protobuf.DoubleValue", primitive("f64")),
+        (".google.protobuf.Empty", RustType::Unit),
+        (".google.protobuf.FloatValue", primitive("f32")),
+        (".google.protobuf.Int32Value", primitive("i32")),
+        (".google.protobuf.Int64Value", primitive("i64")),
         (
             ".google.protobuf.StringValue",
-            format!("{runtime}::prost::alloc::string::String"),
+            alloc("string", "String", Vec::new()),
         ),
-        (".google.protobuf.UInt32Value", "u32".to_owned()),
-        (".google.protobuf.UInt64Value", "u64".to_owned()),
+        (".google.protobuf.UInt32Value", primitive("u32")),
+        (".google.protobuf.UInt64Value", primitive("u64")),
     ]
-    .into_iter()
-    .map(|(proto, rust)| (proto.to_owned(), rust))
-    .collect()
 }
 
 /// The built-in extern paths that the user's `externs` leave in force: those no user
@@ -97,11 +134,11 @@ pub(crate) fn builtin_externs(runtime: &str) -> Vec<(String, String)> {
 /// resolve every type the same way, where its defaults would clash with a user mapping
 /// such as `.google.protobuf=::pbjson_types` ("duplicate extern Protobuf path").
 pub(crate) fn builtin_externs_in_force(
-    runtime: &str,
-    externs: &[(String, String)],
-) -> Vec<(String, String)> {
+    runtime: &RustPath,
+    externs: &[ExternPath],
+) -> Vec<(&'static str, RustType)> {
     let covered = |builtin: &str| {
-        externs.iter().any(|(proto, _)| {
+        externs.iter().any(|ExternPath { proto, .. }| {
             builtin == proto
                 || builtin
                     .strip_prefix(proto.as_str())
@@ -118,18 +155,30 @@ pub(crate) fn builtin_externs_in_force(
 mod tests {
     use super::*;
 
-    fn rust_type_(fqn: &str, package: &str, runtime: &str) -> String {
-        rust_type(fqn, package, runtime, &[])
+    use crate::params::externs;
+
+    fn runtime(path: &str) -> RustPath {
+        RustPath::parse(path)
+    }
+
+    fn rust_type_(fqn: &str, package: &str, rt: &str) -> String {
+        rust_type(fqn, package, &runtime(rt), &[])
+            .unwrap()
+            .to_string()
     }
 
     #[test]
     fn extern_paths_map_exact_names_and_prefixes_like_prost() {
-        let externs = [
-            (".other.v1".to_owned(), "::other_crate::v1".to_owned()),
-            (".other.v1.Special".to_owned(), "crate::Special".to_owned()),
-            (".google.protobuf".to_owned(), "::pbjson_types".to_owned()),
-        ];
-        let resolve = |fqn| rust_type(fqn, "mine", "::rgrpc", &externs);
+        let externs = externs(&[
+            (".other.v1", "::other_crate::v1"),
+            (".other.v1.Special", "crate::Special"),
+            (".google.protobuf", "::pbjson_types"),
+        ]);
+        let resolve = |fqn| {
+            rust_type(fqn, "mine", &runtime("::rgrpc"), &externs)
+                .unwrap()
+                .to_string()
+        };
         assert_eq!(resolve(".other.v1.Thing"), "::other_crate::v1::Thing");
         assert_eq!(
             resolve(".other.v1.Outer.Inner"),
@@ -145,13 +194,15 @@ mod tests {
     }
 
     #[test]
+    fn a_name_without_an_identifier_form_is_an_error_naming_the_type() {
+        let error = rust_type(".pkg.\u{b2}", "pkg", &runtime("::rgrpc"), &[]).unwrap_err();
+        assert!(error.starts_with("type \".pkg.\u{b2}\": "), "{error}");
+    }
+
+    #[test]
     fn builtin_externs_covered_by_the_user_are_not_in_force() {
-        let names = |externs: &[(&str, &str)]| {
-            let externs: Vec<(String, String)> = externs
-                .iter()
-                .map(|(p, r)| ((*p).to_owned(), (*r).to_owned()))
-                .collect();
-            builtin_externs_in_force("::rgrpc", &externs)
+        let names = |pairs: &[(&str, &str)]| {
+            builtin_externs_in_force(&runtime("::rgrpc"), &externs(pairs))
                 .into_iter()
                 .map(|(proto, _)| proto)
                 .collect::<Vec<_>>()
@@ -161,7 +212,7 @@ mod tests {
         assert!(names(&[(".google", "::g")]).is_empty());
         let without_empty = names(&[(".google.protobuf.Empty", "crate::Empty")]);
         assert_eq!(without_empty.len(), 10);
-        assert!(!without_empty.contains(&".google.protobuf.Empty".to_owned()));
+        assert!(!without_empty.contains(&".google.protobuf.Empty"));
         // A prefix only counts at a segment boundary; deeper mappings cover nothing.
         assert_eq!(names(&[(".google.proto", "::x")]).len(), 11);
         assert_eq!(

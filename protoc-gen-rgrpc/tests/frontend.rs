@@ -20,6 +20,7 @@ use std::process::Command;
 
 use prost::Message;
 use prost_types::{FileDescriptorProto, FileDescriptorSet};
+use protoc_gen_rgrpc::Parameters;
 use protoc_gen_rgrpc::compile::{self, Options};
 use similar::TextDiff;
 
@@ -91,7 +92,7 @@ fn case_options(case: &str) -> Options {
     Options {
         files: protos(&input).iter().map(|name| input.join(name)).collect(),
         includes: vec![input],
-        parameter: params(&case_dir),
+        parameters: Parameters::new().raw(params(&case_dir)),
     }
 }
 
@@ -185,7 +186,7 @@ fn interop_schema_from_proto_dir_matches_golden() {
         files: ["empty", "messages", "test"]
             .map(|f| testing.join(format!("{f}.proto")))
             .to_vec(),
-        parameter: "include_file=mod.rs".to_owned(),
+        parameters: Parameters::new().include_file("mod.rs"),
     };
     let output = run_no_panic(&options).unwrap();
     let expected = read_tree(&repo().join("fixtures/interop/expected"));
@@ -206,7 +207,7 @@ fn inputs_include_imports_and_names_are_include_relative() {
     let options = Options {
         includes: vec![input.clone()],
         files: vec![input.join("plain.proto")],
-        parameter: String::new(),
+        parameters: Parameters::new(),
     };
     let output = run_no_panic(&options).unwrap();
     let read = ["c/common.proto", "a/b/things.proto", "plain.proto"];
@@ -239,7 +240,7 @@ fn checked_in_hello_is_the_golden_and_what_compile_writes() {
     let options = Options {
         includes: vec![repo().join("proto")],
         files: vec![repo().join("proto/hello.proto")],
-        parameter: String::new(),
+        parameters: Parameters::new(),
     };
     let output = run_no_panic(&options).unwrap();
     assert_eq!(output.files.len(), 1);
@@ -346,7 +347,7 @@ fn cli_writes_the_same_files_as_protoc() {
         let options = case_options(case);
         let out = scratch(&format!("cli-{case}"));
         let mut args: Vec<String> = vec!["-I".into(), options.includes[0].display().to_string()];
-        args.push(format!("--opt={}", options.parameter));
+        args.push(format!("--opt={}", options.parameters));
         args.extend(["--out".into(), out.display().to_string()]);
         args.extend(options.files.iter().map(|f| f.display().to_string()));
         let output = cli(&args.iter().map(String::as_str).collect::<Vec<_>>());
@@ -416,7 +417,7 @@ fn error_for(include: &[&str], file: &str) -> String {
     let options = Options {
         includes: include.iter().map(|dir| root.join(dir)).collect(),
         files: vec![root.join(file)],
-        parameter: String::new(),
+        parameters: Parameters::new(),
     };
     let err = run_no_panic(&options).expect_err("bad input must be an error");
     let text = err.to_string();
@@ -524,7 +525,7 @@ fn well_known_types_come_from_the_built_in_copies_even_when_an_include_dir_has_i
     let output = run_no_panic(&Options {
         includes: vec![dir.clone()],
         files: vec![dir.join("svc.proto")],
-        parameter: String::new(),
+        parameters: Parameters::new(),
     })
     .unwrap();
     let svc = output.files.iter().find(|f| f.name == "svc.rs").unwrap();

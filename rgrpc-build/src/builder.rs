@@ -3,9 +3,9 @@
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 
-use protoc_gen_rgrpc::compile;
+use protoc_gen_rgrpc::{Parameters, compile};
 
-use crate::{Error, parameter, rerun};
+use crate::{Error, rerun};
 
 /// Starts a [`Builder`] with the plugin's defaults: every parameter at its default, output
 /// to `$OUT_DIR`, `cargo:rerun-if-changed` lines printed.
@@ -20,7 +20,8 @@ pub fn configure() -> Builder {
 #[derive(Debug, Clone)]
 pub struct Builder {
     includes: Vec<PathBuf>,
-    parameters: Vec<String>,
+    /// The plugin parameters, typed; handed to the plugin as they are.
+    parameters: Parameters,
     out_dir: Option<PathBuf>,
     emit_rerun_if_changed: bool,
 }
@@ -29,7 +30,7 @@ impl Default for Builder {
     fn default() -> Self {
         Builder {
             includes: Vec::new(),
-            parameters: Vec::new(),
+            parameters: Parameters::new(),
             out_dir: None,
             emit_rerun_if_changed: true,
         }
@@ -46,70 +47,62 @@ impl Builder {
 
     /// Appends plugin parameters as written for `--rgrpc_opt` (`"server=false,btree_map=."`),
     /// commas and `\,` escapes included; they follow the ones already set, in order.
-    pub fn parameter(mut self, parameter: impl Into<String>) -> Self {
-        self.parameters.push(parameter.into());
-        self
+    /// The plugin checks them with the typed settings when [`compile`](Self::compile) runs,
+    /// and a bad one fails it with the plugin's message.
+    pub fn parameter(self, parameter: impl Into<String>) -> Self {
+        self.with(|parameters| parameters.raw(parameter))
     }
 
     /// Whether to generate the async client (`client=`; default `true`).
     pub fn client(self, enable: bool) -> Self {
-        self.push(parameter::flag("client", enable))
+        self.with(|parameters| parameters.client(enable))
     }
 
     /// Whether to generate the server trait and service (`server=`; default `true`).
     pub fn server(self, enable: bool) -> Self {
-        self.push(parameter::flag("server", enable))
+        self.with(|parameters| parameters.server(enable))
     }
 
     /// Whether to generate the blocking client (`blocking=`; default `true`).
     pub fn blocking(self, enable: bool) -> Self {
-        self.push(parameter::flag("blocking", enable))
+        self.with(|parameters| parameters.blocking(enable))
     }
 
     /// Whether to generate the prost messages (`messages=`; default `true`); `false` emits
     /// services only, for pairing with another message generator through
     /// [`extern_path`](Self::extern_path).
     pub fn messages(self, enable: bool) -> Self {
-        self.push(parameter::flag("messages", enable))
+        self.with(|parameters| parameters.messages(enable))
     }
 
     /// Where generated code finds the runtime (`runtime_path=`; default `::rgrpc`), for a
     /// crate that reaches rgrpc through a re-export.
     pub fn runtime_path(self, path: &str) -> Self {
-        self.push(parameter::item("runtime_path", path))
+        self.with(|parameters| parameters.runtime_path(path))
     }
 
     /// Takes the types under a proto package or type from existing Rust code instead of
     /// generating them (`extern_path=`): `.extern_path(".common.v1", "::common::v1")`.
     pub fn extern_path(self, proto_path: &str, rust_path: &str) -> Self {
-        self.push(parameter::item(
-            "extern_path",
-            &format!("{proto_path}={rust_path}"),
-        ))
+        self.with(|parameters| parameters.extern_path(proto_path, rust_path))
     }
 
     /// Also writes `name`, one file that includes every generated package file nested as
     /// modules (`include_file=`), so the crate needs one `include!` whatever the packages.
     pub fn include_file(self, name: &str) -> Self {
-        self.push(parameter::item("include_file", name))
+        self.with(|parameters| parameters.include_file(name))
     }
 
     /// An attribute on the messages and enums matching `path` (prost-build's
     /// `type_attribute`): `.type_attribute(".", "#[derive(serde::Serialize)]")`. Commas in
     /// the attribute need no escaping.
     pub fn type_attribute(self, path: &str, attribute: &str) -> Self {
-        self.push(parameter::item(
-            "type_attribute",
-            &format!("{path}={attribute}"),
-        ))
+        self.with(|parameters| parameters.type_attribute(path, attribute))
     }
 
     /// An attribute on the fields matching `path` (prost-build's `field_attribute`).
     pub fn field_attribute(self, path: &str, attribute: &str) -> Self {
-        self.push(parameter::item(
-            "field_attribute",
-            &format!("{path}={attribute}"),
-        ))
+        self.with(|parameters| parameters.field_attribute(path, attribute))
     }
 
     /// Writes to `dir` instead of `$OUT_DIR`, for generating outside a build script (code
@@ -128,7 +121,7 @@ impl Builder {
 
     /// The parameter string the plugin receives, as `--rgrpc_opt` would pass it.
     pub fn parameter_string(&self) -> String {
-        parameter::join(&self.parameters)
+        self.parameters.to_string()
     }
 
     /// Parses `files` and everything they import, generates the Rust code, and writes one
@@ -146,7 +139,7 @@ impl Builder {
                 .iter()
                 .map(|file| file.as_ref().to_path_buf())
                 .collect(),
-            parameter: self.parameter_string(),
+            parameters: self.parameters.clone(),
         };
         let output = compile::run(&options)?;
         compile::write(&output, &out_dir)?;
@@ -158,8 +151,8 @@ impl Builder {
         Ok(())
     }
 
-    fn push(mut self, item: String) -> Self {
-        self.parameters.push(item);
+    fn with(mut self, add: impl FnOnce(Parameters) -> Parameters) -> Self {
+        self.parameters = add(std::mem::take(&mut self.parameters));
         self
     }
 }

@@ -52,13 +52,13 @@
 //!
 //! [`Builder::parameter`] takes any parameter string the plugin accepts
 //! (`--rgrpc_opt`, see the `protoc-gen-rgrpc` documentation); the typed setters
-//! ([`Builder::client`], [`Builder::extern_path`], …) write the same parameters with commas
-//! and backslashes in values escaped for you. Unknown or repeated parameters are errors,
-//! exactly as with the plugin.
+//! ([`Builder::client`], [`Builder::extern_path`], …) hand the plugin typed settings
+//! (`protoc_gen_rgrpc::Parameters`), values as written, commas needing no escape. Both are
+//! checked together, in the order given: unknown or repeated parameters are errors, exactly
+//! as with the plugin.
 
 mod builder;
 mod error;
-mod parameter;
 mod rerun;
 
 pub use builder::{Builder, configure};

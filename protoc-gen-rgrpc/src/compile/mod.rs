@@ -5,25 +5,28 @@
 //! to the protoc path for every fixture (see `tests/frontend.rs`).
 //!
 //! ```no_run
+//! use protoc_gen_rgrpc::Parameters;
 //! use protoc_gen_rgrpc::compile::{self, Options};
 //!
 //! let output = compile::run(&Options {
 //!     includes: vec!["proto".into()],
 //!     files: vec!["proto/hello.proto".into()],
-//!     parameter: String::new(),
+//!     parameters: Parameters::new().server(false),
 //! })?;
 //! compile::write(&output, "src/generated".as_ref())?;
 //! # Ok::<(), compile::Error>(())
 //! ```
 
+mod assemble;
 mod error;
 mod inputs;
-mod request;
 mod write;
 
 use std::path::{Path, PathBuf};
 
 use prost_types::compiler::CodeGeneratorRequest;
+
+use crate::Parameters;
 
 pub use self::error::Error;
 
@@ -37,8 +40,9 @@ pub struct Options {
     pub includes: Vec<PathBuf>,
     /// The files to generate for, as paths under one of `includes` (like protoc's arguments).
     pub files: Vec<PathBuf>,
-    /// The plugin parameter, as given to `--rgrpc_opt` (e.g. `server=false,include_file=mod.rs`).
-    pub parameter: String,
+    /// The plugin parameters: typed, or as given to `--rgrpc_opt`
+    /// (`Parameters::new().raw("server=false,include_file=mod.rs")`).
+    pub parameters: Parameters,
 }
 
 /// The generated files and every .proto file read (for cargo's rerun-if-changed).
@@ -69,7 +73,7 @@ pub struct GeneratedFile {
 /// `file:line:column`; or the generator's own error (bad parameter, name collision).
 pub fn run(options: &Options) -> Result<Output, Error> {
     let (request, inputs) = parse(options)?;
-    let response = crate::generate(&request);
+    let response = crate::generate_with(&request, &options.parameters);
     if let Some(message) = response.error {
         return Err(Error::generator(message));
     }
@@ -121,10 +125,10 @@ fn parse(options: &Options) -> Result<(CodeGeneratorRequest, Vec<PathBuf>), Erro
         .files()
         .filter_map(|file| file.path().map(Path::to_path_buf))
         .collect();
-    let request = request::build(
+    let request = assemble::request(
         compiler.file_descriptor_set(),
         names,
-        options.parameter.clone(),
+        options.parameters.to_string(),
     );
     Ok((request, inputs))
 }

@@ -4,12 +4,12 @@
 use proc_macro2::TokenStream;
 use quote::quote;
 
-use super::docs::doc_attrs;
-use super::{deprecated_attr, module_allows};
+use super::{deprecated_attr, doc_attrs, module_allows};
 use crate::model::{Method, MethodKind, Service};
 use crate::params::Params;
+use crate::rust::{RustIdent, RustPath};
 
-pub(crate) fn emit(service: &Service, params: &Params, rt: &syn::Path) -> TokenStream {
+pub(crate) fn emit(service: &Service, params: &Params, rt: &RustPath) -> TokenStream {
     let module = &service.client_module;
     let allows = module_allows();
     let module_docs = doc_attrs(
@@ -51,7 +51,7 @@ fn unused_inner(service: &Service) -> TokenStream {
 
 /// The parts in which the async and the blocking client differ.
 struct ClientKind<'a> {
-    ident: &'a syn::Ident,
+    ident: &'a RustIdent,
     /// What the constructors' docs call it: "client" or "blocking client".
     noun: &'static str,
     /// The first doc sentence.
@@ -108,7 +108,7 @@ fn emit_client_struct(service: &Service, kind: ClientKind<'_>) -> TokenStream {
     }
 }
 
-fn emit_async_client(service: &Service, rt: &syn::Path) -> TokenStream {
+fn emit_async_client(service: &Service, rt: &RustPath) -> TokenStream {
     let client = &service.client_ident;
     let api = &service.api_ident;
     emit_client_struct(
@@ -143,7 +143,7 @@ struct AsyncShape {
     answer: TokenStream,
 }
 
-fn async_shape(method: &Method, rt: &syn::Path) -> AsyncShape {
+fn async_shape(method: &Method, rt: &RustPath) -> AsyncShape {
     let input = &method.input;
     let output = &method.output;
     let stream_param = quote! {
@@ -177,7 +177,7 @@ fn async_shape(method: &Method, rt: &syn::Path) -> AsyncShape {
     }
 }
 
-fn emit_async_method(method: &Method, rt: &syn::Path) -> TokenStream {
+fn emit_async_method(method: &Method, rt: &RustPath) -> TokenStream {
     let route = &method.route;
     let AsyncShape {
         summary,
@@ -199,7 +199,7 @@ fn emit_async_method(method: &Method, rt: &syn::Path) -> TokenStream {
 }
 
 /// The client trait: what application code takes so that tests can pass a mock.
-fn emit_api(service: &Service, rt: &syn::Path) -> TokenStream {
+fn emit_api(service: &Service, rt: &RustPath) -> TokenStream {
     let api = &service.api_ident;
     let client = &service.client_ident;
     let docs = doc_attrs(
@@ -268,7 +268,7 @@ fn emit_api(service: &Service, rt: &syn::Path) -> TokenStream {
     }
 }
 
-fn emit_blocking_client(service: &Service, rt: &syn::Path) -> TokenStream {
+fn emit_blocking_client(service: &Service, rt: &RustPath) -> TokenStream {
     let blocking = &service.blocking_ident;
     emit_client_struct(
         service,
@@ -322,7 +322,7 @@ fn emit_client_method(
     }
 }
 
-fn emit_blocking_method(method: &Method, rt: &syn::Path) -> TokenStream {
+fn emit_blocking_method(method: &Method, rt: &RustPath) -> TokenStream {
     let route = &method.route;
     let input = &method.input;
     let output = &method.output;

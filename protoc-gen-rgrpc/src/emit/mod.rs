@@ -1,7 +1,6 @@
 //! Service code generation: one client module and one server module per service.
 
 mod client;
-mod docs;
 mod server;
 
 use proc_macro2::TokenStream;
@@ -9,9 +8,10 @@ use quote::quote;
 
 use crate::model::Service;
 use crate::params::Params;
+use crate::rust::RustPath;
 
 /// The tokens of everything generated for `services` (messages excluded).
-pub(crate) fn services(services: &[Service], params: &Params, runtime: &syn::Path) -> TokenStream {
+pub(crate) fn services(services: &[Service], params: &Params, runtime: &RustPath) -> TokenStream {
     let mut tokens = TokenStream::new();
     for service in services {
         if params.client || params.blocking {
@@ -41,6 +41,13 @@ fn module_allows() -> TokenStream {
             clippy::should_implement_trait,
         )]
     }
+}
+
+/// One `#[doc]` per line: the generated first sentence, the proto's comment lines, then
+/// generated notes (each its own paragraph).
+fn doc_attrs(summary: &str, proto_lines: &[String], notes: &[&str]) -> TokenStream {
+    let lines = crate::rustdoc::lines(Some(summary), proto_lines, notes);
+    quote! { #( #[doc = #lines] )* }
 }
 
 /// `#[deprecated]` when the proto says so.

@@ -4,11 +4,11 @@
 use proc_macro2::TokenStream;
 use quote::quote;
 
-use super::docs::doc_attrs;
-use super::{deprecated_attr, module_allows};
+use super::{deprecated_attr, doc_attrs, module_allows};
 use crate::model::{Method, MethodKind, Service};
+use crate::rust::{RustIdent, RustPath};
 
-pub(crate) fn emit(service: &Service, rt: &syn::Path) -> TokenStream {
+pub(crate) fn emit(service: &Service, rt: &RustPath) -> TokenStream {
     let module = &service.server_module;
     let server_trait = &service.trait_ident;
     let server = &service.server_ident;
@@ -124,7 +124,7 @@ pub(crate) fn emit(service: &Service, rt: &syn::Path) -> TokenStream {
 }
 
 /// The trait method of one rpc, with its `UNIMPLEMENTED` default.
-fn emit_handler(method: &Method, rt: &syn::Path) -> TokenStream {
+fn emit_handler(method: &Method, rt: &RustPath) -> TokenStream {
     let name = &method.ident;
     let route = &method.route;
     let input = &method.input;
@@ -180,7 +180,7 @@ fn emit_handler(method: &Method, rt: &syn::Path) -> TokenStream {
 }
 
 /// The match arm routing one rpc's path to its handler.
-fn emit_route(method: &Method, server_trait: &syn::Ident, rt: &syn::Path) -> TokenStream {
+fn emit_route(method: &Method, server_trait: &RustIdent, rt: &RustPath) -> TokenStream {
     let name = &method.ident;
     let route = &method.route;
     let (dispatch, params) = match method.kind {

@@ -1,5 +1,5 @@
-//! Builds the `CodeGeneratorRequest` protoc would send for the same files, so the generator
-//! cannot tell the two front ends apart.
+//! Assembles the `CodeGeneratorRequest` protoc would send for the same files, so the
+//! generator cannot tell the two front ends apart.
 
 use std::collections::{HashMap, HashSet};
 
@@ -8,7 +8,7 @@ use prost_types::{FileDescriptorProto, FileDescriptorSet};
 
 /// `to_generate` in the given order; `proto_file` in protoc's order: for each file to
 /// generate, its imports depth-first (in declaration order), then the file itself.
-pub(super) fn build(
+pub(super) fn request(
     set: FileDescriptorSet,
     to_generate: Vec<String>,
     parameter: String,
@@ -78,7 +78,7 @@ mod tests {
                 file("unused.proto", &[]),
             ],
         };
-        let request = build(set, vec!["z.proto".into()], String::new());
+        let request = request(set, vec!["z.proto".into()], String::new());
         let names: Vec<&str> = request.proto_file.iter().map(|f| f.name()).collect();
         assert_eq!(names, ["a.proto", "b.proto", "z.proto"]);
         assert_eq!(request.file_to_generate, ["z.proto"]);
@@ -90,7 +90,7 @@ mod tests {
         let set = FileDescriptorSet {
             file: vec![file("a.proto", &["b.proto"]), file("b.proto", &["a.proto"])],
         };
-        let request = build(set, vec!["a.proto".into()], "server=false".into());
+        let request = request(set, vec!["a.proto".into()], "server=false".into());
         assert_eq!(request.proto_file.len(), 2);
         assert_eq!(request.parameter.as_deref(), Some("server=false"));
     }

@@ -1,4 +1,4 @@
-//! Checks of the request as a whole, before anything is generated.
+//! Every check of the request, before anything is generated.
 //!
 //! protoc guarantees a plugin a consistent request: files named and listed once, imports
 //! present, every name defined once, every field's type defined and of the right kind. A
@@ -6,50 +6,53 @@
 //! writes code that cannot compile; so they are checked here, naming the file and the
 //! element. So are names made only of underscores, which protoc accepts but which have no
 //! Rust form: Rust casing drops the underscores and leaves an empty identifier.
+//!
+//! Then, for a consistent request, what this plugin adds: the files to generate are in the
+//! request, are not editions, and leave out no file of a package being generated; and
+//! their rpcs' types exist.
 
-use std::collections::hash_map::Entry;
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashSet};
 
 use prost_build::Module;
 use prost_types::field_descriptor_proto::Type;
 use prost_types::{
     DescriptorProto, EnumDescriptorProto, FieldDescriptorProto, FileDescriptorProto,
-    ServiceDescriptorProto,
 };
 
+use super::index::{Index, Kind, display, package_scope};
 use crate::error::{self, Errors};
 
-/// Every problem of `files` that would otherwise surface as a panic or as bad code;
-/// `to_generate` are the files whose names become Rust.
-pub(crate) fn request(files: &[FileDescriptorProto], to_generate: &[String]) -> Result<(), Errors> {
-    let to_generate: HashSet<&str> = to_generate.iter().map(String::as_str).collect();
-    let mut errors = Errors::default();
-    for (index, file) in files.iter().enumerate() {
-        if file.name().is_empty() {
-            errors.push(error::nameless_file(index));
-        }
-    }
-    // By name, so that the order protoc lists files in never changes the other errors.
-    let mut files: Vec<&FileDescriptorProto> = files.iter().collect();
-    files.sort_by_key(|file| file.name());
-    check_files(&files, &mut errors);
-    check_modules(&files, &to_generate, &mut errors);
-    let definitions = collect_definitions(&files, &mut errors);
+/// The references and Rust forms of names in `files`, sorted by name (so that the order
+/// protoc lists files in never changes the errors).
+pub(super) fn references(
+    files: &[&FileDescriptorProto],
+    to_generate: &HashSet<&str>,
+    index: &Index<'_>,
+    errors: &mut Errors,
+) {
     for file in files {
         FileCheck {
             file,
             generated: to_generate.contains(file.name()),
-            to_generate: &to_generate,
-            definitions: &definitions,
-            errors: &mut errors,
+            to_generate,
+            index,
+            errors,
         }
         .run();
     }
-    errors.finish(())
+}
+
+/// Files without a name, by their position in the request.
+pub(super) fn names(all: &[FileDescriptorProto], errors: &mut Errors) {
+    for (index, file) in all.iter().enumerate() {
+        if file.name().is_empty() {
+            errors.push(error::nameless_file(index));
+        }
+    }
 }
 
 /// Named files appear once and find their imports in the request.
-fn check_files(files: &[&FileDescriptorProto], errors: &mut Errors) {
+pub(super) fn files(files: &[&FileDescriptorProto], errors: &mut Errors) {
     let names: HashSet<&str> = files.iter().map(|file| file.name()).collect();
     let mut seen = HashSet::new();
     for file in files {
@@ -70,7 +73,11 @@ fn check_files(files: &[&FileDescriptorProto], errors: &mut Errors) {
 /// Distinct packages of the request become distinct Rust modules, if one is generated:
 /// Rust casing makes `Foo` and `foo` both `foo`, and prost-build would then write both
 /// into one module (and we into one file).
-fn check_modules(files: &[&FileDescriptorProto], to_generate: &HashSet<&str>, errors: &mut Errors) {
+pub(super) fn modules(
+    files: &[&FileDescriptorProto],
+    generating: &BTreeSet<&str>,
+    errors: &mut Errors,
+) {
     // Module → its packages, each with its first file (files come sorted by name).
     let mut by_module: BTreeMap<Module, BTreeMap<&str, &str>> = BTreeMap::new();
     for file in files {
@@ -80,11 +87,6 @@ fn check_modules(files: &[&FileDescriptorProto], to_generate: &HashSet<&str>, er
             .entry(file.package())
             .or_insert(file.name());
     }
-    let generating: HashSet<&str> = files
-        .iter()
-        .filter(|file| to_generate.contains(file.name()))
-        .map(|file| file.package())
-        .collect();
     for (module, packages) in by_module {
         let mut packages = packages.into_iter();
         let (Some(first), Some(second)) = (packages.next(), packages.next()) else {
@@ -98,139 +100,12 @@ fn check_modules(files: &[&FileDescriptorProto], to_generate: &HashSet<&str>, er
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Kind {
-    Message,
-    Enum,
-    Service,
-}
-
-impl Kind {
-    fn word(self) -> &'static str {
-        match self {
-            Kind::Message => "message",
-            Kind::Enum => "enum",
-            Kind::Service => "service",
-        }
-    }
-
-    fn with_article(self) -> &'static str {
-        match self {
-            Kind::Message => "a message",
-            Kind::Enum => "an enum",
-            Kind::Service => "a service",
-        }
-    }
-}
-
-/// What a fully-qualified name (`.pkg.Msg`) is, and in which file.
-#[derive(Debug)]
-struct Definition<'a> {
-    kind: Kind,
-    file: &'a str,
-}
-
-type Definitions<'a> = HashMap<String, Definition<'a>>;
-
-/// Every message, enum and service by fully-qualified name; reports names defined twice
-/// (and rpcs defined twice in a service) and elements without a name.
-fn collect_definitions<'a>(
-    files: &[&'a FileDescriptorProto],
-    errors: &mut Errors,
-) -> Definitions<'a> {
-    let mut definitions = Definitions::new();
-    for &file in files {
-        let mut collector = Collector {
-            file: file.name(),
-            definitions: &mut definitions,
-            errors,
-        };
-        let scope = package_scope(file.package());
-        for message in &file.message_type {
-            collector.message(&scope, message);
-        }
-        for enumeration in &file.enum_type {
-            collector.define(&scope, enumeration.name(), Kind::Enum);
-        }
-        for service in &file.service {
-            collector.service(&scope, service);
-        }
-    }
-    definitions
-}
-
-struct Collector<'a, 'b> {
-    file: &'a str,
-    definitions: &'b mut Definitions<'a>,
-    errors: &'b mut Errors,
-}
-
-impl Collector<'_, '_> {
-    /// Defines `scope.name`; its full name, or `None` if it has no name or is a repeat.
-    fn define(&mut self, scope: &str, name: &str, kind: Kind) -> Option<String> {
-        if name.is_empty() {
-            self.errors
-                .push(error::nameless(self.file, kind.word(), display(scope)));
-            return None;
-        }
-        let fqn = format!("{scope}.{name}");
-        match self.definitions.entry(fqn) {
-            Entry::Occupied(first) => {
-                let element = format!("{} {}", kind.word(), display(first.key()));
-                self.errors.push(error::duplicate_definition(
-                    self.file,
-                    &element,
-                    first.get().file,
-                ));
-                None
-            }
-            Entry::Vacant(slot) => {
-                let fqn = slot.key().clone();
-                slot.insert(Definition {
-                    kind,
-                    file: self.file,
-                });
-                Some(fqn)
-            }
-        }
-    }
-
-    fn message(&mut self, scope: &str, message: &DescriptorProto) {
-        let Some(fqn) = self.define(scope, message.name(), Kind::Message) else {
-            return;
-        };
-        for nested in &message.nested_type {
-            self.message(&fqn, nested);
-        }
-        for enumeration in &message.enum_type {
-            self.define(&fqn, enumeration.name(), Kind::Enum);
-        }
-    }
-
-    fn service(&mut self, scope: &str, service: &ServiceDescriptorProto) {
-        let Some(fqn) = self.define(scope, service.name(), Kind::Service) else {
-            return;
-        };
-        let mut methods = HashSet::new();
-        for method in &service.method {
-            if method.name().is_empty() {
-                self.errors
-                    .push(error::nameless(self.file, "rpc", display(&fqn)));
-            } else if !methods.insert(method.name()) {
-                let element = format!("rpc {}.{}", display(&fqn), method.name());
-                self.errors
-                    .push(error::duplicate_definition(self.file, &element, self.file));
-            }
-        }
-    }
-}
-
 /// One file's type references, and for a generated file the Rust form of its names.
 struct FileCheck<'a, 'b> {
     file: &'a FileDescriptorProto,
     generated: bool,
     to_generate: &'b HashSet<&'a str>,
-    definitions: &'b Definitions<'a>,
+    index: &'b Index<'a>,
     errors: &'b mut Errors,
 }
 
@@ -265,9 +140,9 @@ impl FileCheck<'_, '_> {
                     }
                     let element = format!("rpc {}.{}", display(&service_name), method.name());
                     for type_name in [method.input_type(), method.output_type()] {
-                        // Types missing from the request are the model's to report: it
-                        // knows the well-known ones without their descriptors.
-                        if self.definitions.contains_key(type_name) {
+                        // Types missing from the request are checked by `generation`,
+                        // which knows the well-known ones without their descriptors.
+                        if self.index.get(type_name).is_some() {
                             self.reference(&element, type_name, Kind::Message);
                         }
                     }
@@ -321,7 +196,7 @@ impl FileCheck<'_, '_> {
             _ => return,
         };
         let element = format!("field {}.{}", display(message), field.name());
-        if self.definitions.contains_key(field.type_name()) {
+        if self.index.get(field.type_name()).is_some() {
             self.reference(&element, field.type_name(), expected);
         } else {
             self.errors.push(error::unknown_element_type(
@@ -336,7 +211,7 @@ impl FileCheck<'_, '_> {
     /// while the type's file is not, the type's names have a Rust form (the names of
     /// generated files are checked where they are defined).
     fn reference(&mut self, element: &str, type_name: &str, expected: Kind) {
-        let Some(definition) = self.definitions.get(type_name) else {
+        let Some(definition) = self.index.get(type_name) else {
             return;
         };
         if definition.kind != expected {
@@ -383,15 +258,81 @@ fn has_rust_form(name: &str) -> bool {
     name.chars().any(char::is_alphanumeric)
 }
 
-/// `.pkg` for a package, `""` for none: the scope its top-level names are defined in.
-fn package_scope(package: &str) -> String {
-    match package {
-        "" => String::new(),
-        package => format!(".{package}"),
+/// What this plugin needs of the files to generate (`wanted`, sorted, each once): each is in
+/// the request and not an editions file, leaves out no file of a package being generated,
+/// and (if services are generated) names rpc types that exist. Returns the files found.
+pub(super) fn generation<'a>(
+    wanted: &[&str],
+    request: &super::Request<'a>,
+    services: bool,
+    errors: &mut Errors,
+) -> Vec<&'a FileDescriptorProto> {
+    let mut found = Vec::with_capacity(wanted.len());
+    for &name in wanted {
+        let Some(&file) = request.by_name.get(name) else {
+            errors.push(error::file_not_in_request(name));
+            continue;
+        };
+        if file.syntax() == "editions" {
+            errors.push(error::editions_unsupported(name));
+            continue;
+        }
+        check_left_out(file, request, errors);
+        if services {
+            check_rpc_types(file, &request.index, errors);
+        }
+        found.push(file);
+    }
+    found
+}
+
+/// One output file holds a whole package, so a package's files are generated together:
+/// a file that `file` depends on, directly or not, must be generated if its package is.
+/// (prost-build, too, must see every message the generated ones reach, and is given the
+/// files of packages not being generated, but not the left-out files of those that are.)
+fn check_left_out(file: &FileDescriptorProto, request: &super::Request<'_>, errors: &mut Errors) {
+    let mut seen: BTreeSet<&str> = BTreeSet::new();
+    let mut pending: Vec<&str> = file.dependency.iter().map(String::as_str).collect();
+    while let Some(name) = pending.pop() {
+        if !seen.insert(name) {
+            continue;
+        }
+        let Some(dependency) = request.by_name.get(name) else {
+            continue;
+        };
+        pending.extend(dependency.dependency.iter().map(String::as_str));
+        if request.is_generated(name) || !request.generates_package(dependency.package()) {
+            continue;
+        }
+        if file.dependency.iter().any(|d| d == name) && dependency.package() == file.package() {
+            errors.push(error::package_split(file.name(), name, file.package()));
+        } else {
+            errors.push(error::package_left_out(
+                file.name(),
+                name,
+                dependency.package(),
+            ));
+        }
     }
 }
 
-/// A scope or full name as errors show it, without the leading dot.
-fn display(fqn: &str) -> &str {
-    fqn.strip_prefix('.').unwrap_or(fqn)
+/// Every rpc's input and output type is defined in the request or is a well-known type
+/// (whose descriptors a request may leave out: they map to `prost_types`). One error per
+/// rpc, the input's first.
+fn check_rpc_types(file: &FileDescriptorProto, index: &Index<'_>, errors: &mut Errors) {
+    for service in &file.service {
+        let full_name = match file.package() {
+            "" => service.name().to_owned(),
+            package => format!("{package}.{}", service.name()),
+        };
+        for method in &service.method {
+            let unknown = [method.input_type(), method.output_type()]
+                .into_iter()
+                .find(|fqn| !fqn.starts_with(".google.protobuf.") && index.get(fqn).is_none());
+            if let Some(fqn) = unknown {
+                let element = format!("{full_name}.{}", method.name());
+                errors.push(error::unknown_type(file.name(), &element, fqn));
+            }
+        }
+    }
 }

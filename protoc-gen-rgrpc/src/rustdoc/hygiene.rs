@@ -1,13 +1,8 @@
-//! Doc comments that rustdoc reads as the proto author meant them, for every generated
-//! item: our services and prost-build's messages alike.
-//!
-//! The producers of doc lines (prost_docs for messages, emit::docs for services) already
-//! fence code blocks as `text`, escape brackets and wrap URLs. What remains is raw HTML: a proto comment saying
-//! `returns a <Thing>` would be an unclosed HTML tag to rustdoc (a warning under
-//! `-D warnings`, and the text disappears from the page). Tags are escaped here, outside
-//! code; autolinks (`<https://…>`) are kept. Both call this on each item's lines, and
-//! then [`escape_invisible`] for what rustc refuses in any comment: text-direction code
-//! points and bare carriage returns.
+//! What rustdoc and rustc must not see in doc lines, whatever the proto comment held: raw
+//! HTML (a proto comment saying `returns a <Thing>` would be an unclosed tag to rustdoc, a
+//! warning under `-D warnings`, and the text would disappear from the page), and
+//! text-direction code points and bare carriage returns, which rustc refuses in any
+//! comment. Tags are escaped outside code; autolinks (`<https://…>`) are kept.
 
 /// Escapes raw HTML tags in the doc lines of one item, leaving fenced code alone.
 pub(crate) fn escape_html(lines: &mut [String]) {

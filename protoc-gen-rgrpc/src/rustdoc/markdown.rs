@@ -1,35 +1,17 @@
-//! Proto comments → rustdoc attributes that rustdoc reads as prose, never as code to test.
-
-use proc_macro2::TokenStream;
-use quote::quote;
-
-/// One `#[doc]` per line: the generated first sentence, the proto's comment lines, then
-/// generated notes (each its own paragraph).
-pub(crate) fn doc_attrs(summary: &str, proto_lines: &[String], notes: &[&str]) -> TokenStream {
-    let mut lines = vec![format!(" {summary}")];
-    let body = rustdoc_lines(proto_lines);
-    if !body.is_empty() {
-        lines.push(String::new());
-        lines.extend(body);
-    }
-    for note in notes {
-        lines.push(String::new());
-        lines.push(format!(" {note}"));
-    }
-    crate::hygiene::escape_html(&mut lines);
-    crate::hygiene::escape_invisible(&mut lines);
-    quote! { #( #[doc = #lines] )* }
-}
+//! Proto comment lines as Markdown that rustdoc reads as prose: code blocks fenced as
+//! `text` (never compiled as doctests), bare URLs made links, brackets escaped.
 
 /// Sanitises proto comment lines for rustdoc:
 /// * indented blocks (4+ spaces) and fenced blocks become ```` ```text ```` so a user's
 ///   `cargo test --doc` does not try to compile proto prose;
 /// * bare URLs are wrapped in `<…>` so they link instead of tripping a lint;
 /// * `[` and `]` are escaped so `[foo]` is not read as an intra-doc link.
-fn rustdoc_lines(lines: &[String]) -> Vec<String> {
+pub(super) fn sanitize(lines: &[String]) -> Vec<String> {
     let mut out = Vec::new();
     let mut in_indented = false;
     let mut in_fence = false;
+    // Blank lines seen inside an indented block, not yet placed.
+    let mut blank_run = 0;
     // Trailing blank lines add nothing.
     let end = lines
         .iter()
@@ -53,16 +35,24 @@ fn rustdoc_lines(lines: &[String]) -> Vec<String> {
             continue;
         }
         let indented = line.starts_with("    ") || line.starts_with('\t');
+        let blank = line.trim().is_empty();
+        if in_indented && blank {
+            // Inside the block if more of it follows, after it if prose does.
+            blank_run += 1;
+            continue;
+        }
         if indented && !in_indented {
             out.push(" ```text".to_owned());
             in_indented = true;
-        } else if !indented && in_indented && !line.trim().is_empty() {
+        } else if !indented && in_indented {
             out.push(" ```".to_owned());
             in_indented = false;
         }
+        let blanks = std::mem::take(&mut blank_run);
+        out.extend(std::iter::repeat_n(String::new(), blanks));
         if in_indented {
             out.push(format!(" {line}"));
-        } else if line.trim().is_empty() {
+        } else if blank {
             out.push(String::new());
         } else {
             out.push(format!(" {}", prose(line)));
@@ -131,13 +121,13 @@ mod tests {
 
     #[test]
     fn prose_is_kept_with_one_leading_space() {
-        assert_eq!(rustdoc_lines(&lines(" Says hello.")), vec![" Says hello."]);
+        assert_eq!(sanitize(&lines(" Says hello.")), vec![" Says hello."]);
     }
 
     #[test]
     fn brackets_are_escaped_and_urls_wrapped() {
         assert_eq!(
-            rustdoc_lines(&lines(" See [spec] at https://grpc.io/docs.")),
+            sanitize(&lines(" See [spec] at https://grpc.io/docs.")),
             vec![r" See \[spec\] at <https://grpc.io/docs>."]
         );
     }
@@ -145,7 +135,7 @@ mod tests {
     #[test]
     fn autolinks_are_not_wrapped_twice() {
         assert_eq!(
-            rustdoc_lines(&lines(" See <https://grpc.io/a> and https://grpc.io/b.")),
+            sanitize(&lines(" See <https://grpc.io/a> and https://grpc.io/b.")),
             vec![" See <https://grpc.io/a> and <https://grpc.io/b>."]
         );
     }
@@ -153,21 +143,31 @@ mod tests {
     #[test]
     fn indented_blocks_become_text_blocks() {
         assert_eq!(
-            rustdoc_lines(&lines(" Example:\n     let x = 1;\n Done.")),
+            sanitize(&lines(" Example:\n     let x = 1;\n Done.")),
             vec![" Example:", " ```text", "     let x = 1;", " ```", " Done."]
+        );
+    }
+
+    #[test]
+    fn blank_lines_after_an_indented_block_follow_its_fence() {
+        assert_eq!(
+            sanitize(&lines(" Code:\n\n     a\n\n     b\n\n Prose.")),
+            vec![
+                " Code:", "", " ```text", "     a", "", "     b", " ```", "", " Prose."
+            ]
         );
     }
 
     #[test]
     fn fences_are_marked_text_and_closed() {
         assert_eq!(
-            rustdoc_lines(&lines(" ```\n fn main() {}")),
+            sanitize(&lines(" ```\n fn main() {}")),
             vec![" ```text", " fn main() {}", " ```"]
         );
     }
 
     #[test]
     fn trailing_blank_lines_are_dropped() {
-        assert_eq!(rustdoc_lines(&lines(" a\n\n")), vec![" a"]);
+        assert_eq!(sanitize(&lines(" a\n\n")), vec![" a"]);
     }
 }

@@ -1,4 +1,5 @@
-//! Plugin parameters: the protoc `--rgrpc_opt` string parsed into typed settings.
+//! Plugin parameters: the one table of known keys ([`KNOWN`]), and the `--rgrpc_opt` string
+//! or typed [`Parameters`] checked into the settings the generator reads ([`Params`]).
 //!
 //! protoc hands the plugin every `--rgrpc_opt` joined into one string, e.g.
 //! `client=false,server=true,runtime_path=::my::rgrpc`. Parsing is strict (unknown keys,
@@ -43,6 +44,13 @@
 //! backslash; any other backslash is kept as written. protoc passes the option string
 //! through verbatim, so only the shell needs quoting:
 //! `--rgrpc_opt='type_attribute=.=#[derive(serde::Serialize\, serde::Deserialize)]'`.
+
+mod settings;
+
+pub use self::settings::Parameters;
+use self::settings::{Entry, Setting};
+use crate::error::param;
+use crate::rust::RustPath;
 
 /// How often a key may appear in the parameter string.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -217,7 +225,7 @@ pub(crate) fn markdown_table() -> String {
 }
 
 /// Default for [`Params::runtime_path`]: the runtime crate under its published name.
-const DEFAULT_RUNTIME_PATH: &str = "::rgrpc";
+const DEFAULT_RUNTIME_CRATE: &str = "rgrpc";
 
 /// Settings that change what the plugin generates.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -232,9 +240,8 @@ pub(crate) struct Params {
     /// rgrpc with another message generator). Default true.
     pub(crate) messages: bool,
     /// Absolute path of the runtime crate in generated code (`runtime_path=::my_rgrpc`).
-    /// Default `::rgrpc`. Always starts with `::` or `crate` and is normalized without
-    /// whitespace (`::my::rgrpc`), so emitters can parse it back into a `syn::Path`.
-    pub(crate) runtime_path: String,
+    /// Default `::rgrpc`. Always starts with `::` or `crate`, without generic arguments.
+    pub(crate) runtime_path: RustPath,
     /// Proto packages or types generated elsewhere, as `(proto path, Rust path)` in the order
     /// given (`extern_path=.google.protobuf=::prost_types`, repeatable). Types under a proto
     /// path are referred to through the Rust path instead of being generated, so messages
@@ -243,9 +250,9 @@ pub(crate) struct Params {
     /// The proto path is fully qualified (`.my.pkg`, `.my.pkg.Msg`: a leading `.`, then
     /// identifiers separated by `.`) because that is how descriptors name types, so it can be
     /// compared with them as a string or prefix. Each proto path appears at most once, as an
-    /// ambiguous mapping has no right answer. The Rust path parses as a `syn::Path` and is
-    /// kept as written, trimmed.
-    pub(crate) extern_paths: Vec<(String, String)>,
+    /// ambiguous mapping has no right answer. The Rust path parses as a `syn::Path` whose
+    /// generic arguments, if any, are types.
+    pub(crate) extern_paths: Vec<ExternPath>,
     /// Name of an extra output file that includes every generated package file, nested as
     /// modules by package (`include_file=protos.rs`), so a user includes one file instead of
     /// one per package and gets the module tree that cross-package paths expect. `None`
@@ -259,6 +266,25 @@ pub(crate) struct Params {
     /// (`type_attribute=…`, `bytes=…`, … all repeatable). Order is kept because prost-build
     /// emits attributes in the order they were added.
     pub(crate) prost: Vec<ProstOption>,
+}
+
+/// One `extern_path`: types under the proto path `proto` (`.my.pkg`) are at `rust`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct ExternPath {
+    pub(crate) proto: String,
+    pub(crate) rust: RustPath,
+}
+
+/// `(proto path, Rust path)` pairs as extern paths, for tests.
+#[cfg(test)]
+pub(crate) fn externs(pairs: &[(&str, &str)]) -> Vec<ExternPath> {
+    pairs
+        .iter()
+        .map(|(proto, rust)| ExternPath {
+            proto: (*proto).to_owned(),
+            rust: RustPath::parse(rust),
+        })
+        .collect()
 }
 
 /// One prost-build setting from the parameter string; each variant is the
@@ -294,7 +320,7 @@ impl Default for Params {
             server: true,
             blocking: true,
             messages: true,
-            runtime_path: DEFAULT_RUNTIME_PATH.to_owned(),
+            runtime_path: RustPath::extern_crate(DEFAULT_RUNTIME_CRATE),
             extern_paths: Vec::new(),
             include_file: None,
             prost: Vec::new(),
@@ -312,44 +338,47 @@ impl Params {
     /// is whitespace around each half of a `path=value` value; whitespace inside a value
     /// (an attribute's) is kept.
     pub(crate) fn parse(s: &str) -> Result<Params, Vec<String>> {
+        Self::from_parameters(&Parameters::new().raw(s))
+    }
+
+    /// Checks `parameters` in order, typed settings exactly as the same items written in a
+    /// parameter string, collecting every error.
+    pub(crate) fn from_parameters(parameters: &Parameters) -> Result<Params, Vec<String>> {
         let mut params = Params::default();
         let mut errors = Vec::new();
-        // One flag per KNOWN entry, so each key's duplicate error is reported once.
-        let mut seen = [false; KNOWN.len()];
-        let mut reported_duplicate = [false; KNOWN.len()];
-
-        for item in split_params(s) {
-            let item = item.trim();
-            if item.is_empty() {
-                continue;
-            }
-            let (key, value) = match item.split_once('=') {
-                Some((key, value)) => (key.trim(), Some(value.trim())),
-                None => (item, None),
-            };
-            let Some((index, Parameter { occurs, .. })) = KNOWN
-                .iter()
-                .enumerate()
-                .find(|(_, known)| known.name == key)
-            else {
-                errors.push(unknown(key));
-                continue;
-            };
-            if *occurs == Occurs::Once {
-                if seen[index] {
-                    if !reported_duplicate[index] {
-                        errors.push(format!("parameter {key:?} given more than once"));
-                        reported_duplicate[index] = true;
+        let mut occurrences = Occurrences::default();
+        for entry in &parameters.entries {
+            match entry {
+                Entry::Setting(setting) => {
+                    occurrences.note(setting.key(), &mut errors);
+                    if let Err(error) = params.apply(setting) {
+                        errors.push(error);
                     }
-                } else {
-                    seen[index] = true;
+                }
+                Entry::Raw(raw) => {
+                    for item in split_params(raw) {
+                        let item = item.trim();
+                        if item.is_empty() {
+                            continue;
+                        }
+                        let (key, value) = match item.split_once('=') {
+                            Some((key, value)) => (key.trim(), Some(value.trim())),
+                            None => (item, None),
+                        };
+                        if !KNOWN.iter().any(|known| known.name == key) {
+                            errors.push(unknown(key));
+                            continue;
+                        }
+                        occurrences.note(key, &mut errors);
+                        let applied = Setting::from_item(key, value)
+                            .and_then(|setting| params.apply(&setting));
+                        if let Err(error) = applied {
+                            errors.push(error);
+                        }
+                    }
                 }
             }
-            if let Err(error) = params.apply(key, value) {
-                errors.push(error);
-            }
         }
-
         if errors.is_empty() {
             Ok(params)
         } else {
@@ -357,60 +386,132 @@ impl Params {
         }
     }
 
-    /// Set one known key, or add to a repeatable key's list. `value` is `None` for a bare key.
-    fn apply(&mut self, key: &str, value: Option<&str>) -> Result<(), String> {
-        match key {
-            "client" => self.client = parse_bool(key, value)?,
-            "server" => self.server = parse_bool(key, value)?,
-            "blocking" => self.blocking = parse_bool(key, value)?,
-            "messages" => self.messages = parse_bool(key, value)?,
-            "runtime_path" => self.runtime_path = parse_runtime_path(key, value)?,
-            "include_file" => self.include_file = Some(parse_include_file(key, value)?),
-            "extern_path" => {
-                let (proto, rust) = parse_extern_path(key, value)?;
+    /// Sets one setting, or adds to a repeatable key's list, after checking its value.
+    fn apply(&mut self, setting: &Setting) -> Result<(), String> {
+        let key = setting.key();
+        match setting {
+            Setting::Client(on) => self.client = *on,
+            Setting::Server(on) => self.server = *on,
+            Setting::Blocking(on) => self.blocking = *on,
+            Setting::Messages(on) => self.messages = *on,
+            Setting::RuntimePath(value) => self.runtime_path = parse_runtime_path(key, value)?,
+            Setting::IncludeFile(value) => {
+                self.include_file = Some(parse_include_file(key, value)?);
+            }
+            Setting::ExternPath { proto, rust } => {
+                let mapping = parse_extern_path(key, proto, rust)?;
                 // The repeat is still recorded (the result is discarded on error anyway), so
                 // that a third mention finds two earlier ones and is not reported again.
-                let earlier = self.extern_paths.iter().filter(|(p, _)| *p == proto);
-                let error = (earlier.count() == 1)
-                    .then(|| format!("parameter {key:?} maps {proto:?} twice"));
-                self.extern_paths.push((proto, rust));
+                let proto = &mapping.proto;
+                let earlier = self.extern_paths.iter().filter(|e| e.proto == *proto);
+                let error = (earlier.count() == 1).then(|| param::mapped_twice(key, proto));
+                self.extern_paths.push(mapping);
                 if let Some(error) = error {
                     return Err(error);
                 }
             }
-            "type_attribute" => {
-                let (path, attribute) = parse_path_attribute(key, value)?;
+            Setting::TypeAttribute { path, attribute } => {
+                let (path, attribute) = parse_path_attribute(key, path, attribute)?;
                 self.prost
                     .push(ProstOption::TypeAttribute { path, attribute });
             }
-            "field_attribute" => {
-                let (path, attribute) = parse_path_attribute(key, value)?;
+            Setting::FieldAttribute { path, attribute } => {
+                let (path, attribute) = parse_path_attribute(key, path, attribute)?;
                 self.prost
                     .push(ProstOption::FieldAttribute { path, attribute });
             }
-            "message_attribute" => {
-                let (path, attribute) = parse_path_attribute(key, value)?;
+            Setting::MessageAttribute { path, attribute } => {
+                let (path, attribute) = parse_path_attribute(key, path, attribute)?;
                 self.prost
                     .push(ProstOption::MessageAttribute { path, attribute });
             }
-            "enum_attribute" => {
-                let (path, attribute) = parse_path_attribute(key, value)?;
+            Setting::EnumAttribute { path, attribute } => {
+                let (path, attribute) = parse_path_attribute(key, path, attribute)?;
                 self.prost
                     .push(ProstOption::EnumAttribute { path, attribute });
             }
-            "btree_map" => self
+            Setting::BTreeMap(path) => self
                 .prost
-                .push(ProstOption::BTreeMap(parse_prost_path(key, value)?)),
-            "bytes" => self
+                .push(ProstOption::BTreeMap(parse_prost_path(key, path)?)),
+            Setting::Bytes(path) => self
                 .prost
-                .push(ProstOption::Bytes(parse_prost_path(key, value)?)),
-            "boxed" => self
+                .push(ProstOption::Bytes(parse_prost_path(key, path)?)),
+            Setting::Boxed(path) => self
                 .prost
-                .push(ProstOption::Boxed(parse_prost_path(key, value)?)),
-            // Unreachable while KNOWN and this match agree; a test checks they do.
-            _ => return Err(unknown(key)),
+                .push(ProstOption::Boxed(parse_prost_path(key, path)?)),
         }
         Ok(())
+    }
+}
+
+/// Which keys of [`Occurs::Once`] were seen, so a second mention is an error, reported
+/// once per key.
+#[derive(Default)]
+struct Occurrences {
+    seen: [bool; KNOWN.len()],
+    reported: [bool; KNOWN.len()],
+}
+
+impl Occurrences {
+    fn note(&mut self, key: &str, errors: &mut Vec<String>) {
+        let Some(index) = KNOWN.iter().position(|known| known.name == key) else {
+            return;
+        };
+        if KNOWN[index].occurs == Occurs::Many {
+            return;
+        }
+        if !self.seen[index] {
+            self.seen[index] = true;
+        } else if !self.reported[index] {
+            errors.push(param::repeated(key));
+            self.reported[index] = true;
+        }
+    }
+}
+
+impl Setting {
+    /// The setting an item `key=value` of a parameter string names (`value` is `None` for
+    /// a bare key), or what is wrong with its form; its value is checked when applied.
+    fn from_item(key: &str, value: Option<&str>) -> Result<Setting, String> {
+        let pair = |expects: fn(&str, &str) -> String| {
+            let value = needs_value(key, value)?;
+            let (left, right) = value.split_once('=').ok_or_else(|| expects(key, value))?;
+            Ok::<_, String>((left.to_owned(), right.to_owned()))
+        };
+        let attribute = || pair(param::not_path_attribute);
+        Ok(match key {
+            "client" => Setting::Client(parse_bool(key, value)?),
+            "server" => Setting::Server(parse_bool(key, value)?),
+            "blocking" => Setting::Blocking(parse_bool(key, value)?),
+            "messages" => Setting::Messages(parse_bool(key, value)?),
+            "runtime_path" => Setting::RuntimePath(needs_value(key, value)?.to_owned()),
+            "include_file" => Setting::IncludeFile(needs_value(key, value)?.to_owned()),
+            "extern_path" => {
+                let (proto, rust) = pair(param::not_extern_path)?;
+                Setting::ExternPath { proto, rust }
+            }
+            "type_attribute" => {
+                let (path, attribute) = attribute()?;
+                Setting::TypeAttribute { path, attribute }
+            }
+            "field_attribute" => {
+                let (path, attribute) = attribute()?;
+                Setting::FieldAttribute { path, attribute }
+            }
+            "message_attribute" => {
+                let (path, attribute) = attribute()?;
+                Setting::MessageAttribute { path, attribute }
+            }
+            "enum_attribute" => {
+                let (path, attribute) = attribute()?;
+                Setting::EnumAttribute { path, attribute }
+            }
+            "btree_map" => Setting::BTreeMap(needs_value(key, value)?.to_owned()),
+            "bytes" => Setting::Bytes(needs_value(key, value)?.to_owned()),
+            "boxed" => Setting::Boxed(needs_value(key, value)?.to_owned()),
+            // Unreachable while KNOWN and this match agree; a test checks they do.
+            _ => return Err(unknown(key)),
+        })
     }
 }
 
@@ -444,13 +545,13 @@ pub(crate) fn split_params(s: &str) -> Vec<String> {
 /// The error for a key not in [`KNOWN`].
 fn unknown(key: &str) -> String {
     let known: Vec<&str> = KNOWN.iter().map(|p| p.name).collect();
-    format!("unknown parameter {key:?} (known: {})", known.join(", "))
+    param::unknown(key, &known)
 }
 
 /// The value of a key that has no meaning bare; an empty value is as missing as none.
 fn needs_value<'a>(key: &str, value: Option<&'a str>) -> Result<&'a str, String> {
     match value {
-        None | Some("") => Err(format!("parameter {key:?} needs a value")),
+        None | Some("") => Err(param::needs_value(key)),
         Some(value) => Ok(value),
     }
 }
@@ -460,22 +561,18 @@ fn parse_bool(key: &str, value: Option<&str>) -> Result<bool, String> {
     match value {
         None | Some("true") => Ok(true),
         Some("false") => Ok(false),
-        Some(other) => Err(format!(
-            "parameter {key:?} expects true or false, got {other:?}"
-        )),
+        Some(other) => Err(param::not_bool(key, other)),
     }
 }
 
-/// An absolute Rust path, returned normalized (`:: my :: rgrpc` → `::my::rgrpc`).
+/// An absolute Rust path (`:: my :: rgrpc` is `::my::rgrpc`).
 ///
 /// Absolute means a leading `::` (an extern crate) or a first segment `crate`, because the
 /// generated code is included in arbitrary modules where a relative path would resolve
 /// differently. Generic arguments and keyword segments (`self`, `super`, `gen` …) are refused.
-fn parse_runtime_path(key: &str, value: Option<&str>) -> Result<String, String> {
-    let value = needs_value(key, value)?;
-    let invalid = || {
-        format!("parameter {key:?} expects an absolute Rust path such as ::rgrpc, got {value:?}")
-    };
+fn parse_runtime_path(key: &str, value: &str) -> Result<RustPath, String> {
+    let value = needs_value(key, Some(value.trim()))?;
+    let invalid = || param::not_absolute_path(key, value);
     let path =
         syn::parse::Parser::parse_str(syn::Path::parse_mod_style, value).map_err(|_| invalid())?;
     let segments: Vec<String> = path.segments.iter().map(|s| s.ident.to_string()).collect();
@@ -493,12 +590,8 @@ fn parse_runtime_path(key: &str, value: Option<&str>) -> Result<String, String> 
     if !(absolute && plain) {
         return Err(invalid());
     }
-    let prefix = if path.leading_colon.is_some() {
-        "::"
-    } else {
-        ""
-    };
-    Ok(format!("{prefix}{}", segments.join("::")))
+    // `parse_mod_style` admits no generic arguments, so the conversion cannot refuse it.
+    RustPath::from_syn(&path).ok_or_else(invalid)
 }
 
 /// An output file name: relative, `/`-separated, without empty, `.` or `..` segments, and
@@ -508,27 +601,21 @@ fn parse_runtime_path(key: &str, value: Option<&str>) -> Result<String, String> 
 /// outside the output directory) plus the extension, because the file is Rust meant for
 /// `include!`. Checking here turns protoc's late, generic refusal into an error naming the
 /// parameter.
-fn parse_include_file(key: &str, value: Option<&str>) -> Result<String, String> {
-    let value = needs_value(key, value)?;
+fn parse_include_file(key: &str, value: &str) -> Result<String, String> {
+    let value = needs_value(key, Some(value.trim()))?;
     // Checked first: on Windows `a\..\b.rs` would escape, and its segments look fine.
     if value.contains('\\') {
-        return Err(format!(
-            "parameter {key:?} expects \"/\" as the path separator, got {value:?}"
-        ));
+        return Err(param::not_slash_separated(key, value));
     }
     if value
         .split('/')
         .any(|segment| matches!(segment, "" | "." | ".."))
     {
-        return Err(format!(
-            "parameter {key:?} expects a relative path without empty, \".\" or \"..\" segments, got {value:?}"
-        ));
+        return Err(param::not_relative(key, value));
     }
     let file = value.rsplit('/').next().unwrap_or(value);
     if file.strip_suffix(".rs").is_none_or(str::is_empty) {
-        return Err(format!(
-            "parameter {key:?} expects a file name ending in \".rs\", got {value:?}"
-        ));
+        return Err(param::not_rs_file(key, value));
     }
     Ok(value.to_owned())
 }
@@ -539,37 +626,32 @@ fn parse_include_file(key: &str, value: Option<&str>) -> Result<String, String> 
 /// is matched against descriptor type names, which always are; a relative or misspelled path
 /// would silently match nothing. The Rust path must parse as a `syn::Path` because it is
 /// spliced into generated code.
-fn parse_extern_path(key: &str, value: Option<&str>) -> Result<(String, String), String> {
-    let value = needs_value(key, value)?;
-    let expects = || format!("parameter {key:?} expects .proto.path=rust::path, got {value:?}");
-    let (proto, rust) = value.split_once('=').ok_or_else(expects)?;
-    let (proto, rust) = (proto.trim(), rust.trim());
-    if proto.is_empty() || rust.is_empty() {
-        return Err(expects());
-    }
+fn parse_extern_path(key: &str, proto: &str, rust: &str) -> Result<ExternPath, String> {
+    let (proto, rust) = match (proto.trim(), rust.trim()) {
+        ("", _) | (_, "") => return Err(param::not_extern_path(key, &format!("{proto}={rust}"))),
+        halves => halves,
+    };
     let Some(relative) = proto.strip_prefix('.') else {
-        return Err(format!(
-            "parameter {key:?}: proto path {proto:?} must start with \".\""
-        ));
+        return Err(param::proto_path_relative(key, proto));
     };
     for segment in relative.split('.') {
         if segment.is_empty() {
-            return Err(format!(
-                "parameter {key:?}: proto path {proto:?} has an empty segment"
-            ));
+            return Err(param::proto_path_empty_segment(key, proto));
         }
         if !is_proto_identifier(segment) {
-            return Err(format!(
-                "parameter {key:?}: proto path {proto:?} has an invalid segment {segment:?}"
-            ));
+            return Err(param::proto_path_bad_segment(key, proto, segment));
         }
     }
-    if syn::parse_str::<syn::Path>(rust).is_err() {
-        return Err(format!(
-            "parameter {key:?}: rust path {rust:?} is not a valid Rust path"
-        ));
-    }
-    Ok((proto.to_owned(), rust.to_owned()))
+    let Ok(path) = syn::parse_str::<syn::Path>(rust) else {
+        return Err(param::rust_path_invalid(key, rust));
+    };
+    let Some(rust) = RustPath::from_syn(&path) else {
+        return Err(param::rust_path_generics(key, rust));
+    };
+    Ok(ExternPath {
+        proto: proto.to_owned(),
+        rust,
+    })
 }
 
 /// Whether `s` is a protobuf identifier (`[A-Za-z_][A-Za-z0-9_]*`), the only thing a package
@@ -585,22 +667,28 @@ fn is_proto_identifier(s: &str) -> bool {
 /// `PATH=ATTR` for the `*_attribute` keys, each half trimmed (whitespace inside the attribute
 /// is kept). Split at the first `=`: paths never contain one, attributes often do
 /// (`#[serde(rename = "x")]`).
-fn parse_path_attribute(key: &str, value: Option<&str>) -> Result<(String, String), String> {
-    let value = needs_value(key, value)?;
-    let expects = || format!("parameter {key:?} expects path=#[attribute], got {value:?}");
-    let (path, attribute) = value.split_once('=').ok_or_else(expects)?;
-    let (path, attribute) = (path.trim(), attribute.trim());
-    if path.is_empty() || attribute.is_empty() {
-        return Err(expects());
-    }
+fn parse_path_attribute(
+    key: &str,
+    path: &str,
+    attribute: &str,
+) -> Result<(String, String), String> {
+    let (path, attribute) = match (path.trim(), attribute.trim()) {
+        ("", _) | (_, "") => {
+            return Err(param::not_path_attribute(
+                key,
+                &format!("{path}={attribute}"),
+            ));
+        }
+        halves => halves,
+    };
     check_prost_path(key, path)?;
     check_attribute(key, attribute)?;
     Ok((path.to_owned(), attribute.to_owned()))
 }
 
 /// The `PATH` of `btree_map`, `bytes` and `boxed`.
-fn parse_prost_path(key: &str, value: Option<&str>) -> Result<String, String> {
-    let path = needs_value(key, value)?;
+fn parse_prost_path(key: &str, path: &str) -> Result<String, String> {
+    let path = needs_value(key, Some(path.trim()))?;
     check_prost_path(key, path)?;
     Ok(path.to_owned())
 }
@@ -610,9 +698,7 @@ fn parse_prost_path(key: &str, value: Option<&str>) -> Result<String, String> {
 /// mis-split item.
 fn check_prost_path(key: &str, path: &str) -> Result<(), String> {
     if path.contains(char::is_whitespace) {
-        return Err(format!(
-            "parameter {key:?}: path {path:?} must not contain whitespace"
-        ));
+        return Err(param::path_whitespace(key, path));
     }
     Ok(())
 }
@@ -624,9 +710,7 @@ fn check_prost_path(key: &str, path: &str) -> Result<(), String> {
 /// Parsed with `Attribute::parse_outer` over the whole value rather than as the prefix of a
 /// dummy item, so trailing tokens (`#[x] pub`) and inner attributes are refused too.
 fn check_attribute(key: &str, attribute: &str) -> Result<(), String> {
-    let invalid = |reason: &dyn std::fmt::Display| {
-        format!("parameter {key:?}: attribute {attribute:?} is not valid Rust: {reason}")
-    };
+    let invalid = |reason: &dyn std::fmt::Display| param::attribute_invalid(key, attribute, reason);
     let attributes = syn::parse::Parser::parse_str(syn::Attribute::parse_outer, attribute)
         .map_err(|error| invalid(&error))?;
     // Only comments (`// x`) parse as zero attributes.
@@ -665,11 +749,8 @@ mod tests {
         }
     }
 
-    fn externs(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
-        pairs
-            .iter()
-            .map(|(proto, rust)| ((*proto).to_owned(), (*rust).to_owned()))
-            .collect()
+    fn path(rust: &str) -> RustPath {
+        RustPath::parse(rust)
     }
 
     /// A valid item for each key; a second, different one for repeatable keys.
@@ -693,14 +774,14 @@ mod tests {
     #[test]
     fn the_readme_and_the_library_docs_show_the_parameter_table() {
         let table = markdown_table();
-        let readme = include_str!("../../README.md");
+        let readme = include_str!("../../../README.md");
         assert!(
             readme.contains(&table),
             "README.md's parameter table differs from params::KNOWN; it should read:\n{table}"
         );
         let documented: String = table.lines().map(|line| format!("//! {line}\n")).collect();
         assert!(
-            include_str!("lib.rs").contains(&documented),
+            include_str!("../lib.rs").contains(&documented),
             "lib.rs's parameter table differs from params::KNOWN; it should read:\n{documented}"
         );
         for p in KNOWN {
@@ -720,11 +801,13 @@ mod tests {
                 Params::parse(&first).is_ok(),
                 "{key} is in KNOWN but not handled"
             );
-            let mut params = Params::default();
-            assert_ne!(
-                params.apply(key, Some("")),
-                Err(unknown(key)),
-                "{key} is in KNOWN but apply() does not handle it"
+            let value = first.split_once('=').map(|(_, value)| value);
+            let setting = Setting::from_item(key, value)
+                .unwrap_or_else(|error| panic!("{key} is in KNOWN but has no setting: {error}"));
+            assert_eq!(
+                setting.key(),
+                *key,
+                "the setting of {key} names another key"
             );
             let twice = Params::parse(&format!("{first},{second}"));
             match occurs {
@@ -738,13 +821,41 @@ mod tests {
     }
 
     #[test]
+    fn typed_settings_are_checked_as_the_same_items_written_out() {
+        let typed = Parameters::new()
+            .client(false)
+            .raw("btree_map=.,client=true")
+            .runtime_path(" ::my::rgrpc ")
+            .extern_path(".a", "::a")
+            .extern_path(".a", "::b")
+            .type_attribute(".", "#[derive(Hash, Eq)]")
+            .field_attribute("", "#[x]")
+            .include_file("x");
+        let written = typed.to_string();
+        assert_eq!(
+            Params::from_parameters(&typed),
+            Params::parse(&written),
+            "{written}"
+        );
+        assert_eq!(
+            Params::from_parameters(&typed).unwrap_err(),
+            [
+                r#"parameter "client" given more than once"#,
+                r#"parameter "extern_path" maps ".a" twice"#,
+                r#"parameter "field_attribute" expects path=#[attribute], got "=#[x]""#,
+                r#"parameter "include_file" expects a file name ending in ".rs", got "x""#,
+            ]
+        );
+    }
+
+    #[test]
     fn defaults() {
         let expected = Params {
             client: true,
             server: true,
             blocking: true,
             messages: true,
-            runtime_path: "::rgrpc".to_owned(),
+            runtime_path: path("::rgrpc"),
             extern_paths: Vec::new(),
             include_file: None,
             prost: Vec::new(),
@@ -784,7 +895,7 @@ mod tests {
         assert_eq!(
             ok("runtime_path=::my_rgrpc"),
             Params {
-                runtime_path: "::my_rgrpc".to_owned(),
+                runtime_path: path("::my_rgrpc"),
                 ..defaults.clone()
             }
         );
@@ -857,7 +968,7 @@ mod tests {
                 client: false,
                 server: true,
                 messages: false,
-                runtime_path: "::my::rgrpc".to_owned(),
+                runtime_path: path("::my::rgrpc"),
                 ..Params::default()
             }
         );
@@ -876,7 +987,7 @@ mod tests {
                 server: false,
                 blocking: false,
                 messages: false,
-                runtime_path: "crate::rt".to_owned(),
+                runtime_path: path("crate::rt"),
                 extern_paths: externs(&[(".b", "::b"), (".c.D", "crate::c::D")]),
                 include_file: Some("all.rs".to_owned()),
                 prost: vec![
@@ -917,7 +1028,7 @@ mod tests {
     fn whitespace_and_empty_items() {
         let expected = Params {
             client: false,
-            runtime_path: "::my::rgrpc".to_owned(),
+            runtime_path: path("::my::rgrpc"),
             ..Params::default()
         };
         assert_eq!(
@@ -962,7 +1073,9 @@ mod tests {
             ("::r#async::rgrpc", "::r#async::rgrpc"),
         ] {
             assert_eq!(
-                ok(&format!("runtime_path={value}")).runtime_path,
+                ok(&format!("runtime_path={value}"))
+                    .runtime_path
+                    .to_string(),
                 expected,
                 "{value:?}"
             );
@@ -1299,6 +1412,10 @@ mod tests {
             (
                 ".foo=::type",
                 r#"parameter "extern_path": rust path "::type" is not a valid Rust path"#,
+            ),
+            (
+                ".foo=::w::W<'a>",
+                r#"parameter "extern_path": rust path "::w::W<'a>" has generic arguments other than types"#,
             ),
         ] {
             assert_eq!(
