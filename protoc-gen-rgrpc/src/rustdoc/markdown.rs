@@ -1,13 +1,18 @@
 //! Proto comment lines as Markdown that rustdoc reads as prose: code blocks fenced as
-//! `text` (never compiled as doctests), bare URLs made links, brackets escaped.
+//! `text` (never compiled as doctests), bare URLs made links, brackets escaped unless they
+//! make an inline link.
 
 /// Sanitises proto comment lines for rustdoc:
 /// * indented blocks (4+ spaces) and fenced blocks become ```` ```text ```` so a user's
 ///   `cargo test --doc` does not try to compile proto prose;
 /// * bare URLs are wrapped in `<…>` so they link instead of tripping a lint;
-/// * `[` and `]` are escaped so `[foo]` is not read as an intra-doc link.
+/// * `[` and `]` are escaped so `[foo]` is not read as an intra-doc link, except those of
+///   an inline link (`[text](url)`, whose text may run over lines), which stays a link.
 pub(super) fn sanitize(lines: &[String]) -> Vec<String> {
     let mut out = Vec::new();
+    // The prose lines since the last line of anything else: a paragraph, whose inline
+    // links are found across its lines.
+    let mut paragraph: Vec<&str> = Vec::new();
     let mut in_indented = false;
     let mut in_fence = false;
     // Blank lines seen inside an indented block, not yet placed.
@@ -22,6 +27,7 @@ pub(super) fn sanitize(lines: &[String]) -> Vec<String> {
         let line = raw.strip_prefix(' ').unwrap_or(raw);
         let trimmed = line.trim_start();
         if trimmed.starts_with("```") {
+            out.extend(prose(&mut paragraph));
             out.push(if in_fence {
                 " ```".to_owned()
             } else {
@@ -31,6 +37,7 @@ pub(super) fn sanitize(lines: &[String]) -> Vec<String> {
             continue;
         }
         if in_fence {
+            out.extend(prose(&mut paragraph));
             out.push(format!(" {line}"));
             continue;
         }
@@ -40,6 +47,9 @@ pub(super) fn sanitize(lines: &[String]) -> Vec<String> {
             // Inside the block if more of it follows, after it if prose does.
             blank_run += 1;
             continue;
+        }
+        if in_indented || blank || (indented && !in_indented) {
+            out.extend(prose(&mut paragraph));
         }
         if indented && !in_indented {
             out.push(" ```text".to_owned());
@@ -55,19 +65,27 @@ pub(super) fn sanitize(lines: &[String]) -> Vec<String> {
         } else if blank {
             out.push(String::new());
         } else {
-            out.push(format!(" {}", prose(line)));
+            paragraph.push(line);
         }
     }
+    out.extend(prose(&mut paragraph));
     if in_indented || in_fence {
         out.push(" ```".to_owned());
     }
     out
 }
 
-/// Escapes brackets and wraps URLs in one line of prose.
-fn prose(line: &str) -> String {
-    let mut out = String::with_capacity(line.len() + 8);
-    let mut rest = line;
+/// The lines of one paragraph of prose, taken from `paragraph`, with brackets escaped
+/// (but an inline link's) and URLs wrapped, each line with its leading space.
+fn prose(paragraph: &mut Vec<&str>) -> Vec<String> {
+    let text = paragraph.join("\n");
+    paragraph.clear();
+    if text.is_empty() {
+        return Vec::new();
+    }
+    let links = link_brackets(&text);
+    let mut out = String::with_capacity(text.len() + 8);
+    let mut rest = text.as_str();
     while !rest.is_empty() {
         if let Some(url_len) = url_at(rest) {
             let (url, tail) = rest.split_at(url_len);
@@ -83,18 +101,37 @@ fn prose(line: &str) -> String {
             rest = tail;
             continue;
         }
+        let at = text.len() - rest.len();
         let mut chars = rest.chars();
         let Some(c) = chars.next() else { break };
-        match c {
-            '[' | ']' => {
-                out.push('\\');
-                out.push(c);
-            }
-            _ => out.push(c),
+        if matches!(c, '[' | ']') && !links.contains(&at) {
+            out.push('\\');
         }
+        out.push(c);
         rest = chars.as_str();
     }
-    out
+    out.split('\n').map(|line| format!(" {line}")).collect()
+}
+
+/// The byte offsets of the brackets in `text` that make inline links: a `[` and the first
+/// `]` after it with no bracket between, followed at once by `(`.
+fn link_brackets(text: &str) -> Vec<usize> {
+    let mut links = Vec::new();
+    let mut open = None;
+    for (at, c) in text.char_indices() {
+        match c {
+            '[' => open = Some(at),
+            ']' => {
+                if let Some(start) = open.take()
+                    && text[at + 1..].starts_with('(')
+                {
+                    links.extend([start, at]);
+                }
+            }
+            _ => {}
+        }
+    }
+    links
 }
 
 /// The length of a bare `http(s)://` URL at the start of `text`, if there is one and it is
@@ -129,6 +166,19 @@ mod tests {
         assert_eq!(
             sanitize(&lines(" See [spec] at https://grpc.io/docs.")),
             vec![r" See \[spec\] at <https://grpc.io/docs>."]
+        );
+    }
+
+    #[test]
+    fn inline_links_stay_links_even_over_two_lines() {
+        assert_eq!(
+            sanitize(&lines(
+                " See [the\n spec](https://grpc.io/a), [x][y] and [z]."
+            )),
+            vec![
+                " See [the",
+                r" spec](<https://grpc.io/a>), \[x\]\[y\] and \[z\]."
+            ]
         );
     }
 
