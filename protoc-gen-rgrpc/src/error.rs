@@ -237,6 +237,26 @@ pub(crate) mod param {
     }
 }
 
+/// Why a name cannot be a Rust identifier (the proto location is added by the caller).
+pub(crate) mod ident {
+    pub(crate) fn raw_forbidden(name: &str, bare: &str) -> String {
+        format!("{name:?} is not a valid raw identifier; use {bare}_")
+    }
+
+    pub(crate) fn keyword(name: &str, escaped: &str) -> String {
+        format!("{name:?} is a Rust keyword; escape it first (it would be {escaped:?})")
+    }
+
+    pub(crate) fn invalid(name: &str) -> String {
+        format!("{name:?} is not a valid Rust identifier")
+    }
+
+    /// A type name's identifier `problem`, naming the type.
+    pub(crate) fn in_type(fqn: &str, problem: &str) -> String {
+        format!("type {fqn:?}: {problem}")
+    }
+}
+
 pub(crate) fn invalid_parameter(message: &str) -> String {
     format!("invalid --rgrpc_opt: {message}")
 }

@@ -14,6 +14,8 @@
 
 use heck::{ToSnakeCase, ToUpperCamelCase};
 
+use crate::error;
+
 /// Keywords prost-build escapes as raw identifiers (`type` → `r#type`).
 ///
 /// Copied in prost-build's order: 2015 strict, 2018 strict, 2015 reserved, 2018 reserved,
@@ -137,20 +139,17 @@ pub(crate) fn ident(s: &str) -> Result<syn::Ident, String> {
         None => (false, s),
     };
     if raw && matches!(name, "_" | "super" | "self" | "Self" | "crate") {
-        return Err(format!("{s:?} is not a valid raw identifier; use {name}_"));
+        return Err(error::ident::raw_forbidden(s, name));
     }
     if !raw && is_keyword(name) {
-        return Err(format!(
-            "{s:?} is a Rust keyword; escape it first (it would be {:?})",
-            sanitize(name)
-        ));
+        return Err(error::ident::keyword(s, &sanitize(name)));
     }
     // `parse_any` accepts keywords and raw identifiers; the lexer never panics. Comparing the
     // printed token with the input rejects anything lexed differently than written
     // (surrounding whitespace, comments, a nested `r#`).
     match syn::parse::Parser::parse_str(syn::Ident::parse_any, s) {
         Ok(id) if id == s => Ok(id),
-        _ => Err(format!("{s:?} is not a valid Rust identifier")),
+        _ => Err(error::ident::invalid(s)),
     }
 }
 

@@ -6,6 +6,7 @@
 //! (`google.protobuf.Empty` is `()`, wrappers are Rust scalars, the rest `prost_types`),
 //! and `extern_path` mappings are applied exactly as prost-build applies them.
 
+use crate::error;
 use crate::names::{to_snake, to_upper_camel};
 use crate::params::ExternPath;
 use crate::rust::{RustIdent, RustPath, RustType};
@@ -54,7 +55,7 @@ pub(crate) fn rust_type(
 
 /// `name` as an identifier, or the problem with it, naming the type it is part of.
 fn ident(fqn: &str, name: &str) -> Result<RustIdent, String> {
-    RustIdent::new(name).map_err(|problem| format!("type {fqn:?}: {problem}"))
+    RustIdent::new(name).map_err(|problem| error::ident::in_type(fqn, &problem))
 }
 
 /// The Rust path of `fqn` under one of `externs` (proto path, Rust path), as prost-build's

@@ -48,7 +48,8 @@ pub(super) fn sanitize(lines: &[String]) -> Vec<String> {
             blank_run += 1;
             continue;
         }
-        if in_indented || blank || (indented && !in_indented) {
+        // Anything but a line of prose ends the paragraph.
+        if in_indented || blank || indented {
             out.extend(prose(&mut paragraph));
         }
         if indented && !in_indented {
