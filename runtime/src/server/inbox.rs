@@ -23,6 +23,8 @@ use bytes::{Buf, Bytes, BytesMut};
 use http_body::Body;
 use tonic::{Code, Status};
 
+use crate::call::status;
+
 /// How many request bytes a call reads ahead of its handler. Small messages of a busy
 /// call wait here, coalesced, rather than as frames in h2; at 200 calls a connection, this
 /// bounds read-ahead at 3.2 MiB beyond the connection window.
@@ -150,10 +152,7 @@ impl State {
         let len = u32::from_be_bytes([prefix[1], prefix[2], prefix[3], prefix[4]]);
         let len = usize::try_from(len).unwrap_or(usize::MAX);
         if len > max_size {
-            return Err(Status::resource_exhausted(format!(
-                "the request message of {len} bytes exceeds the server's \
-                 max_request_message_size of {max_size} bytes"
-            )));
+            return Err(status::request_too_large(len, max_size));
         }
         Ok(Some(PREFIX_LEN + len))
     }
@@ -187,7 +186,7 @@ impl State {
                 }
                 Poll::Ready(Some(Err(error))) => {
                     let status = if error.code() == Code::Cancelled {
-                        Status::cancelled("the client cancelled the call")
+                        status::cancelled_by_client()
                     } else {
                         error
                     };
