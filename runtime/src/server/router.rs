@@ -14,8 +14,8 @@ use super::arrival::StampArrival;
 use super::builder::Listening;
 use super::settings::{CallSettings, Limited};
 
-/// A service a [`Server`] can serve: what every generated `…Server<T>` is (and what
-/// tonic's router takes), named once so the bounds are not repeated at each use.
+/// A service a [`Server`](super::Server) can serve: what every generated `…Server<T>` is
+/// (and what tonic's router takes), named once so the bounds are not repeated at each use.
 pub trait GrpcService:
     Service<
         http::Request<tonic::body::Body>,
