@@ -10,7 +10,6 @@ use std::io::{self, Read, Write};
 
 use bytes::{BufMut, BytesMut};
 use http::HeaderValue;
-
 use tonic::codec::CompressionEncoding as Compression;
 
 /// What this side decodes, in the form of `grpc-accept-encoding`: sent with every response,

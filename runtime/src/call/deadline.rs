@@ -68,8 +68,8 @@ pub(crate) fn after(arrived: std::time::Instant, timeout: Duration) -> Option<st
 pub(crate) struct TimeoutHeader {
     /// The header's name.
     pub(crate) name: HeaderName,
-    /// The value for `timeout`, rounded as the protocol must (never up past the deadline
-    /// by more than the unit the protocol can express).
+    /// The value for `timeout`, in the protocol's units (rounded down, never past the
+    /// deadline).
     pub(crate) encode: fn(Duration) -> HeaderValue,
     /// The timeout a value says, `None` if it is malformed.
     pub(crate) decode: fn(&[u8]) -> Option<Duration>,

@@ -13,10 +13,9 @@ use std::time::Instant;
 use bytes::Bytes;
 use prost::Message;
 use tonic::Status;
+use tonic::codec::CompressionEncoding as Compression;
 use tonic::transport::server::TcpConnectInfo;
 use tracing::Instrument;
-
-use tonic::codec::CompressionEncoding as Compression;
 
 use super::arrival::Arrived;
 use super::call_state::Failure;

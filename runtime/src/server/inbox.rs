@@ -2,7 +2,7 @@
 //! buffer as DATA arrives, and gRPC frames are split off it there.
 //!
 //! Why read ahead: h2 keeps every DATA frame it received until the application reads it,
-//! and charges each small one against a per-connection budget (see `config`'s "Why the
+//! and charges each small one against a per-connection budget (see `builder`'s "Why the
 //! connection window is 8 MiB"). A handler reads one message at a time, so a call whose
 //! client sends many small messages faster than the handler takes them would hold them in
 //! h2 as frames, spend the budget, and get the whole connection closed. Copying each

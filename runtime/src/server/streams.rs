@@ -11,7 +11,6 @@ use bytes::{Bytes, BytesMut};
 use futures_core::Stream;
 use prost::Message;
 use tonic::Status;
-
 use tonic::codec::CompressionEncoding as Compression;
 
 use super::call_state::{CallState, Failure};
