@@ -1,11 +1,14 @@
 //! gRPC message framing: a protobuf message becomes one length-prefixed frame, and the
-//! message size limits both sides enforce.
+//! default message size limits both sides enforce (the statuses of a message over them are
+//! in `call::status`).
 
 use bytes::{BufMut, Bytes, BytesMut};
 use prost::Message;
-use tonic::{Code, Status};
+use tonic::Status;
+use tonic::codec::CompressionEncoding as Compression;
 
-use crate::{Compression, compression};
+use crate::call::status;
+use crate::compression;
 
 /// The five-byte prefix of every gRPC message: a compressed flag and a big-endian length.
 const PREFIX_LEN: usize = 5;
@@ -45,7 +48,7 @@ pub(crate) fn encode_frame_into<T: Message>(
 ) -> Result<(), Status> {
     let len = message.encoded_len();
     if len > limit {
-        return Err(too_large_to_send(len, limit));
+        return Err(status::response_too_large_to_send(len, limit));
     }
     if let Some(encoding) = compression {
         return append_compressed(&message.encode_to_vec(), encoding, buf);
@@ -86,52 +89,13 @@ fn append_compressed(
 
 /// A frame's length prefix, if the gRPC frame can carry `len` bytes.
 fn frame_len(len: usize) -> Result<u32, Status> {
-    u32::try_from(len).map_err(|_| {
-        Status::resource_exhausted(format!(
-            "message of {len} bytes exceeds the gRPC frame limit of 4 GiB"
-        ))
-    })
-}
-
-/// The status of a response message the server refuses to send: it is over the server's
-/// `max_response_message_size`.
-fn too_large_to_send(len: usize, limit: usize) -> Status {
-    Status::resource_exhausted(format!(
-        "the response message of {len} bytes exceeds the server's max_response_message_size \
-         of {limit} bytes"
-    ))
-}
-
-/// The status of a request message the client refuses to send: it is over the client's
-/// `max_request_message_size`.
-pub(crate) fn request_too_large_to_send(len: usize, limit: usize) -> Status {
-    Status::resource_exhausted(format!(
-        "the request message of {len} bytes exceeds the client's max_request_message_size \
-         of {limit} bytes"
-    ))
-}
-
-/// tonic's decoder refuses a response message over the client's limit before buffering it,
-/// with `OUT_OF_RANGE`; the gRPC spec (and every other implementation) says
-/// `RESOURCE_EXHAUSTED`. This turns tonic's refusal into that, naming the setting, and
-/// passes every other status through unchanged — including an `OUT_OF_RANGE` a peer sent.
-/// (The server reads requests with its own decoder, which says so itself.)
-pub(crate) fn response_too_large(status: Status, limit: usize) -> Status {
-    // tonic's own words (tonic 0.14, codec/decode.rs); hostile.rs pins them.
-    const TONIC_REFUSAL: &str = "Error, decoded message length too large";
-    if status.code() != Code::OutOfRange || !status.message().starts_with(TONIC_REFUSAL) {
-        return status;
-    }
-    Status::resource_exhausted(format!(
-        "the response message exceeds the client's max_response_message_size of {limit} bytes \
-         ({})",
-        status.message()
-    ))
+    u32::try_from(len).map_err(|_| status::too_large_for_a_frame(len))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use tonic::Code;
 
     #[test]
     fn frame_has_prefix_then_payload() {
@@ -168,23 +132,5 @@ mod tests {
                 .expect("decompresses");
             assert_eq!(plain, message.encode_to_vec());
         }
-    }
-
-    #[test]
-    fn only_tonics_refusal_becomes_resource_exhausted() {
-        let refusal = Status::out_of_range(
-            "Error, decoded message length too large: found 9 bytes, the limit is: 8 bytes",
-        );
-        let status = response_too_large(refusal, 8);
-        assert_eq!(status.code(), Code::ResourceExhausted);
-        assert!(
-            status
-                .message()
-                .contains("max_response_message_size of 8 bytes")
-        );
-
-        let from_peer = Status::out_of_range("page 3 of 2");
-        let status = response_too_large(from_peer, 8);
-        assert_eq!(status.code(), Code::OutOfRange);
     }
 }

@@ -10,8 +10,7 @@ use std::io::{self, Read, Write};
 
 use bytes::{BufMut, BytesMut};
 use http::HeaderValue;
-
-use crate::Compression;
+use tonic::codec::CompressionEncoding as Compression;
 
 /// What this side decodes, in the form of `grpc-accept-encoding`: sent with every response,
 /// and with the refusal of a request in an encoding it does not know.

@@ -11,6 +11,9 @@
 //! * [`Channel`]: the client side of the transport (tonic's HTTP/2 channel).
 //! * `tls` (with the `tls` feature): TLS and mutual TLS for servers and channels.
 //!
+//! Both sides honour one call contract, kept in a private layer they share (`call`): the
+//! deadline and its timeout header, cancellation, and which status a call ends with.
+//!
 //! Transport, framing and status encoding are tonic's; `rgrpc` owns the call semantics.
 //! The [`Status`], [`Code`] and [`metadata`] types are tonic's own, re-exported, so an
 //! rgrpc service mounts next to tonic services and tower layers without conversions.
@@ -18,6 +21,7 @@
 #![warn(missing_docs)]
 
 pub mod blocking;
+mod call;
 pub mod channel;
 pub mod client;
 mod codec;
@@ -27,10 +31,8 @@ mod compression;
 mod log;
 mod reserved;
 pub mod server;
-mod timeout;
 #[cfg(feature = "tls")]
 pub mod tls;
-mod unavailable;
 
 pub use channel::{Channel, ChannelBuilder, ConnectError};
 pub use client::{Response, ResponseStream};

@@ -56,7 +56,7 @@ impl ServerTls {
 
     /// Requires every client to present a certificate signed by a CA in `ca_pem` (mutual
     /// TLS); handshakes without one fail. Handlers read it with
-    /// [`Context::peer_certificates`](crate::Context::peer_certificates).
+    /// [`Context::peer_certificates`](crate::server::Context::peer_certificates).
     pub fn client_ca(mut self, ca_pem: impl AsRef<[u8]>) -> Self {
         self.client_ca_pem = Some(ca_pem.as_ref().to_vec());
         self

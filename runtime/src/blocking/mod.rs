@@ -30,9 +30,10 @@ use std::sync::OnceLock;
 use tokio::runtime::{Handle, Runtime};
 use tonic::Status;
 
+use crate::channel::{Channel as AsyncChannel, ConnectError};
+use crate::client;
 use crate::client::Requests;
 use crate::server::{InProcessServer, Router};
-use crate::{ConnectError, client};
 
 /// The runtime all blocking clients share.
 fn runtime() -> Result<&'static Runtime, String> {
@@ -61,11 +62,11 @@ pub(crate) fn ensure_blocking_allowed() -> Result<(), Status> {
     Ok(())
 }
 
-/// A connection for blocking clients: an async [`crate::Channel`] driven by rgrpc's own
+/// A connection for blocking clients: an async [`crate::channel::Channel`] driven by rgrpc's own
 /// runtime. Cheap to clone; clones share the connection.
 #[derive(Clone, Debug)]
 pub struct Channel {
-    inner: crate::Channel,
+    inner: AsyncChannel,
     runtime: Handle,
 }
 
@@ -75,7 +76,7 @@ impl Channel {
     pub fn connect(uri: impl Into<String>) -> Result<Self, ConnectError> {
         let uri = uri.into();
         let runtime = blocking_runtime(&uri)?;
-        let inner = runtime.block_on(crate::Channel::connect(uri))?;
+        let inner = runtime.block_on(AsyncChannel::connect(uri))?;
         Ok(Self {
             inner,
             runtime: runtime.handle().clone(),
@@ -89,7 +90,7 @@ impl Channel {
         let runtime = blocking_runtime(&uri)?;
         let _entered = runtime.enter();
         Ok(Self {
-            inner: crate::Channel::lazy(uri)?,
+            inner: AsyncChannel::lazy(uri)?,
             runtime: runtime.handle().clone(),
         })
     }
@@ -146,7 +147,7 @@ impl BlockingClient {
 
     /// Compresses the request messages of every call with `encoding` (default: none), as
     /// [`Client::compression`](client::Client::compression).
-    pub fn compression(mut self, encoding: crate::Compression) -> Self {
+    pub fn compression(mut self, encoding: tonic::codec::CompressionEncoding) -> Self {
         self.client = self.client.compression(encoding);
         self
     }

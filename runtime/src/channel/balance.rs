@@ -20,7 +20,7 @@ use tonic::body::Body;
 use tonic::transport::Endpoint;
 use tower::ServiceExt;
 
-use crate::unavailable::is_connection_failure;
+use crate::call::status::is_connection_failure;
 
 /// The pause before the second attempt to reconnect a replica (the first is at once); it
 /// doubles after each failure, up to [`LONGEST_RETRY_PAUSE`].

@@ -20,11 +20,17 @@ use tonic::{Status, Streaming};
 use tonic_prost::ProstCodec;
 use tracing::Instrument;
 
-use super::limits::{Deadline, Limits, ResetOnDrop, cancelled_by_caller};
+use super::response::Response;
 use super::sizes::{self, MessageSizes};
-use super::{Response, ResponseStream};
+use super::stream::ResponseStream;
+use super::watch::Watch;
+use crate::call::cancel::ResetOnDrop;
+use crate::call::deadline::{Deadline, GRPC_TIMEOUT, earliest};
+use crate::call::status::cancelled_by_caller;
+use crate::channel::Channel;
 use crate::log::{CallLog, Side};
-use crate::{Channel, Context, reserved};
+use crate::reserved;
+use crate::server::context::Context;
 
 /// A call whose answer is one message: unary and client streaming.
 pub type UnaryCall<Req, Resp> = Call<Req, Resp, UnaryResponse>;
@@ -198,18 +204,7 @@ where
             compression,
             sizes,
         } = self.options;
-        let now = Instant::now();
-        // A timeout too long to be an `Instant` (`Duration::MAX`) is no deadline at all.
-        let timeout_at = timeout.and_then(|timeout| now.checked_add(timeout));
-        let deadline = match (timeout_at, deadline) {
-            (None, None) => None,
-            (Some(at), None) | (None, Some(at)) => Some(at),
-            (Some(timeout_at), Some(deadline)) => Some(earliest(Some(timeout_at), deadline)),
-        }
-        .map(|at| Deadline {
-            at,
-            timeout: at.saturating_duration_since(now),
-        });
+        let deadline = Deadline::of_call(Instant::now(), timeout, deadline);
         let mut log = CallLog::start(Side::Client, self.path, None, deadline.map(|d| d.timeout));
         if let Some(deadline) = deadline
             && deadline.timeout.is_zero()
@@ -222,15 +217,16 @@ where
             sizes::check(self.requests, sizes.max_request).inspect_err(|status| {
                 log.end(status.code(), status.message());
             })?;
-        let limits = Limits::new(deadline, cancellations).with_sizes(sizes.max_response, oversized);
+        let watch = Watch::new(deadline, cancellations).with_sizes(sizes.max_response, oversized);
         // Only a request stream can still be sending when the call ends early; a single
         // request is sent at once, and hyper resets the stream when the call is dropped.
         let streamed = matches!(requests, Requests::Many(_));
         let mut request = tonic::Request::new(requests.into_stream());
-        *request.metadata_mut() = MetadataMap::from_headers(reserved::headers(metadata));
+        let mut headers = reserved::headers(metadata);
         if let Some(deadline) = deadline {
-            request.set_timeout(deadline.timeout);
+            GRPC_TIMEOUT.write(&mut headers, deadline.timeout);
         }
+        *request.metadata_mut() = MetadataMap::from_headers(headers);
         let reset = streamed.then(|| ResetOnDrop::new(request.cancellation_handle()));
         let mut grpc = self.grpc.max_decoding_message_size(sizes.max_response);
         if let Some(encoding) = compression {
@@ -240,15 +236,11 @@ where
             grpc,
             path: PathAndQuery::from_static(self.path),
             request,
-            limits,
+            watch,
             reset,
             log,
         })
     }
-}
-
-fn earliest(current: Option<Instant>, other: Instant) -> Instant {
-    current.map_or(other, |current| current.min(other))
 }
 
 /// A call ready to go on the wire.
@@ -256,7 +248,7 @@ struct Prepared<Req> {
     grpc: Grpc<Channel>,
     path: PathAndQuery,
     request: tonic::Request<RequestStream<Req>>,
-    limits: Limits,
+    watch: Watch,
     reset: Option<ResetOnDrop>,
     log: CallLog,
 }
@@ -287,22 +279,22 @@ where
                 grpc,
                 path,
                 request,
-                mut limits,
+                mut watch,
                 reset,
                 mut log,
             } = prepared?;
             let span = log.span().clone();
             let result = async {
-                // Limits are polled first: a call cancelled or expired before it starts
+                // The watch is polled first: a call cancelled or expired before it starts
                 // never goes on the wire.
                 let mut call = pin!(call_unary::<Req, Resp>(grpc, path, request));
                 poll_fn(|cx| {
-                    if let Poll::Ready(status) = limits.poll_ended(cx) {
+                    if let Poll::Ready(status) = watch.poll_ended(cx) {
                         return Poll::Ready(Err(status));
                     }
                     call.as_mut()
                         .poll(cx)
-                        .map_err(|status| limits.classify(status))
+                        .map_err(|status| watch.classify(status))
                 })
                 .await
             }
@@ -340,7 +332,7 @@ where
                 grpc,
                 path,
                 request,
-                limits,
+                watch,
                 reset,
                 mut log,
             } = prepared?;
@@ -351,7 +343,7 @@ where
             }
             let opened =
                 tokio::spawn(open_stream(grpc, path, request).instrument(log.span().clone()));
-            Ok(ResponseStream::starting(opened, limits, reset, log))
+            Ok(ResponseStream::starting(opened, watch, reset, log))
         })
     }
 }

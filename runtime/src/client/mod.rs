@@ -14,10 +14,10 @@
 //! waiting for the server's headers or first message, so a bidi ping-pong cannot deadlock.
 
 mod call;
-mod limits;
 mod response;
 mod sizes;
 mod stream;
+mod watch;
 
 pub(crate) use call::Requests;
 pub use call::{Call, ClientStreamingCall, StreamingCall, UnaryCall, UnaryResponse};
@@ -28,7 +28,7 @@ use futures_util::stream::BoxStream;
 use tonic::client::Grpc;
 
 use self::sizes::MessageSizes;
-use crate::Channel;
+use crate::channel::Channel;
 
 /// What every generated client wraps: a channel plus the gRPC protocol on top of it.
 ///

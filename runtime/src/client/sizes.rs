@@ -10,10 +10,9 @@ use prost::Message;
 use tokio::sync::oneshot;
 use tonic::Status;
 
-use super::Requests;
-use crate::codec::{
-    DEFAULT_MAX_RECEIVE_MESSAGE_SIZE, DEFAULT_MAX_SEND_MESSAGE_SIZE, request_too_large_to_send,
-};
+use super::call::Requests;
+use crate::call::status::request_too_large_to_send;
+use crate::codec::{DEFAULT_MAX_RECEIVE_MESSAGE_SIZE, DEFAULT_MAX_SEND_MESSAGE_SIZE};
 
 /// The size limits of a client or of one call. The defaults are those of gRPC's other
 /// implementations: responses up to 4 MiB, requests unlimited.

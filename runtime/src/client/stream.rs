@@ -13,7 +13,8 @@ use tokio_util::task::AbortOnDropHandle;
 use tonic::metadata::MetadataMap;
 use tonic::{Code, Status, Streaming};
 
-use super::limits::{Limits, ResetOnDrop};
+use super::watch::Watch;
+use crate::call::cancel::ResetOnDrop;
 use crate::log::CallLog;
 use crate::reserved;
 
@@ -28,7 +29,7 @@ pub struct ResponseStream<T> {
     state: State<T>,
     headers: Option<MetadataMap>,
     trailers: Option<MetadataMap>,
-    limits: Limits,
+    watch: Watch,
     reset: Option<ResetOnDrop>,
     log: CallLog,
 }
@@ -50,7 +51,7 @@ enum State<T> {
 impl<T> ResponseStream<T> {
     pub(crate) fn starting(
         opened: JoinHandle<Opened<T>>,
-        limits: Limits,
+        watch: Watch,
         reset: Option<ResetOnDrop>,
         log: CallLog,
     ) -> Self {
@@ -58,7 +59,7 @@ impl<T> ResponseStream<T> {
             state: State::Starting(AbortOnDropHandle::new(opened)),
             headers: None,
             trailers: None,
-            limits,
+            watch,
             reset,
             log,
         }
@@ -74,7 +75,7 @@ impl<T> ResponseStream<T> {
             state: State::Local(Box::pin(messages)),
             headers: Some(MetadataMap::new()),
             trailers: None,
-            limits: Limits::new(None, Vec::new()),
+            watch: Watch::new(None, Vec::new()),
             reset: None,
             log: CallLog::silent(),
         }
@@ -107,7 +108,7 @@ impl<T> ResponseStream<T> {
         if matches!(self.state, State::Finished) {
             return Poll::Ready(Ok(()));
         }
-        if let Poll::Ready(status) = self.limits.poll_ended(cx) {
+        if let Poll::Ready(status) = self.watch.poll_ended(cx) {
             return Poll::Ready(Err(self.fail(status)));
         }
         let State::Starting(opening) = &mut self.state else {
@@ -130,9 +131,9 @@ impl<T> ResponseStream<T> {
         }
     }
 
-    /// Ends the call with `status`, seen through the deadline (see `Limits::classify`).
+    /// Ends the call with `status`, seen through the deadline (see `Watch::classify`).
     fn fail(&mut self, status: Status) -> Status {
-        let status = self.limits.classify(status);
+        let status = self.watch.classify(status);
         self.finish(status.code(), status.message());
         status
     }
@@ -141,7 +142,7 @@ impl<T> ResponseStream<T> {
     /// how it ended.
     fn finish(&mut self, code: Code, message: &str) {
         self.state = State::Finished;
-        self.limits.clear();
+        self.watch.clear();
         self.reset = None;
         self.log.end(code, message);
     }

@@ -1,23 +1,27 @@
-//! What a handler knows about its call, and how it shapes the response metadata.
+//! What a handler knows about its call, and how it shapes the response metadata: the
+//! handler's public view of a served call. The runtime's side of the call (the failure
+//! slot, the driver's waker, whether headers went out) is [`CallState`], kept apart so that
+//! nothing here is the driver's business.
 
 use std::fmt;
 use std::future::Future;
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, OnceLock, PoisonError};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use futures_util::task::AtomicWaker;
 use tokio_util::sync::CancellationToken;
 use tonic::Status;
+use tonic::codec::CompressionEncoding as Compression;
 use tonic::metadata::MetadataMap;
 #[cfg(feature = "tls")]
 use tonic::transport::CertificateDer;
 #[cfg(feature = "tls")]
 use tonic::transport::server::{TcpConnectInfo, TlsConnectInfo};
 
+use super::call_state::CallState;
+use crate::call::status;
 use crate::compression::{self, Accepted};
-use crate::{Compression, reserved};
+use crate::reserved;
 
 /// The call a handler is serving: who called which method with what metadata, by when it
 /// must be answered, whether it was cancelled, and the metadata the handler answers with.
@@ -41,49 +45,8 @@ struct Inner {
     extensions: http::Extensions,
     deadline: Option<Instant>,
     cancellation: CancellationToken,
-    answer: Mutex<Answer>,
-    /// Asks the driver to send the initial metadata now (see [`Context::send_headers`]).
-    headers_requested: AtomicBool,
-    /// Wakes the driver for that request or a failure, even from a task the handler
-    /// spawned.
-    driver: AtomicWaker,
-    /// A status that ends the call whatever the handler returns (see `driver::Failure`).
-    failure: OnceLock<Status>,
-    /// The initial metadata waits for the handler (see [`Context::defer_headers`]).
-    headers_deferred: AtomicBool,
-    /// Whether the last request message arrived compressed.
-    request_compressed: AtomicBool,
-    /// The encodings the client decodes (`grpc-accept-encoding`).
-    accepted: Accepted,
-    /// The response messages' encoding ([`encoding_code`]); fixed once headers are sent.
-    response_encoding: AtomicU8,
-    /// Whether the next response messages are compressed (when the call compresses).
-    message_compression: AtomicBool,
-}
-
-/// An encoding as stored in an atomic: 0 for none.
-fn encoding_code(encoding: Option<Compression>) -> u8 {
-    match encoding {
-        Some(Compression::Gzip) => 1,
-        Some(Compression::Zstd) => 2,
-        _ => 0,
-    }
-}
-
-fn encoding_of(code: u8) -> Option<Compression> {
-    match code {
-        1 => Some(Compression::Gzip),
-        2 => Some(Compression::Zstd),
-        _ => None,
-    }
-}
-
-/// The response metadata, until it goes on the wire.
-#[derive(Default)]
-struct Answer {
-    headers: MetadataMap,
-    trailers: MetadataMap,
-    headers_sent: bool,
+    /// The runtime's side of the call, in the same allocation.
+    state: CallState,
 }
 
 impl Context {
@@ -97,8 +60,6 @@ impl Context {
         compression: Option<Compression>,
     ) -> Self {
         let accepted = Accepted::from_header(parts.headers.get(&compression::GRPC_ACCEPT_ENCODING));
-        // `Accepted` holds only the encodings rgrpc speaks.
-        let encoding = compression.filter(|&encoding| accepted.contains(encoding));
         Self {
             inner: Arc::new(Inner {
                 method,
@@ -112,17 +73,14 @@ impl Context {
                 extensions: parts.extensions,
                 deadline,
                 cancellation: CancellationToken::new(),
-                answer: Mutex::default(),
-                headers_requested: AtomicBool::new(false),
-                driver: AtomicWaker::new(),
-                failure: OnceLock::new(),
-                headers_deferred: AtomicBool::new(false),
-                request_compressed: AtomicBool::new(false),
-                accepted,
-                response_encoding: AtomicU8::new(encoding_code(encoding)),
-                message_compression: AtomicBool::new(true),
+                state: CallState::new(accepted, compression),
             }),
         }
+    }
+
+    /// The runtime's side of the call: for the driver, the request stream and the sinks.
+    pub(crate) fn state(&self) -> &CallState {
+        &self.inner.state
     }
 
     /// The full method name, as on the wire: `"/package.Service/Method"`.
@@ -197,28 +155,19 @@ impl Context {
     /// called [`defer_headers`](Self::defer_headers). After that this fails, since the
     /// headers are already on the wire.
     pub fn set_headers(&self, headers: MetadataMap) -> Result<(), Status> {
-        let mut answer = self.answer();
-        if answer.headers_sent {
-            return Err(Status::internal(format!(
-                "{}: initial metadata was already sent",
-                self.inner.method
-            )));
-        }
-        merge(&mut answer.headers, headers);
-        Ok(())
+        self.state().set_headers(self.inner.method, headers)
     }
 
     /// Sends the initial metadata now, before any message — even before the handler reads
     /// a request of a streaming call. Does nothing if it was sent already.
     pub fn send_headers(&self) -> Result<(), Status> {
-        if self.mark_headers_sent() {
+        if self.state().mark_headers_sent() {
             return Ok(());
         }
         if self.is_cancelled() {
             return Err(self.ended());
         }
-        self.inner.headers_requested.store(true, Ordering::Release);
-        self.inner.driver.wake();
+        self.state().request_headers();
         Ok(())
     }
 
@@ -233,29 +182,13 @@ impl Context {
     /// headers arrive. A handler that defers must send something before it waits for a
     /// request such a client sends only after the headers, or both sides wait forever.
     pub fn defer_headers(&self) {
-        self.inner.headers_deferred.store(true, Ordering::Relaxed);
-    }
-
-    /// For the request stream, on the handler's first read: sends the pending initial
-    /// metadata unless the handler deferred it (see [`defer_headers`](Self::defer_headers)).
-    pub(crate) fn announce_headers(&self) {
-        if !self.inner.headers_deferred.load(Ordering::Relaxed) && !self.mark_headers_sent() {
-            self.inner.headers_requested.store(true, Ordering::Release);
-            self.inner.driver.wake();
-        }
+        self.state().defer_headers();
     }
 
     /// Whether the request message the handler received last arrived compressed (as the
     /// gRPC interop tests' `expect_compressed` checks). `false` before any message.
     pub fn request_compressed(&self) -> bool {
-        self.inner.request_compressed.load(Ordering::Relaxed)
-    }
-
-    /// For the request stream: how the message it is handing over arrived.
-    pub(crate) fn record_request_compressed(&self, compressed: bool) {
-        self.inner
-            .request_compressed
-            .store(compressed, Ordering::Relaxed);
+        self.state().request_compressed()
     }
 
     /// Compresses this call's response messages with `encoding` (`None`: not at all),
@@ -267,30 +200,13 @@ impl Context {
     /// Fails once the initial metadata is sent, since it names the encoding, and for an
     /// encoding rgrpc does not speak (only gzip and zstd).
     pub fn set_response_compression(&self, encoding: Option<Compression>) -> Result<(), Status> {
-        if let Some(unsupported) = encoding.filter(|&e| compression::name(e).is_none()) {
-            return Err(Status::internal(format!(
-                "{}: rgrpc cannot compress with {unsupported:?} (only gzip and zstd)",
-                self.inner.method
-            )));
-        }
-        let answer = self.answer();
-        if answer.headers_sent {
-            return Err(Status::internal(format!(
-                "{}: the response compression cannot change after the initial metadata was                  sent",
-                self.inner.method
-            )));
-        }
-        let encoding = encoding.filter(|&e| self.inner.accepted.contains(e));
-        self.inner
-            .response_encoding
-            .store(encoding_code(encoding), Ordering::Relaxed);
-        drop(answer);
-        Ok(())
+        self.state()
+            .set_response_compression(self.inner.method, encoding)
     }
 
     /// The encoding of this call's response messages: `None` when they go uncompressed.
     pub fn response_compression(&self) -> Option<Compression> {
-        encoding_of(self.inner.response_encoding.load(Ordering::Relaxed))
+        self.state().response_compression()
     }
 
     /// Whether the response messages sent from now on are compressed, when the call
@@ -298,86 +214,18 @@ impl Context {
     /// secret data next to attacker-chosen data (compression leaks it, as in CRIME), is
     /// better sent as it is.
     pub fn set_message_compression(&self, compress: bool) {
-        self.inner
-            .message_compression
-            .store(compress, Ordering::Relaxed);
-    }
-
-    /// How the next response message is compressed, if at all.
-    pub(crate) fn message_encoding(&self) -> Option<Compression> {
-        if self.inner.message_compression.load(Ordering::Relaxed) {
-            self.response_compression()
-        } else {
-            None
-        }
+        self.state().set_message_compression(compress);
     }
 
     /// Adds `trailers` to the trailing metadata sent with the final status, OK or not.
     pub fn set_trailers(&self, trailers: MetadataMap) {
-        merge(&mut self.answer().trailers, trailers);
-    }
-
-    /// Records that the initial metadata is (about to be) sent; true if it already was.
-    pub(crate) fn mark_headers_sent(&self) -> bool {
-        std::mem::replace(&mut self.answer().headers_sent, true)
-    }
-
-    /// Takes the initial metadata to put on the wire.
-    pub(crate) fn take_headers(&self) -> MetadataMap {
-        let mut answer = self.answer();
-        answer.headers_sent = true;
-        std::mem::take(&mut answer.headers)
-    }
-
-    /// Takes the trailing metadata to put on the wire.
-    pub(crate) fn take_trailers(&self) -> MetadataMap {
-        std::mem::take(&mut self.answer().trailers)
-    }
-
-    /// For the driver: whether the handler asked for the headers to go out now (the
-    /// request is consumed). Register first ([`register_driver`](Self::register_driver))
-    /// to hear of the next request.
-    pub(crate) fn take_headers_request(&self) -> bool {
-        self.inner.headers_requested.swap(false, Ordering::AcqRel)
-    }
-
-    /// Ends the call with `status` (the first one set wins) and wakes the driver.
-    pub(crate) fn fail(&self, status: Status) {
-        if self.inner.failure.set(status).is_ok() {
-            self.inner.driver.wake();
-        }
-    }
-
-    /// The status the call is failing with, if any.
-    pub(crate) fn failure(&self) -> Option<Status> {
-        self.inner.failure.get().cloned()
-    }
-
-    /// For the driver: hear of a failure or a headers request set from now on.
-    pub(crate) fn register_driver(&self, waker: &std::task::Waker) {
-        self.inner.driver.register(waker);
+        self.state().set_trailers(trailers);
     }
 
     /// The status for an attempt to answer a call that is already over.
     pub(crate) fn ended(&self) -> Status {
-        Status::cancelled(format!("{}: the call has already ended", self.inner.method))
+        status::call_ended(self.inner.method)
     }
-
-    fn answer(&self) -> MutexGuard<'_, Answer> {
-        // The lock guards plain data and is never held across a panic-prone call; a poisoned
-        // lock still holds consistent metadata, so keep using it.
-        self.inner
-            .answer
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-    }
-}
-
-/// Inserts every entry of `from` into `into`, replacing entries with the same key.
-fn merge(into: &mut MetadataMap, from: MetadataMap) {
-    let mut headers = std::mem::take(into).into_headers();
-    headers.extend(from.into_headers());
-    *into = MetadataMap::from_headers(headers);
 }
 
 impl fmt::Debug for Context {

@@ -13,18 +13,22 @@ use std::time::Instant;
 use bytes::Bytes;
 use prost::Message;
 use tonic::Status;
+use tonic::codec::CompressionEncoding as Compression;
 use tonic::transport::server::TcpConnectInfo;
 use tracing::Instrument;
 
 use super::arrival::Arrived;
-use super::driver::{self, Driver, Failure, Handler};
+use super::call_state::Failure;
+use super::context::Context;
+use super::driver::{self, Driver, Handler};
 use super::inbox::Inbox;
-use super::limits::CallSettings;
 use super::outbox::Outbox;
-use super::{Context, RequestStream, ResponseSink};
+use super::settings::CallSettings;
+use super::streams::{RequestStream, ResponseSink};
+use crate::call::deadline::{self, GRPC_TIMEOUT, Parsed};
 use crate::codec::encode_frame;
+use crate::compression;
 use crate::log::{CallLog, Side};
-use crate::{Compression, compression, timeout};
 
 /// The future a generated server's `call` returns.
 pub type ServerFuture =
@@ -213,7 +217,7 @@ impl Replies {
         encode_frame(
             response,
             self.max_size,
-            self.failure.call().message_encoding(),
+            self.failure.call().state().message_encoding(),
         )
     }
 
@@ -257,11 +261,9 @@ where
         .get::<TcpConnectInfo>()
         .and_then(TcpConnectInfo::remote_addr);
     let log = CallLog::start(Side::Server, method, peer, admitted.timeout);
-    // A timeout too far away to be an `Instant` (8 digits of hours is 11,000 years) is
-    // no deadline at all.
     let deadline = admitted
         .timeout
-        .and_then(|timeout| admitted.arrived.checked_add(timeout));
+        .and_then(|timeout| deadline::after(admitted.arrived, timeout));
     let outbox = match shape.responses {
         Count::One => None,
         Count::Stream => Some(Outbox::new()),
@@ -348,11 +350,11 @@ fn admit(parts: &http::request::Parts) -> Result<Admitted, Refusal> {
             )))
         })?,
     };
-    let timeout = match timeout::parse(&parts.headers) {
-        timeout::Parsed::Absent => None,
-        timeout::Parsed::Timeout(timeout) => Some(timeout),
+    let timeout = match GRPC_TIMEOUT.read(&parts.headers) {
+        Parsed::Absent => None,
+        Parsed::Timeout(timeout) => Some(timeout),
         // As grpc-go: a deadline the server cannot read is a broken request, not "none".
-        timeout::Parsed::Malformed(problem) => {
+        Parsed::Malformed(problem) => {
             return Err(Refusal::Malformed(Status::internal(problem)));
         }
     };

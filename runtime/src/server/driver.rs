@@ -5,6 +5,9 @@
 //! handler lives exactly as long as the HTTP/2 stream — when the client resets the stream,
 //! hyper drops the body and with it the handler. Everything here is non-generic: messages
 //! arrive already encoded, so this code is compiled once for all services.
+//!
+//! The driver owns the call's progress on the wire; when the deadline passes, what status a
+//! call ends with and how it is written are the shared `call` layer's rules.
 
 use std::convert::Infallible;
 use std::future::{Future, poll_fn};
@@ -17,13 +20,16 @@ use http::HeaderMap;
 use http_body::{Body, Frame};
 use tokio::time::Sleep;
 use tokio_util::sync::DropGuard;
-use tonic::{Code, Status};
+use tonic::Status;
 
-use super::Context;
+use super::call_state::Failure;
+use super::context::Context;
 use super::inbox::Inbox;
 use super::outbox::Outbox;
+use crate::call::{cancel, status};
+use crate::compression;
 use crate::log::CallLog;
-use crate::{compression, reserved};
+use crate::reserved;
 
 /// The handler's work: for unary answers, the encoded response message.
 pub(crate) type Handler = Pin<Box<dyn Future<Output = Result<Option<Bytes>, Status>> + Send>>;
@@ -34,38 +40,6 @@ enum Step {
     Message(Bytes),
     /// The handler is done and every message it sent is written: time for trailers.
     Finished,
-}
-
-/// A status that ends the call whatever the handler returns: a request message the server
-/// could not read, or a response message it would not send. The request stream and the
-/// sinks set it (the first status wins, as the first one written wins in grpc-go); the
-/// driver then stops the handler, writes what was sent before, and ends with that status.
-///
-/// It lives in the call's [`Context`] (no allocation of its own) and wakes the driver
-/// through the context's waker, even when set from a task the handler spawned.
-#[derive(Clone)]
-pub(crate) struct Failure(Context);
-
-impl Failure {
-    /// The failure slot of the call `ctx` serves.
-    pub(crate) fn of(ctx: &Context) -> Self {
-        Self(ctx.clone())
-    }
-
-    /// Ends the call with `status`, unless it is already ending with another.
-    pub(crate) fn set(&self, status: Status) {
-        self.0.fail(status);
-    }
-
-    /// The status set so far.
-    pub(crate) fn get(&self) -> Option<Status> {
-        self.0.failure()
-    }
-
-    /// The call this slot belongs to.
-    pub(crate) fn call(&self) -> &Context {
-        &self.0
-    }
 }
 
 /// Drives a handler and collects what it sends.
@@ -102,7 +76,7 @@ impl Driver {
         let deadline = call
             .deadline()
             .map(|at| Box::pin(tokio::time::sleep_until(at.into())));
-        let cancel_on_drop = call.call_token().clone().drop_guard();
+        let cancel_on_drop = cancel::cancel_on_drop(call.call_token());
         Self {
             call,
             handler: Some(handler),
@@ -135,10 +109,7 @@ impl Driver {
     /// Stops the handler because the deadline passed: what it queued is discarded too,
     /// and the call ends with `DEADLINE_EXCEEDED`.
     fn expire(&mut self) {
-        self.stop(Status::deadline_exceeded(format!(
-            "{}: the deadline passed before the call completed",
-            self.call.method()
-        )));
+        self.stop(status::deadline_passed(self.call.method()));
         if let Some(outbox) = &self.outbox {
             outbox.discard();
         }
@@ -148,7 +119,7 @@ impl Driver {
         if self.handler.is_some() {
             // Once, before anything is checked: a failure or a headers request set from
             // another task after this point wakes this one.
-            self.call.register_driver(cx.waker());
+            self.call.state().register_driver(cx.waker());
             if let Some(inbox) = &self.inbox {
                 inbox.read_ahead(cx);
             }
@@ -164,7 +135,7 @@ impl Driver {
             }
         }
         if let Some(handler) = &mut self.handler {
-            if self.call.take_headers_request() {
+            if self.call.state().take_headers_request() {
                 return Poll::Ready(Step::Headers);
             }
             // Queued messages first, so they go out while the handler keeps producing.
@@ -179,7 +150,7 @@ impl Driver {
                     // What the handler asked for while it ran goes out now, not after a
                     // wake-up: the headers (its first read of the request stream asks for
                     // them), then its messages.
-                    if self.call.take_headers_request() {
+                    if self.call.state().take_headers_request() {
                         return Poll::Ready(Step::Headers);
                     }
                     return match poll_message(self.outbox.as_deref(), cx) {
@@ -213,12 +184,12 @@ impl Driver {
 
     /// The trailer block ending the call: the handler's status and trailing metadata.
     fn trailers(&mut self) -> HeaderMap {
-        let mut trailers = reserved::headers(self.call.take_trailers());
+        let mut trailers = reserved::headers(self.call.state().take_trailers());
         let status = match std::mem::replace(&mut self.outcome, Ok(())) {
             Ok(()) => Status::ok(""),
             Err(status) => status,
         };
-        add_status(&status, &mut trailers);
+        status::write_grpc(&status, &mut trailers);
         self.log.end(status.code(), status.message());
         trailers
     }
@@ -233,18 +204,8 @@ impl Drop for Driver {
         // Trailers logged the end already, unless the call was cut short: by the client, or
         // by a layer in front of us enforcing the deadline (tonic's server does, until the
         // response headers).
-        let past_deadline = self
-            .call
-            .deadline()
-            .is_some_and(|deadline| deadline <= std::time::Instant::now());
-        if past_deadline {
-            self.log.end(Code::DeadlineExceeded, "the deadline passed");
-        } else {
-            self.log.end(
-                Code::Cancelled,
-                "the client cancelled the call or went away",
-            );
-        }
+        let (code, message) = status::cut_short(self.call.deadline());
+        self.log.end(code, message);
     }
 }
 
@@ -261,15 +222,16 @@ pub(crate) async fn respond(mut driver: Driver) -> http::Response<tonic::body::B
         Step::Message(message) => Some(message),
         // Nothing was sent at all: answer "Trailers-Only", one header block with everything.
         Step::Finished => {
-            let mut headers = reserved::headers(driver.call.take_headers());
+            let mut headers = reserved::headers(driver.call.state().take_headers());
             headers.extend(driver.trailers());
             return grpc_response(headers, tonic::body::Body::empty());
         }
     };
-    let mut headers = reserved::headers(driver.call.take_headers());
+    let mut headers = reserved::headers(driver.call.state().take_headers());
     // Taken with the headers: the encoding cannot change from here on.
     if let Some(name) = driver
         .call
+        .state()
         .response_compression()
         .and_then(compression::name)
     {
@@ -306,23 +268,10 @@ fn grpc_response(
     response
 }
 
-/// Writes `status` into a header block; a status that cannot be written (its metadata is
-/// not valid header data) is replaced by one that can, saying so.
-pub(crate) fn add_status(status: &Status, headers: &mut HeaderMap) {
-    if let Err(unwritable) = status.add_header(headers) {
-        let fallback = Status::internal(format!(
-            "the handler's status could not be encoded: {}",
-            unwritable.message()
-        ));
-        // A plain INTERNAL with an ASCII message always encodes.
-        let _ = fallback.add_header(headers);
-    }
-}
-
 /// A complete gRPC response made of a status alone (Trailers-Only).
 pub(crate) fn status_response(status: &Status) -> http::Response<tonic::body::Body> {
     let mut headers = HeaderMap::new();
-    add_status(status, &mut headers);
+    status::write_grpc(status, &mut headers);
     grpc_response(headers, tonic::body::Body::empty())
 }
 

@@ -13,8 +13,8 @@ use tokio::task::JoinHandle;
 use tokio_stream::StreamExt;
 use tokio_stream::wrappers::ReceiverStream;
 
-use super::Router;
-use crate::Channel;
+use super::router::Router;
+use crate::channel::Channel;
 
 /// Bytes each direction of an in-memory connection buffers before the writer waits: room
 /// for HTTP/2's default windows, so flow control, not the pipe, sets the pace.

@@ -2,7 +2,7 @@
 //! buffer as DATA arrives, and gRPC frames are split off it there.
 //!
 //! Why read ahead: h2 keeps every DATA frame it received until the application reads it,
-//! and charges each small one against a per-connection budget (see `config`'s "Why the
+//! and charges each small one against a per-connection budget (see `builder`'s "Why the
 //! connection window is 8 MiB"). A handler reads one message at a time, so a call whose
 //! client sends many small messages faster than the handler takes them would hold them in
 //! h2 as frames, spend the budget, and get the whole connection closed. Copying each
@@ -22,6 +22,8 @@ use std::task::{Context as TaskContext, Poll, Waker};
 use bytes::{Buf, Bytes, BytesMut};
 use http_body::Body;
 use tonic::{Code, Status};
+
+use crate::call::status;
 
 /// How many request bytes a call reads ahead of its handler. Small messages of a busy
 /// call wait here, coalesced, rather than as frames in h2; at 200 calls a connection, this
@@ -150,10 +152,7 @@ impl State {
         let len = u32::from_be_bytes([prefix[1], prefix[2], prefix[3], prefix[4]]);
         let len = usize::try_from(len).unwrap_or(usize::MAX);
         if len > max_size {
-            return Err(Status::resource_exhausted(format!(
-                "the request message of {len} bytes exceeds the server's \
-                 max_request_message_size of {max_size} bytes"
-            )));
+            return Err(status::request_too_large(len, max_size));
         }
         Ok(Some(PREFIX_LEN + len))
     }
@@ -187,7 +186,7 @@ impl State {
                 }
                 Poll::Ready(Some(Err(error))) => {
                     let status = if error.code() == Code::Cancelled {
-                        Status::cancelled("the client cancelled the call")
+                        status::cancelled_by_client()
                     } else {
                         error
                     };

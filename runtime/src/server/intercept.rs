@@ -13,8 +13,8 @@ use tonic::metadata::MetadataMap;
 use tonic::server::NamedService;
 use tower_service::Service;
 
-use super::GrpcService;
 use super::driver::status_response;
+use super::router::GrpcService;
 
 /// What [`intercept`] runs on each call: tonic's interceptor, which any
 /// `FnMut(tonic::Request<()>) -> Result<tonic::Request<()>, Status>` closure is.

@@ -14,23 +14,25 @@
 //! point of a stream. Either way the trailing metadata set on the context goes with it.
 
 mod arrival;
-mod config;
-mod context;
+mod builder;
+mod call_state;
+pub(crate) mod context;
 pub(crate) mod dispatch;
 pub(crate) mod driver;
 mod in_process;
 mod inbox;
 mod intercept;
-mod limits;
 mod outbox;
 mod response_compression;
 mod router;
+mod settings;
 mod streams;
 
+pub use builder::Server;
 pub use context::Context;
 pub use in_process::InProcessServer;
 pub use intercept::{Intercepted, Interceptor, intercept};
-pub use limits::{Limited, MessageLimits};
 pub use response_compression::ResponseCompression;
-pub use router::{GrpcService, Router, Server};
+pub use router::{GrpcService, Router};
+pub use settings::{Limited, MessageLimits};
 pub use streams::{RequestStream, ResponseSink};

@@ -8,7 +8,7 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use crate::Compression;
+use tonic::codec::CompressionEncoding as Compression;
 
 /// The response compression of a server: an encoding for every method, and overrides for
 /// some methods. The handler of a call can still choose otherwise

@@ -11,12 +11,13 @@ use bytes::{Bytes, BytesMut};
 use futures_core::Stream;
 use prost::Message;
 use tonic::Status;
+use tonic::codec::CompressionEncoding as Compression;
 
-use super::Context;
-use super::driver::Failure;
+use super::call_state::{CallState, Failure};
+use super::context::Context;
 use super::inbox::{Frame, Inbox};
 use super::outbox::{Outbox, PushError};
-use crate::Compression;
+use crate::call::status;
 use crate::codec::encode_frame_into;
 use crate::compression::{self, DecompressError};
 
@@ -95,7 +96,7 @@ impl<T: Message + Default> Stream for RequestStream<T> {
             return Poll::Ready(None);
         }
         if std::mem::take(&mut this.announce_headers) {
-            this.failure.call().announce_headers();
+            this.failure.call().state().announce_headers();
         }
         let frame = match ready!(this.inbox.poll_frame(cx, this.max_size)) {
             Ok(Some(frame)) => frame,
@@ -105,16 +106,21 @@ impl<T: Message + Default> Stream for RequestStream<T> {
             }
             Err(status) => return this.break_with(status),
         };
-        let decoded =
-            unpack(frame, this.encoding, this.max_size, this.failure.call()).and_then(|payload| {
-                let decoded = match payload {
-                    Payload::Plain(bytes) => T::decode(bytes),
-                    Payload::Inflated(bytes) => T::decode(bytes.as_slice()),
-                };
-                // prost's own words, as tonic reported them: "failed to decode Protobuf
-                // message: …".
-                decoded.map_err(|err| Status::internal(err.to_string()))
-            });
+        let decoded = unpack(
+            frame,
+            this.encoding,
+            this.max_size,
+            this.failure.call().state(),
+        )
+        .and_then(|payload| {
+            let decoded = match payload {
+                Payload::Plain(bytes) => T::decode(bytes),
+                Payload::Inflated(bytes) => T::decode(bytes.as_slice()),
+            };
+            // prost's own words, as tonic reported them: "failed to decode Protobuf
+            // message: …".
+            decoded.map_err(|err| Status::internal(err.to_string()))
+        });
         match decoded {
             Ok(message) => Poll::Ready(Some(Ok(message))),
             Err(status) => this.break_with(status),
@@ -137,7 +143,7 @@ fn unpack(
     frame: Frame,
     encoding: Option<Compression>,
     max_size: usize,
-    call: &Context,
+    call: &CallState,
 ) -> Result<Payload, Status> {
     let compressed = match frame.flag {
         0 => false,
@@ -162,11 +168,10 @@ fn unpack(
     };
     match compression::decompress(encoding, &frame.payload, max_size) {
         Ok(inflated) => Ok(Payload::Inflated(inflated)),
-        Err(DecompressError::TooLarge) => Err(Status::resource_exhausted(format!(
-            "the request message exceeds the server's max_request_message_size of {max_size} \
-             bytes once decompressed ({} bytes compressed)",
-            frame.payload.len()
-        ))),
+        Err(DecompressError::TooLarge) => Err(status::request_too_large_inflated(
+            frame.payload.len(),
+            max_size,
+        )),
         Err(DecompressError::Corrupt(err)) => Err(Status::internal(format!(
             "failed to decompress a request message with {}: {err}",
             compression::name(encoding).unwrap_or("its grpc-encoding")
@@ -224,8 +229,8 @@ impl<T: Message> ResponseSink<T> {
             return Err(status);
         }
         // Before encoding: the headers name the encoding, which may not change after this.
-        self.call.mark_headers_sent();
-        let compression = self.call.message_encoding();
+        self.call.state().mark_headers_sent();
+        let compression = self.call.state().message_encoding();
         let mut encode =
             |buf: &mut BytesMut| encode_frame_into(&message, self.max_size, compression, buf);
         match poll_fn(|cx| self.outbox.poll_push(cx, &mut encode)).await {

@@ -1,10 +1,11 @@
-//! Message size limits on the server: how large a request it reads, how large a response it
-//! sends.
+//! The settings a service is served with, per call: message size limits (how large a
+//! request the server reads, how large a response it sends) and the response compression.
+//! ("Limits" means message sizes everywhere in the runtime; the connection's HTTP/2 limits
+//! are the [`Server`](super::Server) builder's.)
 //!
-//! A generated `FooServer<T>` carries no settings, so the limits (and the response
-//! compression) travel with each request: [`Limited`] puts them in the request's
-//! extensions, where dispatch finds them (and uses the defaults when they are absent, e.g.
-//! in a plain tonic server).
+//! A generated `FooServer<T>` carries no settings, so they travel with each request:
+//! [`Limited`] puts them in the request's extensions, where dispatch finds them (and uses
+//! the defaults when they are absent, e.g. in a plain tonic server).
 
 use std::sync::Arc;
 use std::task::{Context, Poll};
@@ -12,7 +13,7 @@ use std::task::{Context, Poll};
 use tonic::server::NamedService;
 use tower_service::Service;
 
-use super::{ResponseCompression, Server};
+use super::response_compression::ResponseCompression;
 use crate::codec::{DEFAULT_MAX_RECEIVE_MESSAGE_SIZE, DEFAULT_MAX_SEND_MESSAGE_SIZE};
 
 /// The message size limits of a server.
@@ -28,7 +29,7 @@ use crate::codec::{DEFAULT_MAX_RECEIVE_MESSAGE_SIZE, DEFAULT_MAX_SEND_MESSAGE_SI
 ///   call ends with that status whatever the handler does next, so the client never takes
 ///   a missing message for a complete answer.
 ///
-/// Set them on the [`Server`] builder. To mount a generated server in
+/// Set them on the [`Server`](super::Server) builder. To mount a generated server in
 /// `tonic::transport::Server` with other limits than the defaults, wrap it in [`Limited`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct MessageLimits {
@@ -74,31 +75,6 @@ impl MessageLimits {
     }
 }
 
-impl Server {
-    /// Refuses request messages larger than `bytes` with `RESOURCE_EXHAUSTED` (default
-    /// 4 MiB), for every service of this server; see [`MessageLimits`].
-    pub fn max_request_message_size(mut self, bytes: usize) -> Self {
-        self.settings.limits = self.settings.limits.max_request_message_size(bytes);
-        self
-    }
-
-    /// Ends a call with `RESOURCE_EXHAUSTED` instead of sending a response message larger
-    /// than `bytes` (default: no limit), for every service of this server; see
-    /// [`MessageLimits`].
-    pub fn max_response_message_size(mut self, bytes: usize) -> Self {
-        self.settings.limits = self.settings.limits.max_response_message_size(bytes);
-        self
-    }
-
-    /// Compresses the responses of every service of this server as `compression` says
-    /// (default: none); see [`ResponseCompression`]. Only clients that list the encoding
-    /// in `grpc-accept-encoding` get compressed messages.
-    pub fn response_compression(mut self, compression: ResponseCompression) -> Self {
-        self.settings.compression = compression;
-        self
-    }
-}
-
 /// What a service is served with, as dispatch finds it in a request's extensions.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub(crate) struct CallSettings {
@@ -107,7 +83,7 @@ pub(crate) struct CallSettings {
 }
 
 /// A service served with message size `limits` and a response compression: what
-/// [`Server`] mounts services as.
+/// [`Server`](super::Server) mounts services as.
 ///
 /// Wrap a generated server in it to give it other settings than the defaults inside
 /// `tonic::transport::Server`:

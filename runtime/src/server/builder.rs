@@ -1,4 +1,7 @@
-//! The server's connection settings: HTTP/2 limits and keep-alive, TCP keep-alive, TLS.
+//! The [`Server`] builder, every method of it: the connection's settings (HTTP/2 limits
+//! and keep-alive, TCP keep-alive, TLS), the settings every call is served with (message
+//! size limits and response compression, whose types live in `settings` and
+//! `response_compression`), and adding the first service.
 //!
 //! [`Server::builder`] starts from the defaults below, each chosen so that one client cannot
 //! hold unbounded resources and dead peers are eventually noticed:
@@ -40,7 +43,10 @@ use std::time::Duration;
 use tokio::net::TcpListener;
 use tonic::transport::server::TcpIncoming;
 
-use super::Server;
+use super::arrival::StampArrival;
+use super::response_compression::ResponseCompression;
+use super::router::{GrpcService, Router};
+use super::settings::{CallSettings, Limited};
 
 const DEFAULT_MAX_CONCURRENT_STREAMS: u32 = 200;
 const DEFAULT_MAX_HEADER_LIST_SIZE: u32 = 16 * 1024;
@@ -50,6 +56,33 @@ const DEFAULT_CONNECTION_WINDOW: u32 = 8 * 1024 * 1024;
 const DEFAULT_STREAM_WINDOW: u32 = 1024 * 1024;
 const DEFAULT_MAX_PENDING_ACCEPT_RESET_STREAMS: usize = 20;
 const DEFAULT_MAX_LOCAL_ERROR_RESET_STREAMS: usize = 1024;
+
+/// Builds a server for one or more generated services.
+///
+/// ```ignore
+/// rgrpc::Server::builder()
+///     .add_service(HelloServiceServer::new(MyHello))
+///     .serve("127.0.0.1:50051".parse()?)
+///     .await?;
+/// ```
+///
+/// A generated server is also a plain tower service with a
+/// [`NamedService`](tonic::server::NamedService) name, so it can be added to
+/// `tonic::transport::Server` directly, next to tonic services.
+#[derive(Debug)]
+pub struct Server {
+    inner: tonic::transport::Server,
+    /// Message size limits and response compression, for every service.
+    settings: CallSettings,
+    listening: Listening,
+}
+
+impl Default for Server {
+    /// The same as [`Server::builder`]: rgrpc's defaults, never tonic's unbounded ones.
+    fn default() -> Self {
+        Self::from_tonic(tonic::transport::Server::default()).with_defaults()
+    }
+}
 
 /// How accepted TCP connections are set up when rgrpc, not tonic, owns the listener
 /// ([`Router::serve_with_shutdown`](super::Router::serve_with_shutdown)): tonic applies its
@@ -69,8 +102,35 @@ impl Listening {
 }
 
 impl Server {
+    /// A server with rgrpc's default limits: see
+    /// [`max_concurrent_streams`](Self::max_concurrent_streams) and the methods after it.
+    pub fn builder() -> Self {
+        Self::default()
+    }
+
+    /// Starts from a tonic server builder configured by hand (limits, keep-alive, TLS…).
+    pub fn from_tonic(inner: tonic::transport::Server) -> Self {
+        Self {
+            inner,
+            settings: CallSettings::default(),
+            listening: Listening::default(),
+        }
+    }
+
+    /// Adds the first service.
+    pub fn add_service(self, service: impl GrpcService) -> Router {
+        Router {
+            inner: self
+                .inner
+                .layer(StampArrival)
+                .add_service(Limited::with_settings(service, self.settings.clone())),
+            settings: self.settings,
+            listening: self.listening,
+        }
+    }
+
     /// The defaults of the module table, on top of tonic's.
-    pub(super) fn with_default_limits(self) -> Self {
+    fn with_defaults(self) -> Self {
         self.max_concurrent_streams(DEFAULT_MAX_CONCURRENT_STREAMS)
             .max_header_list_size(DEFAULT_MAX_HEADER_LIST_SIZE)
             .http2_keepalive_interval(Some(DEFAULT_HTTP2_KEEPALIVE_INTERVAL))
@@ -154,6 +214,30 @@ impl Server {
         // tonic's setting covers `serve`; ours covers `serve_with_shutdown`'s listener.
         self.inner = self.inner.tcp_keepalive(idle);
         self.listening.tcp_keepalive = idle;
+        self
+    }
+
+    /// Refuses request messages larger than `bytes` with `RESOURCE_EXHAUSTED` (default
+    /// 4 MiB), for every service of this server; see
+    /// [`MessageLimits`](super::MessageLimits).
+    pub fn max_request_message_size(mut self, bytes: usize) -> Self {
+        self.settings.limits = self.settings.limits.max_request_message_size(bytes);
+        self
+    }
+
+    /// Ends a call with `RESOURCE_EXHAUSTED` instead of sending a response message larger
+    /// than `bytes` (default: no limit), for every service of this server; see
+    /// [`MessageLimits`](super::MessageLimits).
+    pub fn max_response_message_size(mut self, bytes: usize) -> Self {
+        self.settings.limits = self.settings.limits.max_response_message_size(bytes);
+        self
+    }
+
+    /// Compresses the responses of every service of this server as `compression` says
+    /// (default: none); see [`ResponseCompression`]. Only clients that list the encoding
+    /// in `grpc-accept-encoding` get compressed messages.
+    pub fn response_compression(mut self, compression: ResponseCompression) -> Self {
+        self.settings.compression = compression;
         self
     }
 

@@ -1,0 +1,321 @@
+//! Status classification: which status a call ends with, for both sides and every wire
+//! protocol. Each rule is a function here, so a call ends the same way whoever noticed:
+//!
+//! * a failed connection is `UNAVAILABLE` ([`connection_failure_as_unavailable`]);
+//! * a message over a size limit is `RESOURCE_EXHAUSTED`, naming the setting (the `*_large`
+//!   functions);
+//! * once the deadline passed, the caller sees `DEADLINE_EXCEEDED`, even where a peer said
+//!   `CANCELLED` ([`after_deadline`]);
+//! * a call the caller cancelled, or that is over, is `CANCELLED`.
+//!
+//! [`seen_by_client`] applies the client's rules in order; a new rule goes there (and as a
+//! function here) so that every call shape picks it up. How a status goes on the wire is
+//! per protocol: [`write_grpc`] for gRPC's trailers (a protocol that maps statuses to HTTP
+//! codes, as Connect does, adds its mapping next to it).
+//!
+//! tonic turns transport errors into statuses by guessing: a server that crashed under a
+//! call gives `UNKNOWN` ("transport error"), a call refused because the server was shutting
+//! down gives `CANCELLED` ("operation was canceled"), although nobody cancelled it. gRPC
+//! says both are `UNAVAILABLE` (doc/statuscodes.md: the connection broke, or the server is
+//! going away), the code clients retry on. The error behind the status tells which it was.
+
+use std::error::Error;
+use std::io;
+use std::sync::Arc;
+use std::time::Duration;
+
+use http::HeaderMap;
+use tokio::time::Instant;
+use tonic::{Code, Status};
+
+use super::deadline::Deadline;
+
+/// A call failed with `status` on the client: the status its caller sees.
+///
+/// A response message over the limit is `RESOURCE_EXHAUSTED`, a failed connection
+/// `UNAVAILABLE`, and anything `CANCELLED` after the deadline `DEADLINE_EXCEEDED`.
+pub(crate) fn seen_by_client(
+    status: Status,
+    max_response: usize,
+    deadline: Option<&Deadline>,
+) -> Status {
+    let status = response_too_large(status, max_response);
+    let status = connection_failure_as_unavailable(status);
+    match deadline {
+        Some(deadline) => after_deadline(status, deadline),
+        None => status,
+    }
+}
+
+// ---- deadline and cancellation ----
+
+/// The status of a client call still running when its `timeout` passed.
+pub(crate) fn deadline_exceeded(timeout: Duration) -> Status {
+    Status::deadline_exceeded(format!("deadline of {timeout:?} exceeded"))
+}
+
+/// The status of a served call whose client's deadline passed before it completed.
+pub(crate) fn deadline_passed(method: &str) -> Status {
+    Status::deadline_exceeded(format!(
+        "{method}: the deadline passed before the call completed"
+    ))
+}
+
+/// `status` as the caller should see it once `deadline` may have passed.
+///
+/// A server whose own view of the deadline expired first may answer `CANCELLED` (tonic's
+/// server does, "Timeout expired"); once our deadline has passed, the caller must see
+/// `DEADLINE_EXCEEDED` regardless, as grpc-java's client also ensures.
+pub(crate) fn after_deadline(status: Status, deadline: &Deadline) -> Status {
+    if status.code() == Code::Cancelled && Instant::now() >= deadline.at {
+        deadline.exceeded()
+    } else {
+        status
+    }
+}
+
+/// The status of a call its caller cancelled (through a token, or by dropping it).
+pub(crate) fn cancelled_by_caller() -> Status {
+    Status::cancelled("the call was cancelled by the caller")
+}
+
+/// The status a handler's request stream breaks with when the client reset the call.
+pub(crate) fn cancelled_by_client() -> Status {
+    Status::cancelled("the client cancelled the call")
+}
+
+/// The status for an attempt to answer a served call that is already over.
+pub(crate) fn call_ended(method: &str) -> Status {
+    Status::cancelled(format!("{method}: the call has already ended"))
+}
+
+/// How a served call that was cut short ended, for its log: the deadline passed (a layer in
+/// front of us may have enforced it, as tonic's server does until the response headers), or
+/// else the client cancelled or went away.
+pub(crate) fn cut_short(deadline: Option<std::time::Instant>) -> (Code, &'static str) {
+    if deadline.is_some_and(|deadline| deadline <= std::time::Instant::now()) {
+        (Code::DeadlineExceeded, "the deadline passed")
+    } else {
+        (
+            Code::Cancelled,
+            "the client cancelled the call or went away",
+        )
+    }
+}
+
+// ---- message sizes ----
+
+/// The status of a response message the server refuses to send: it is over the server's
+/// `max_response_message_size`.
+pub(crate) fn response_too_large_to_send(len: usize, limit: usize) -> Status {
+    Status::resource_exhausted(format!(
+        "the response message of {len} bytes exceeds the server's max_response_message_size \
+         of {limit} bytes"
+    ))
+}
+
+/// The status of a request message the client refuses to send: it is over the client's
+/// `max_request_message_size`.
+pub(crate) fn request_too_large_to_send(len: usize, limit: usize) -> Status {
+    Status::resource_exhausted(format!(
+        "the request message of {len} bytes exceeds the client's max_request_message_size \
+         of {limit} bytes"
+    ))
+}
+
+/// The status of a request message the server refuses from its length prefix: it is over
+/// the server's `max_request_message_size`.
+pub(crate) fn request_too_large(len: usize, limit: usize) -> Status {
+    Status::resource_exhausted(format!(
+        "the request message of {len} bytes exceeds the server's max_request_message_size of \
+         {limit} bytes"
+    ))
+}
+
+/// The status of a compressed request message that inflates past the server's
+/// `max_request_message_size`.
+pub(crate) fn request_too_large_inflated(compressed_len: usize, limit: usize) -> Status {
+    Status::resource_exhausted(format!(
+        "the request message exceeds the server's max_request_message_size of {limit} bytes \
+         once decompressed ({compressed_len} bytes compressed)"
+    ))
+}
+
+/// The status of a message no gRPC frame can carry (over 4 GiB).
+pub(crate) fn too_large_for_a_frame(len: usize) -> Status {
+    Status::resource_exhausted(format!(
+        "message of {len} bytes exceeds the gRPC frame limit of 4 GiB"
+    ))
+}
+
+/// tonic's decoder refuses a response message over the client's limit before buffering it,
+/// with `OUT_OF_RANGE`; the gRPC spec (and every other implementation) says
+/// `RESOURCE_EXHAUSTED`. This turns tonic's refusal into that, naming the setting, and
+/// passes every other status through unchanged — including an `OUT_OF_RANGE` a peer sent.
+/// (The server reads requests with its own decoder, which says so itself.)
+pub(crate) fn response_too_large(status: Status, limit: usize) -> Status {
+    // tonic's own words (tonic 0.14, codec/decode.rs); hostile.rs pins them.
+    const TONIC_REFUSAL: &str = "Error, decoded message length too large";
+    if status.code() != Code::OutOfRange || !status.message().starts_with(TONIC_REFUSAL) {
+        return status;
+    }
+    Status::resource_exhausted(format!(
+        "the response message exceeds the client's max_response_message_size of {limit} bytes \
+         ({})",
+        status.message()
+    ))
+}
+
+// ---- connection failures ----
+
+/// Whether `error`, or an error it was caused by, says the connection failed: it could not
+/// be made, it broke, or it closed before the call was sent.
+pub(crate) fn is_connection_failure(error: &(dyn Error + 'static)) -> bool {
+    let mut cause = Some(error);
+    while let Some(error) = cause {
+        if error.is::<io::Error>() {
+            return true;
+        }
+        if let Some(error) = error.downcast_ref::<hyper::Error>()
+            && (error.is_canceled() || error.is_closed())
+        {
+            return true;
+        }
+        if let Some(error) = error.downcast_ref::<h2::Error>()
+            && (error.is_io() || error.is_go_away())
+        {
+            return true;
+        }
+        cause = error.source();
+    }
+    false
+}
+
+/// `status` as the caller should see it: `UNAVAILABLE` when the connection failed under
+/// the call, whatever tonic guessed; otherwise unchanged. Statuses sent by the server carry
+/// no transport error, so they are never changed.
+pub(crate) fn connection_failure_as_unavailable(status: Status) -> Status {
+    if status.code() == Code::Unavailable {
+        return status;
+    }
+    let failed = (&status as &(dyn Error + 'static))
+        .source()
+        .is_some_and(is_connection_failure);
+    if !failed {
+        return status;
+    }
+    let mut unavailable = Status::unavailable(format!(
+        "the connection failed: {}",
+        with_causes(status.message(), &status)
+    ));
+    // Keep tonic's status, and the transport error under it, for whoever digs.
+    unavailable.set_source(Arc::new(status));
+    unavailable
+}
+
+/// `message` followed by each distinct cause under `error` ("transport error: tls handshake
+/// eof: received fatal alert: UnknownCA"), so the reason a connection failed (refused, reset,
+/// a TLS alert) reaches the caller's message and not only the source chain.
+fn with_causes(message: &str, error: &(dyn Error + 'static)) -> String {
+    let mut text = message.to_owned();
+    let mut cause = error.source();
+    while let Some(error) = cause {
+        let part = error.to_string();
+        if !part.is_empty() && !text.contains(&part) {
+            text.push_str(": ");
+            text.push_str(&part);
+        }
+        cause = error.source();
+    }
+    text
+}
+
+// ---- on the wire ----
+
+/// Writes `status` into a gRPC header block (`grpc-status`, `grpc-message`, details and
+/// metadata); a status that cannot be written (its metadata is not valid header data) is
+/// replaced by one that can, saying so.
+pub(crate) fn write_grpc(status: &Status, headers: &mut HeaderMap) {
+    if let Err(unwritable) = status.add_header(headers) {
+        let fallback = Status::internal(format!(
+            "the handler's status could not be encoded: {}",
+            unwritable.message()
+        ));
+        // A plain INTERNAL with an ASCII message always encodes.
+        let _ = fallback.add_header(headers);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_io_error_under_a_status_is_unavailable() {
+        let status = Status::from_error(Box::new(io::Error::from(io::ErrorKind::BrokenPipe)));
+        assert_eq!(status.code(), Code::Unknown);
+        let status = connection_failure_as_unavailable(status);
+        assert_eq!(status.code(), Code::Unavailable);
+        assert!(status.message().starts_with("the connection failed"));
+        assert!(
+            status.message().contains("broken pipe"),
+            "the cause is in the message: {}",
+            status.message()
+        );
+    }
+
+    #[test]
+    fn a_status_from_the_server_is_kept() {
+        for status in [Status::cancelled("by the server"), Status::unknown("app")] {
+            let code = status.code();
+            assert_eq!(connection_failure_as_unavailable(status).code(), code);
+        }
+    }
+
+    #[test]
+    fn a_stream_reset_is_not_a_connection_failure_a_broken_socket_is() {
+        let reset = h2::Error::from(h2::Reason::CANCEL);
+        assert!(!is_connection_failure(&reset));
+        let io = io::Error::from(io::ErrorKind::ConnectionReset);
+        assert!(is_connection_failure(&io));
+    }
+
+    #[test]
+    fn only_tonics_refusal_becomes_resource_exhausted() {
+        let refusal = Status::out_of_range(
+            "Error, decoded message length too large: found 9 bytes, the limit is: 8 bytes",
+        );
+        let status = response_too_large(refusal, 8);
+        assert_eq!(status.code(), Code::ResourceExhausted);
+        assert!(
+            status
+                .message()
+                .contains("max_response_message_size of 8 bytes")
+        );
+
+        let from_peer = Status::out_of_range("page 3 of 2");
+        let status = response_too_large(from_peer, 8);
+        assert_eq!(status.code(), Code::OutOfRange);
+    }
+
+    #[test]
+    fn cancelled_after_the_deadline_is_deadline_exceeded() {
+        let passed = Deadline {
+            at: Instant::now(),
+            timeout: Duration::from_millis(5),
+        };
+        let status = after_deadline(Status::cancelled("Timeout expired"), &passed);
+        assert_eq!(status.code(), Code::DeadlineExceeded);
+        let status = seen_by_client(Status::cancelled("x"), usize::MAX, Some(&passed));
+        assert_eq!(status.code(), Code::DeadlineExceeded);
+
+        let ahead = Deadline {
+            at: Instant::now() + Duration::from_secs(3600),
+            timeout: Duration::from_secs(3600),
+        };
+        let status = after_deadline(Status::cancelled("by the server"), &ahead);
+        assert_eq!(status.code(), Code::Cancelled);
+        let status = after_deadline(Status::unknown("app"), &passed);
+        assert_eq!(status.code(), Code::Unknown);
+    }
+}
