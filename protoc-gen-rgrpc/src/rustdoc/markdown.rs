@@ -84,7 +84,12 @@ fn prose(paragraph: &mut Vec<&str>) -> Vec<String> {
     if text.is_empty() {
         return Vec::new();
     }
-    let links = link_brackets(&text);
+    // Most comments have nothing to escape or link: keep them as they are.
+    if !text.contains(['[', ']']) && !text.contains("http") {
+        return text.split('\n').map(|line| format!(" {line}")).collect();
+    }
+    // Sorted, and met in order below.
+    let mut links = link_brackets(&text).into_iter().peekable();
     let mut out = String::with_capacity(text.len() + 8);
     let mut rest = text.as_str();
     while !rest.is_empty() {
@@ -105,7 +110,9 @@ fn prose(paragraph: &mut Vec<&str>) -> Vec<String> {
         let at = text.len() - rest.len();
         let mut chars = rest.chars();
         let Some(c) = chars.next() else { break };
-        if matches!(c, '[' | ']') && !links.contains(&at) {
+        // (A link's bracket inside a URL was copied with it: pass over it.)
+        while links.next_if(|&link| link < at).is_some() {}
+        if matches!(c, '[' | ']') && links.next_if_eq(&at).is_none() {
             out.push('\\');
         }
         out.push(c);
