@@ -194,7 +194,7 @@ impl CallState {
         let answer = self.answer();
         if answer.headers_sent {
             return Err(Status::internal(format!(
-                "{method}: the response compression cannot change after the initial metadata was                  sent"
+                "{method}: the response compression cannot change after the initial metadata was sent"
             )));
         }
         let encoding = encoding.filter(|&e| self.accepted.contains(e));
