@@ -73,6 +73,7 @@ mod model;
 mod names;
 mod params;
 pub use params::Parameters;
+mod prost_debug;
 mod prost_docs;
 mod render;
 mod request;

@@ -24,7 +24,9 @@ pub(crate) fn file(
                 messages,
             )
         })?;
-        items.extend(parsed.items);
+        let mut messages = parsed.items;
+        crate::prost_debug::derive_for_btree_maps(&mut messages);
+        items.extend(messages);
     }
     // A clone shares the tokens; they become text only if they fail to parse.
     let parsed = syn::parse2::<syn::File>(services.clone()).map_err(|err| {
