@@ -309,12 +309,14 @@ impl fmt::Debug for ResponseFuture {
     }
 }
 
-/// A channel could not be created: the address is not a valid URI, or the server could not
-/// be reached.
+/// A channel could not be created: the address is not a valid URI, the server could not
+/// be reached, or (for a blocking channel) it was created where it cannot block.
 #[derive(Debug)]
 pub struct ConnectError {
     uri: String,
     source: Box<dyn std::error::Error + Send + Sync>,
+    /// No connection was attempted: the channel cannot be made here at all.
+    not_attempted: bool,
 }
 
 impl ConnectError {
@@ -325,12 +327,28 @@ impl ConnectError {
         Self {
             uri: uri.to_owned(),
             source: source.into(),
+            not_attempted: false,
+        }
+    }
+
+    /// A channel refused before any connection attempt, so its message does not say
+    /// "cannot connect" about a server that was never tried.
+    pub(crate) fn not_attempted(
+        uri: &str,
+        source: impl Into<Box<dyn std::error::Error + Send + Sync>>,
+    ) -> Self {
+        Self {
+            not_attempted: true,
+            ..Self::new(uri, source)
         }
     }
 }
 
 impl fmt::Display for ConnectError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.not_attempted {
+            return write!(f, "no channel to {:?} was made: {}", self.uri, self.source);
+        }
         write!(f, "cannot connect to {:?}: {}", self.uri, self.source)?;
         // tonic's transport errors keep the useful part ("Connection refused") one level down.
         if let Some(cause) = self.source.source() {

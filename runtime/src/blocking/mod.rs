@@ -109,9 +109,18 @@ impl Channel {
     }
 }
 
+/// The runtime a new blocking channel to `uri` runs on. Refused inside an async runtime,
+/// before any connection is tried, with an error that says so rather than "cannot connect".
 fn blocking_runtime(uri: &str) -> Result<&'static Runtime, ConnectError> {
-    ensure_blocking_allowed().map_err(|status| ConnectError::new(uri, status.message()))?;
-    runtime().map_err(|problem| ConnectError::new(uri, problem))
+    if Handle::try_current().is_ok() {
+        return Err(ConnectError::not_attempted(
+            uri,
+            "a blocking channel was created inside an async runtime, which its calls would \
+             block; use rgrpc::Channel and the async client there (or create it on a thread \
+             outside the runtime)",
+        ));
+    }
+    runtime().map_err(|problem| ConnectError::not_attempted(uri, problem))
 }
 
 /// What every generated blocking client wraps: the async client, and the runtime that
