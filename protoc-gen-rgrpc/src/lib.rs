@@ -34,6 +34,12 @@
 //! `pub mod hello { include!("generated/hello.rs"); }`; types of other packages are reached
 //! with relative `super::` paths, exactly as prost-build lays them out.
 //!
+//! With `layout=file`: one file per `.proto` at its own path (`a/b/x.proto` → `a/b/x.rs`),
+//! and for each directory and package `a/b/<package>.mod.rs` including that directory's
+//! files of the package. No name depends on more than one directory, so `buf generate`'s
+//! per-directory runs (`strategy: directory`) never write the same file; include every
+//! `.mod.rs` of a package in the package's module.
+//!
 //! # Parameters (`--rgrpc_opt=k=v,k2=v2`)
 //!
 //! | parameter | default | meaning | example |
