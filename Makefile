@@ -17,6 +17,8 @@ PROTOC_RUN := $(CARGO) run -q -p rgrpc-dev --bin rgrpc-protoc --
 INTEROP_VENV := $(CURDIR)/target/interop-venv
 # The Node.js grpc-js peer (pinned in interop/node/package-lock.json; needs node and npm).
 INTEROP_NODE_DIR := $(CURDIR)/interop/node
+# The buf CLI for protoc-gen-rgrpc/tests/buf.rs (pinned in tools/buf/package-lock.json).
+BUF_DIR := $(CURDIR)/tools/buf
 INTEROP_ENV := RGRPC_REQUIRE_INTEROP=1 INTEROP_VENV=$(INTEROP_VENV) INTEROP_NODE_DIR=$(INTEROP_NODE_DIR)
 
 .PHONY: help
@@ -51,7 +53,7 @@ demo: gen ## Generate from proto/hello.proto (no protoc), serve on 127.0.0.1, ca
 	$(CARGO) run -q -p hello-build
 
 .PHONY: test
-test: interop-venv interop-node ## Run every test (goldens through real protoc, compile checks, e2e, interop with grpcio and grpc-js)
+test: interop-venv interop-node buf-setup ## Run every test (goldens through real protoc, compile checks, e2e, interop with grpcio and grpc-js, buf generate)
 	$(INTEROP_ENV) $(CARGO) test --workspace --no-fail-fast
 
 .PHONY: test-hogs
@@ -65,6 +67,10 @@ interop-venv: ## Install the pinned Python grpcio peer for the interop matrix
 .PHONY: interop-node
 interop-node: ## Install the pinned Node.js grpc-js peer for the interop matrix (npm ci)
 	bash interop/node/setup.sh $(INTEROP_NODE_DIR)
+
+.PHONY: buf-setup
+buf-setup: ## Install the pinned buf CLI for the buf generate test (npm ci in tools/buf)
+	bash $(BUF_DIR)/setup.sh
 
 .PHONY: interop
 interop: interop-venv interop-node ## Run the interop matrix (rgrpc, grpcio, grpc-js, both directions) and print it

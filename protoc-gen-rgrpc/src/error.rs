@@ -145,6 +145,12 @@ pub(crate) fn include_file_clash(name: &str) -> String {
     format!("include_file {name:?} has the name of a generated package file; choose another name")
 }
 
+pub(crate) fn output_clash(name: &str, first: &str, second: &str) -> String {
+    format!(
+        "layout=file: {first} and {second} would both be written to {name:?}; rename one of them"
+    )
+}
+
 pub(crate) fn package_split(file: &str, dependency: &str, package: &str) -> String {
     format!(
         "{file}: imports {dependency} of the same package {package:?}, which is not being generated; one output file holds a whole package, so generate {dependency} too"
@@ -176,6 +182,17 @@ pub(crate) mod param {
 
     pub(crate) fn not_bool(key: &str, value: &str) -> String {
         format!("parameter {key:?} expects true or false, got {value:?}")
+    }
+
+    pub(crate) fn not_layout(key: &str, value: &str) -> String {
+        format!("parameter {key:?} expects package or file, got {value:?}")
+    }
+
+    pub(crate) fn include_file_with_file_layout() -> String {
+        "include_file cannot be used with layout=file: under buf's `strategy: directory` every \
+         directory's run would write the same include file and buf would keep only one; include \
+         the per-directory `<package>.mod.rs` files instead"
+            .to_owned()
     }
 
     pub(crate) fn not_absolute_path(key: &str, value: &str) -> String {

@@ -34,6 +34,12 @@
 //! `pub mod hello { include!("generated/hello.rs"); }`; types of other packages are reached
 //! with relative `super::` paths, exactly as prost-build lays them out.
 //!
+//! With `layout=file`: one file per `.proto` at its own path (`a/b/x.proto` → `a/b/x.rs`),
+//! and for each directory and package `a/b/<package>.mod.rs` including that directory's
+//! files of the package. No name depends on more than one directory, so `buf generate`'s
+//! per-directory runs (`strategy: directory`) never write the same file; include every
+//! `.mod.rs` of a package in the package's module.
+//!
 //! # Parameters (`--rgrpc_opt=k=v,k2=v2`)
 //!
 //! | parameter | default | meaning | example |
@@ -47,6 +53,7 @@
 //! | `extern_path` | none | take the types under a proto path from an existing Rust path, as prost-build's `extern_path` does; repeatable | `extern_path=.common.v1=::common_protos::v1` |
 //! | `field_attribute` | none | prost-build's `field_attribute`: an attribute on matching fields | `field_attribute=.pkg.Msg.id=#[serde(rename = "ID")]` |
 //! | `include_file` | none | also write a file that includes every generated package file, nested as modules | `include_file=mod.rs` |
+//! | `layout` | `package` | `package`: one file per proto package (`a.b.rs`); `file`: one file per `.proto` at its path (`a/b/x.proto` → `a/b/x.rs`) plus one `a/b/<package>.mod.rs` per directory and package including them, safe under every `buf generate` strategy | `layout=file` |
 //! | `message_attribute` | none | the same as `type_attribute`, for messages only | `message_attribute=.pkg.Msg=#[non_exhaustive]` |
 //! | `messages` | `true` | generate the messages; `false` emits services only, for pairing with another message generator (use `extern_path` to find its messages) | `messages=false` |
 //! | `runtime_path` | `::rgrpc` | the path generated code uses to reach the runtime (for example a re-export) | `runtime_path=::my_crate::rgrpc` |
@@ -66,6 +73,7 @@ pub mod compile;
 mod emit;
 mod error;
 mod include;
+mod layout;
 mod locations;
 mod messages;
 pub use messages::quiet_prost_panics;
@@ -88,7 +96,7 @@ use prost_types::compiler::{CodeGeneratorRequest, CodeGeneratorResponse};
 use quote::quote;
 
 use crate::error::Errors;
-use crate::params::Params;
+use crate::params::{Layout, Params};
 use crate::request::Request;
 
 /// The `--rgrpc_opt` parameters as the usage text lists them: `blocking=BOOL, boxed=PATH, …`.
@@ -144,18 +152,51 @@ fn generate_files(request: &CodeGeneratorRequest, params: &Params) -> Result<Vec
         Default::default()
     };
 
+    // One unit per output file: a package, or with layout=file a proto file.
+    let units: Vec<Unit<'_>> = match params.layout {
+        Layout::Package => packages.iter().map(Unit::Package).collect(),
+        Layout::File => packages
+            .iter()
+            .flat_map(|package| {
+                package
+                    .sources
+                    .iter()
+                    .map(move |source| Unit::File { package, source })
+            })
+            .collect(),
+    };
+
     let mut files = Vec::new();
     // (proto package, file name) of every package file, for the include file.
     let mut written: Vec<(String, String)> = Vec::new();
+    // Every proto file's output (layout=file), for the per-directory include files.
+    let mut by_file: Vec<layout::Written> = Vec::new();
     let mut errors = Errors::default();
-    for rendered in render_packages(params, &messages, &packages) {
+    for (unit, rendered) in units.iter().zip(render_units(params, &messages, &units)) {
         match rendered {
             Rendered::Nothing => {}
             Rendered::File { package, file } => {
+                if let Unit::File { source, .. } = unit {
+                    by_file.push(layout::Written {
+                        package: package.clone(),
+                        name: file.name().to_owned(),
+                        source: (*source).clone(),
+                    });
+                }
                 written.push((package, file.name().to_owned()));
                 files.push(file);
             }
             Rendered::Failed(message) => errors.push(message),
+        }
+    }
+    if params.layout == Layout::File {
+        match layout::include_files(&by_file) {
+            Ok(includes) => files.extend(includes.into_iter().map(|(name, content)| File {
+                name: Some(name),
+                content: Some(content),
+                ..Default::default()
+            })),
+            Err(messages) => messages.into_iter().for_each(|m| errors.push(m)),
         }
     }
     if let Some(name) = &params.include_file {
@@ -172,7 +213,19 @@ fn generate_files(request: &CodeGeneratorRequest, params: &Params) -> Result<Vec
     errors.finish(files)
 }
 
-/// What became of one package.
+/// What one output file is made from.
+#[derive(Clone, Copy)]
+enum Unit<'a> {
+    /// A whole package (`layout=package`).
+    Package(&'a model::Package),
+    /// One proto file of a package (`layout=file`).
+    File {
+        package: &'a model::Package,
+        source: &'a String,
+    },
+}
+
+/// What became of one unit.
 enum Rendered {
     /// Neither messages nor services: no file.
     Nothing,
@@ -183,28 +236,28 @@ enum Rendered {
     Failed(String),
 }
 
-/// Renders every package's file, in the model's order, on this thread and up to
+/// Renders every unit's file, in the given order, on this thread and up to
 /// [`MAX_WORKERS`]` - 1` helpers: pretty-printing is most of the plugin's time and each file
-/// is independent. All share the one model and take packages by index from one counter.
-fn render_packages(
+/// is independent. All share the one model and take units by index from one counter.
+fn render_units(
     params: &Params,
     messages: &messages::Messages,
-    packages: &[model::Package],
+    units: &[Unit<'_>],
 ) -> Vec<Rendered> {
     let helpers = std::thread::available_parallelism()
         .map_or(1, usize::from)
         .min(MAX_WORKERS)
-        .min(packages.len())
+        .min(units.len())
         .saturating_sub(1);
     let next = AtomicUsize::new(0);
     let take_turns = || {
         let mut done = Vec::new();
         loop {
             let index = next.fetch_add(1, Ordering::Relaxed);
-            let Some(package) = packages.get(index) else {
+            let Some(unit) = units.get(index) else {
                 return done;
             };
-            done.push((index, render_package(package, params, messages)));
+            done.push((index, render_unit(*unit, params, messages)));
         }
     };
     let mut done = std::thread::scope(|scope| {
@@ -225,15 +278,31 @@ fn render_packages(
 /// More threads than this gain nothing measurable on large corpora.
 const MAX_WORKERS: usize = 4;
 
-fn render_package(
-    package: &model::Package,
-    params: &Params,
-    messages: &messages::Messages,
-) -> Rendered {
+fn render_unit(unit: Unit<'_>, params: &Params, messages: &messages::Messages) -> Rendered {
     let runtime = &params.runtime_path;
-    let package_messages = messages.of_package(&package.proto_name);
-    let mut services = emit::services(&package.services, params, runtime);
-    if package_messages.is_none() && services.is_empty() {
+    let (package, unit_messages, mut services, sources, name, what) = match unit {
+        Unit::Package(package) => (
+            package,
+            messages.of_package(&package.proto_name),
+            emit::services(&package.services, params, runtime),
+            package.sources.as_slice(),
+            package.file_name.clone(),
+            format!("package {:?}", package.proto_name),
+        ),
+        Unit::File { package, source } => (
+            package,
+            messages.of_file(source),
+            emit::services(
+                package.services.iter().filter(|s| s.source == *source),
+                params,
+                runtime,
+            ),
+            std::slice::from_ref(source),
+            layout::file_name(source),
+            format!("file {source:?}"),
+        ),
+    };
+    if unit_messages.is_none() && services.is_empty() {
         return Rendered::Nothing;
     }
     if !services.is_empty() {
@@ -243,17 +312,11 @@ fn render_package(
             #services
         };
     }
-    let what = format!("package {:?}", package.proto_name);
-    match render::file(
-        &what,
-        &package.sources,
-        package_messages.as_deref(),
-        services,
-    ) {
+    match render::file(&what, sources, unit_messages.as_deref(), services) {
         Ok(content) => Rendered::File {
             package: package.proto_name.clone(),
             file: File {
-                name: Some(package.file_name.clone()),
+                name: Some(name),
                 content: Some(content),
                 ..Default::default()
             },

@@ -8,14 +8,16 @@ use std::sync::Once;
 use prost_build::{Config, Module};
 use prost_types::FileDescriptorProto;
 
-use crate::params::{Params, ProstOption};
+use crate::params::{Layout, Params, ProstOption};
 use crate::request::Request;
 use crate::{error, locations, prost_docs, resolve};
 
-/// prost's code for the packages being generated, its doc comments still markers.
+/// prost's code for the packages (or, with `layout=file`, the files) being generated, its
+/// doc comments still markers.
 #[derive(Debug, Default)]
 pub(crate) struct Messages {
-    /// Keyed by proto package; packages with no messages or enums are absent.
+    /// Keyed by proto package, or by proto file name with `layout=file`; units with no
+    /// messages or enums are absent.
     code: BTreeMap<String, String>,
     comments: prost_docs::Comments,
 }
@@ -26,6 +28,12 @@ impl Messages {
         self.code
             .get(package)
             .map(|code| self.comments.expand(code))
+    }
+
+    /// The finished message code of the proto file `name` (`layout=file`), docs in place;
+    /// `None` if it has none.
+    pub(crate) fn of_file(&self, name: &str) -> Option<String> {
+        self.of_package(name)
     }
 }
 
@@ -41,32 +49,54 @@ pub(crate) fn generate(request: &Request<'_>, params: &Params) -> Result<Message
     let mut comments = prost_docs::Comments::default();
     // Files no generated one depends on (protoc sends none; a hand-made request may) are
     // left out too: their messages cannot matter, and prost-build could choke on them.
+    //
+    // With layout=file every file is its own unit: prost-build groups its output by the
+    // `Module` key it is given (and resolves paths from each file's own package), so a key
+    // per file name gives each file's code apart. A file of a generated package that is not
+    // itself generated then goes in too: its code is dropped, another run writes it.
+    let by_file = params.layout == Layout::File;
     let mut requests: Vec<(Module, FileDescriptorProto)> = request
         .files()
         .iter()
         .filter(|file| request.is_reached(file.name()))
         .filter(|file| {
-            request.is_generated(file.name()) || !request.generates_package(file.package())
+            by_file
+                || request.is_generated(file.name())
+                || !request.generates_package(file.package())
         })
         .map(|file| {
             let mut file = file.clone();
             locations::complete(&mut file);
             comments.take_from(&mut file);
-            (Module::from_protobuf_package_name(file.package()), file)
+            let module = if by_file {
+                Module::from_parts([file.name()])
+            } else {
+                Module::from_protobuf_package_name(file.package())
+            };
+            (module, file)
         })
         .collect();
     // prost emits files in request order; sort so protoc's order never changes the output.
     requests.sort_by(|a, b| a.1.name().cmp(b.1.name()));
-    let packages: HashMap<Module, String> = request
-        .packages()
-        .iter()
-        .map(|package| {
-            (
-                Module::from_protobuf_package_name(package),
-                (*package).to_owned(),
-            )
-        })
-        .collect();
+    // The units whose code is kept: the generated packages, or the generated files.
+    let packages: HashMap<Module, String> = if by_file {
+        request
+            .to_generate()
+            .iter()
+            .map(|file| (Module::from_parts([file.name()]), file.name().to_owned()))
+            .collect()
+    } else {
+        request
+            .packages()
+            .iter()
+            .map(|package| {
+                (
+                    Module::from_protobuf_package_name(package),
+                    (*package).to_owned(),
+                )
+            })
+            .collect()
+    };
 
     let mut config = Config::new();
     config

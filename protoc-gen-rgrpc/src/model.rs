@@ -28,6 +28,8 @@ pub(crate) struct Package {
 }
 
 pub(crate) struct Service {
+    /// The proto file declaring it (`layout=file` writes it to that file's output).
+    pub(crate) source: String,
     /// `hello.HelloService`, as in route paths and `NamedService::NAME`.
     pub(crate) full_name: String,
     pub(crate) trait_ident: Ident,
@@ -203,6 +205,7 @@ impl ServiceBuilder<'_> {
         }
         let mut ok = |ident: Result<Ident, String>| ident.map_err(|e| errors.push(e)).ok();
         Some(Service {
+            source: self.file.name().to_owned(),
             trait_ident: ok(trait_ident)?,
             client_ident: ok(client_ident)?,
             blocking_ident: ok(blocking_ident)?,

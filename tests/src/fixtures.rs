@@ -84,3 +84,18 @@ pub mod relay_messages {
 pub mod services_only_fixture {
     include!("../../fixtures/services_only/expected/mod.rs");
 }
+
+/// `fixtures/file_layout` (`layout=file`): package `split.v1` spans two directories, each
+/// with its own include file; both go in the one module of the package.
+pub mod file_layout_fixture {
+    pub mod split {
+        pub mod v1 {
+            include!("../../fixtures/file_layout/expected/split/one/split.v1.mod.rs");
+            include!("../../fixtures/file_layout/expected/split/two/split.v1.mod.rs");
+        }
+    }
+
+    pub mod other {
+        include!("../../fixtures/file_layout/expected/other/other.mod.rs");
+    }
+}

@@ -11,7 +11,11 @@ use crate::params::Params;
 use crate::rust::RustPath;
 
 /// The tokens of everything generated for `services` (messages excluded).
-pub(crate) fn services(services: &[Service], params: &Params, runtime: &RustPath) -> TokenStream {
+pub(crate) fn services<'a>(
+    services: impl IntoIterator<Item = &'a Service>,
+    params: &Params,
+    runtime: &RustPath,
+) -> TokenStream {
     let mut tokens = TokenStream::new();
     for service in services {
         if params.client || params.blocking {

@@ -19,6 +19,8 @@
 //!   `::rgrpc`).
 //! - `include_file=protos.rs`: also write one file that includes every generated package
 //!   file, nested as modules by package.
+//! - `layout=file`: one output file per `.proto` file, plus per directory and package a
+//!   file including them (default `layout=package`: one file per package); see [`Layout`].
 //!
 //! Repeatable, kept in the order given:
 //!
@@ -159,6 +161,16 @@ const KNOWN: &[Parameter] = &[
         example: "`include_file=mod.rs`",
     },
     Parameter {
+        name: "layout",
+        occurs: Occurs::Once,
+        value: "package|file",
+        default: "`package`",
+        meaning: "`package`: one file per proto package (`a.b.rs`); `file`: one file per \
+            `.proto` at its path (`a/b/x.proto` → `a/b/x.rs`) plus one `a/b/<package>.mod.rs` \
+            per directory and package including them, safe under every `buf generate` strategy",
+        example: "`layout=file`",
+    },
+    Parameter {
         name: "message_attribute",
         occurs: Occurs::Many,
         value: "PATH=ATTR",
@@ -227,6 +239,18 @@ pub(crate) fn markdown_table() -> String {
 /// Default for [`Params::runtime_path`]: the runtime crate under its published name.
 const DEFAULT_RUNTIME_CRATE: &str = "rgrpc";
 
+/// How the output is cut into files (`layout=`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Layout {
+    /// One file per proto package, named as prost-build names it (`a.b.rs`): the default.
+    Package,
+    /// One file per `.proto` at its own path (`a/b/x.proto` → `a/b/x.rs`), and per directory
+    /// and package one file including that directory's files of the package
+    /// (`a/b/a.b.mod.rs`). A buf `strategy: directory` run generates exactly one
+    /// directory, so no two runs ever write the same name.
+    File,
+}
+
 /// Settings that change what the plugin generates.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Params {
@@ -262,6 +286,8 @@ pub(crate) struct Params {
     /// segments: protoc refuses output names outside the output directory, and checking here
     /// names the parameter at fault.
     pub(crate) include_file: Option<String>,
+    /// How output files are cut (`layout=`). Default [`Layout::Package`].
+    pub(crate) layout: Layout,
     /// prost-build settings passed through to message generation, in the order given
     /// (`type_attribute=…`, `bytes=…`, … all repeatable). Order is kept because prost-build
     /// emits attributes in the order they were added.
@@ -323,6 +349,7 @@ impl Default for Params {
             runtime_path: RustPath::extern_crate(DEFAULT_RUNTIME_CRATE),
             extern_paths: Vec::new(),
             include_file: None,
+            layout: Layout::Package,
             prost: Vec::new(),
         }
     }
@@ -379,6 +406,11 @@ impl Params {
                 }
             }
         }
+        // One include file per run is the silent loss layout=file exists to avoid: under
+        // buf's `strategy: directory` every directory's run would write it.
+        if params.layout == Layout::File && params.include_file.is_some() {
+            errors.push(param::include_file_with_file_layout());
+        }
         if errors.is_empty() {
             Ok(params)
         } else {
@@ -398,6 +430,7 @@ impl Params {
             Setting::IncludeFile(value) => {
                 self.include_file = Some(parse_include_file(key, value)?);
             }
+            Setting::Layout(value) => self.layout = parse_layout(key, value)?,
             Setting::ExternPath { proto, rust } => {
                 let mapping = parse_extern_path(key, proto, rust)?;
                 // The repeat is still recorded (the result is discarded on error anyway), so
@@ -486,6 +519,7 @@ impl Setting {
             "messages" => Setting::Messages(parse_bool(key, value)?),
             "runtime_path" => Setting::RuntimePath(needs_value(key, value)?.to_owned()),
             "include_file" => Setting::IncludeFile(needs_value(key, value)?.to_owned()),
+            "layout" => Setting::Layout(needs_value(key, value)?.to_owned()),
             "extern_path" => {
                 let (proto, rust) = pair(param::not_extern_path)?;
                 Setting::ExternPath { proto, rust }
@@ -592,6 +626,15 @@ fn parse_runtime_path(key: &str, value: &str) -> Result<RustPath, String> {
     }
     // `parse_mod_style` admits no generic arguments, so the conversion cannot refuse it.
     RustPath::from_syn(&path).ok_or_else(invalid)
+}
+
+/// `package` or `file`, for `layout`.
+fn parse_layout(key: &str, value: &str) -> Result<Layout, String> {
+    match value.trim() {
+        "package" => Ok(Layout::Package),
+        "file" => Ok(Layout::File),
+        other => Err(param::not_layout(key, other)),
+    }
 }
 
 /// An output file name: relative, `/`-separated, without empty, `.` or `..` segments, and
@@ -727,7 +770,7 @@ mod tests {
     /// The known list as the unknown-key error spells it, written out so a change to KNOWN
     /// shows up here as a change to the user-visible message.
     const KNOWN_LIST: &str = "blocking, boxed, btree_map, bytes, client, enum_attribute, extern_path, \
-        field_attribute, include_file, message_attribute, messages, runtime_path, server, \
+        field_attribute, include_file, layout, message_attribute, messages, runtime_path, server, \
         type_attribute";
 
     fn ok(s: &str) -> Params {
@@ -761,6 +804,7 @@ mod tests {
                 "include_file=x.rs".to_owned(),
                 "include_file=y.rs".to_owned(),
             ],
+            "layout" => ["layout=file".to_owned(), "layout=package".to_owned()],
             "extern_path" => [
                 "extern_path=.x=::x".to_owned(),
                 "extern_path=.y=::y".to_owned(),
@@ -849,6 +893,25 @@ mod tests {
     }
 
     #[test]
+    fn layout_takes_package_or_file_and_file_refuses_an_include_file() {
+        assert_eq!(ok("layout=file").layout, Layout::File);
+        assert_eq!(ok("layout = package").layout, Layout::Package);
+        assert_eq!(
+            errors("layout=files"),
+            [r#"parameter "layout" expects package or file, got "files""#]
+        );
+        assert_eq!(
+            errors("layout=file,include_file=mod.rs"),
+            [
+                "include_file cannot be used with layout=file: under buf's `strategy: directory` \
+              every directory's run would write the same include file and buf would keep only \
+              one; include the per-directory `<package>.mod.rs` files instead"
+            ]
+        );
+        assert!(Params::parse("layout=package,include_file=mod.rs").is_ok());
+    }
+
+    #[test]
     fn defaults() {
         let expected = Params {
             client: true,
@@ -858,6 +921,7 @@ mod tests {
             runtime_path: path("::rgrpc"),
             extern_paths: Vec::new(),
             include_file: None,
+            layout: Layout::Package,
             prost: Vec::new(),
         };
         assert_eq!(Params::default(), expected);
@@ -980,7 +1044,8 @@ mod tests {
                 r"extern_path=.c.D=crate::c::D,boxed=.a.M.next,",
                 r"field_attribute=.a.M.x=#[serde(rename = 'x')],",
                 r"message_attribute=.a=#[non_exhaustive],enum_attribute=.a.E=#[repr(i32)],",
-                r"btree_map=.,server=false,blocking=false,messages=false,runtime_path=crate::rt"
+                r"btree_map=.,server=false,blocking=false,messages=false,runtime_path=crate::rt,",
+                r"layout=package"
             )),
             Params {
                 client: false,
@@ -990,6 +1055,7 @@ mod tests {
                 runtime_path: path("crate::rt"),
                 extern_paths: externs(&[(".b", "::b"), (".c.D", "crate::c::D")]),
                 include_file: Some("all.rs".to_owned()),
+                layout: Layout::Package,
                 prost: vec![
                     ProstOption::Bytes(".a.M.data".to_owned()),
                     type_attribute(".", "#[derive(Hash, Eq)]"),
@@ -1099,8 +1165,8 @@ mod tests {
             errors("foo"),
             [
                 "unknown parameter \"foo\" (known: blocking, boxed, btree_map, bytes, client, \
-                 enum_attribute, extern_path, field_attribute, include_file, message_attribute, \
-                 messages, runtime_path, server, type_attribute)"
+                 enum_attribute, extern_path, field_attribute, include_file, layout, \
+                 message_attribute, messages, runtime_path, server, type_attribute)"
             ]
         );
     }

@@ -49,6 +49,7 @@ pub(super) enum Setting {
     ExternPath { proto: String, rust: String },
     FieldAttribute { path: String, attribute: String },
     IncludeFile(String),
+    Layout(String),
     MessageAttribute { path: String, attribute: String },
     Messages(bool),
     RuntimePath(String),
@@ -69,6 +70,7 @@ impl Setting {
             Setting::ExternPath { .. } => "extern_path",
             Setting::FieldAttribute { .. } => "field_attribute",
             Setting::IncludeFile(_) => "include_file",
+            Setting::Layout(_) => "layout",
             Setting::MessageAttribute { .. } => "message_attribute",
             Setting::Messages(_) => "messages",
             Setting::RuntimePath(_) => "runtime_path",
@@ -88,6 +90,7 @@ impl Setting {
             | Setting::BTreeMap(value)
             | Setting::Bytes(value)
             | Setting::IncludeFile(value)
+            | Setting::Layout(value)
             | Setting::RuntimePath(value) => value.clone(),
             Setting::ExternPath {
                 proto: path,
@@ -155,6 +158,11 @@ impl Parameters {
     /// Also writes a file including every generated package file (`include_file`).
     pub fn include_file(self, name: impl Into<String>) -> Self {
         self.set(Setting::IncludeFile(name.into()))
+    }
+
+    /// How the output is cut into files (`layout`): `"package"` (the default) or `"file"`.
+    pub fn layout(self, layout: impl Into<String>) -> Self {
+        self.set(Setting::Layout(layout.into()))
     }
 
     /// An attribute on matching messages and enums (`type_attribute`).

@@ -259,12 +259,14 @@ fn has_rust_form(name: &str) -> bool {
 }
 
 /// What this plugin needs of the files to generate (`wanted`, sorted, each once): each is in
-/// the request and not an editions file, leaves out no file of a package being generated,
+/// the request and not an editions file, leaves out no file of a package being generated
+/// (if `whole_packages`: one output file holds a package),
 /// and (if services are generated) names rpc types that exist. Returns the files found.
 pub(super) fn generation<'a>(
     wanted: &[&str],
     request: &super::Request<'a>,
     services: bool,
+    whole_packages: bool,
     errors: &mut Errors,
 ) -> Vec<&'a FileDescriptorProto> {
     let mut found = Vec::with_capacity(wanted.len());
@@ -277,7 +279,9 @@ pub(super) fn generation<'a>(
             errors.push(error::editions_unsupported(name));
             continue;
         }
-        check_left_out(file, request, errors);
+        if whole_packages {
+            check_left_out(file, request, errors);
+        }
         if services {
             check_rpc_types(file, &request.index, errors);
         }

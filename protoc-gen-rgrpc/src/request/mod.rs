@@ -16,7 +16,7 @@ use prost_types::compiler::CodeGeneratorRequest;
 pub(crate) use self::comments::Comments;
 use self::index::Index;
 use crate::error::Errors;
-use crate::params::Params;
+use crate::params::{Layout, Params};
 
 /// A request that passed every check, indexed.
 #[derive(Debug)]
@@ -78,7 +78,11 @@ impl<'a> Request<'a> {
         let mut errors = Errors::default();
         let wanted: Vec<&str> = request.generated.iter().copied().collect();
         let services = params.client || params.blocking || params.server;
-        request.to_generate = check::generation(&wanted, &request, services, &mut errors);
+        // With layout=file each file's code stands alone, so a package may be generated in
+        // parts (buf's `strategy: directory` runs once per directory).
+        let whole_packages = params.layout == Layout::Package;
+        request.to_generate =
+            check::generation(&wanted, &request, services, whole_packages, &mut errors);
         request.closure = request.dependency_closure();
         errors.finish(request)
     }

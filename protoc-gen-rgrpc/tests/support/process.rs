@@ -14,6 +14,11 @@ pub const LIMIT: Duration = Duration::from_secs(20);
 /// Runs `command` with `stdin` as its input and waits at most [`LIMIT`] for it to exit:
 /// past that it is killed and the test fails.
 pub fn run_bounded(command: &mut Command, stdin: &[u8]) -> Output {
+    run_bounded_for(command, stdin, LIMIT)
+}
+
+/// [`run_bounded`] with another bound, for children that start children of their own.
+pub fn run_bounded_for(command: &mut Command, stdin: &[u8], limit: Duration) -> Output {
     let mut child = command
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
@@ -38,7 +43,7 @@ pub fn run_bounded(command: &mut Command, stdin: &[u8]) -> Output {
         let _ = stderr.read_to_end(&mut bytes);
         bytes
     });
-    let deadline = Instant::now() + LIMIT;
+    let deadline = Instant::now() + limit;
     let status = loop {
         if let Some(status) = child.try_wait().expect("the child can be waited on") {
             break status;
@@ -47,7 +52,7 @@ pub fn run_bounded(command: &mut Command, stdin: &[u8]) -> Output {
             // Our own child, by its handle.
             let _ = child.kill();
             let _ = child.wait();
-            panic!("{command:?} did not exit within {LIMIT:?}");
+            panic!("{command:?} did not exit within {limit:?}");
         }
         thread::sleep(Duration::from_millis(2));
     };
