@@ -110,8 +110,12 @@ lint: ## rustfmt, clippy and rustdoc, all warnings as errors
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
 	RUSTDOCFLAGS="-D warnings" $(CARGO) doc --workspace --no-deps
 
+.PHONY: package-check
+package-check: ## cargo package (verified) for rgrpc, protoc-gen-rgrpc and rgrpc-build; prints their sizes
+	scripts/package-check.sh
+
 .PHONY: ci
-ci: test lint demo ## What CI runs
+ci: test lint package-check demo ## What CI runs
 
 .PHONY: bench
 bench: ## Benchmarks against tonic (RPC, lifecycle, codegen, compile); writes bench/results/latest.md

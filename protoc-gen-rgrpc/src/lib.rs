@@ -278,6 +278,20 @@ fn render_units(
 /// More threads than this gain nothing measurable on large corpora.
 const MAX_WORKERS: usize = 4;
 
+/// The generated-code contract this plugin writes for: every generated file with services
+/// asserts `rgrpc::codegen::RGRPC_CODEGEN_V{CODEGEN_CONTRACT}`, which a runtime that
+/// implements the contract defines.
+pub const CODEGEN_CONTRACT: u32 = 1;
+
+/// The `rgrpc` runtime this plugin generates code for, as a dependency requirement
+/// (`rgrpc = "0.1"`). The plugin and the runtime are released together, with the
+/// workspace's version, so it is this crate's own major.minor.
+pub const RUNTIME_VERSION: &str = concat!(
+    env!("CARGO_PKG_VERSION_MAJOR"),
+    ".",
+    env!("CARGO_PKG_VERSION_MINOR")
+);
+
 fn render_unit(unit: Unit<'_>, params: &Params, messages: &messages::Messages) -> Rendered {
     let runtime = &params.runtime_path;
     let (package, unit_messages, mut services, sources, name, what) = match unit {
@@ -307,8 +321,9 @@ fn render_unit(unit: Unit<'_>, params: &Params, messages: &messages::Messages) -
     }
     if !services.is_empty() {
         // Fails to compile, naming the symbol, against a runtime older than this plugin.
+        let contract = quote::format_ident!("RGRPC_CODEGEN_V{CODEGEN_CONTRACT}");
         services = quote! {
-            const _: () = #runtime::codegen::RGRPC_CODEGEN_V1;
+            const _: () = #runtime::codegen::#contract;
             #services
         };
     }

@@ -25,7 +25,7 @@ Without protoc, the same binary parses the .proto files itself (same output):
     protoc-gen-rgrpc compile [-I DIR]... [--opt k=v,...] --out DIR FILE.proto...
 
     --help       print this help (compile --help: the compile mode's)
-    --version    print the version";
+    --version    print the version, and the rgrpc runtime the output is for";
 
 /// The help text, with every parameter the plugin accepts.
 fn usage() -> String {
@@ -39,7 +39,12 @@ fn main() -> ExitCode {
     match args.first().map(String::as_str) {
         None => {}
         Some("--version" | "-V") => {
-            println!("protoc-gen-rgrpc {}", env!("CARGO_PKG_VERSION"));
+            println!(
+                "protoc-gen-rgrpc {} (generates code for the rgrpc runtime {}, codegen contract v{})",
+                env!("CARGO_PKG_VERSION"),
+                protoc_gen_rgrpc::RUNTIME_VERSION,
+                protoc_gen_rgrpc::CODEGEN_CONTRACT
+            );
             return ExitCode::SUCCESS;
         }
         Some("compile") => return cli::main(&args[1..]),

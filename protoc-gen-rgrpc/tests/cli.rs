@@ -53,7 +53,12 @@ fn version_and_help_exit_0() {
     assert_eq!(version.status.code(), Some(0));
     assert_eq!(
         String::from_utf8_lossy(&version.stdout).trim(),
-        format!("protoc-gen-rgrpc {}", env!("CARGO_PKG_VERSION"))
+        format!(
+            "protoc-gen-rgrpc {} (generates code for the rgrpc runtime {}.{}, codegen contract v1)",
+            env!("CARGO_PKG_VERSION"),
+            env!("CARGO_PKG_VERSION_MAJOR"),
+            env!("CARGO_PKG_VERSION_MINOR")
+        )
     );
     let help = run_plugin(&["--help"], b"");
     assert_eq!(help.status.code(), Some(0));
