@@ -278,6 +278,14 @@ pub(crate) fn invalid_parameter(message: &str) -> String {
     format!("invalid --rgrpc_opt: {message}")
 }
 
+/// A request without `compiler_version` (not from protoc: buf, for one) and no `layout=`.
+pub(crate) const LAYOUT_NOT_CHOSEN: &str = "this request does not come from protoc (it has no \
+    compiler_version; buf sends none), and the output layout was not chosen: add the option \
+    layout=file, complete under every buf strategy, or layout=package (one file per proto \
+    package), which is complete only with `strategy: all`: buf's default `strategy: directory` \
+    runs the plugin once per directory, and a package spread over two directories would be \
+    written twice with buf keeping one half";
+
 pub(crate) fn prost_failed(message: &str) -> String {
     format!("prost-build could not generate the messages: {message}")
 }

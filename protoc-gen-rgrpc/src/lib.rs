@@ -115,6 +115,24 @@ pub fn generate(request: &CodeGeneratorRequest) -> CodeGeneratorResponse {
     respond(Params::parse(request.parameter()), request)
 }
 
+/// [`generate`] for a request from a driver: what the plugin binary answers on stdout.
+///
+/// protoc always sets `compiler_version`; buf sends none, and may run the plugin once per
+/// directory (its default `strategy: directory`), where one file per package loses half of
+/// a package spread over two directories with nothing but a warning from buf. No run can see
+/// that, so a request without `compiler_version` must choose its `layout=`, and otherwise
+/// gets an error explaining the choice.
+pub fn generate_for_driver(request: &CodeGeneratorRequest) -> CodeGeneratorResponse {
+    let params = Params::parse(request.parameter());
+    if request.compiler_version.is_none()
+        && !request.file_to_generate.is_empty()
+        && params.as_ref().is_ok_and(|params| !params.layout_given)
+    {
+        return respond(Err(vec![error::LAYOUT_NOT_CHOSEN.to_owned()]), request);
+    }
+    respond(params, request)
+}
+
 /// [`generate`] with typed `parameters` in place of the request's parameter string.
 pub(crate) fn generate_with(
     request: &CodeGeneratorRequest,

@@ -80,7 +80,7 @@ fn run() -> Result<(), String> {
             input.len()
         )
     })?;
-    let response = protoc_gen_rgrpc::generate(&request);
+    let response = protoc_gen_rgrpc::generate_for_driver(&request);
     std::io::stdout()
         .lock()
         .write_all(&response.encode_to_vec())

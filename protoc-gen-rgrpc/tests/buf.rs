@@ -220,17 +220,34 @@ fn layout_file_refuses_an_include_file_through_buf() {
     }
 }
 
-/// The default layout (one file per package) is complete under `strategy: all`. Under
-/// `strategy: directory` it cannot be: the run for `split/one` never sees `split/two`, both
-/// write `split.v1.rs`, and buf keeps one with a warning. Where a file imports its
-/// package's file from another directory (`z.proto`), the plugin sees the split and fails
-/// with an error naming the file to generate too; that is the clear error. The README
-/// recommends `layout=file` for buf for this reason; this test keeps that claim true.
+/// buf sends no `compiler_version`, so the plugin makes a buf user choose the layout: with
+/// no `layout=` every strategy fails with the error explaining the choice.
+///
+/// The package layout (one file per package), once chosen, is complete under
+/// `strategy: all`. Under `strategy: directory` it cannot be: the run for `split/one` never
+/// sees `split/two`, both write `split.v1.rs`, and buf keeps one with a warning. Where a file
+/// imports its package's file from another directory (`z.proto`), the plugin sees the split
+/// and fails with an error naming the file to generate too. The README recommends
+/// `layout=file` for buf for this reason; this test keeps those claims true.
 #[test]
-fn the_package_layout_is_complete_only_under_strategy_all() {
+fn the_package_layout_must_be_chosen_and_is_complete_only_under_strategy_all() {
     let Some(buf) = buf() else { return };
     let dir = workspace("layout-package");
-    let generated = generate(&buf, &dir, "all", "");
+    for strategy in ["all", "directory"] {
+        let generated = generate(&buf, &dir, strategy, "");
+        assert!(!generated.success, "strategy {strategy} succeeded");
+        assert!(
+            generated
+                .stderr
+                .contains("this request does not come from protoc")
+                && generated.stderr.contains("add the option layout=file"),
+            "strategy {strategy}: {}",
+            generated.stderr
+        );
+        assert!(generated.files.is_empty(), "{:?}", generated.files.keys());
+    }
+
+    let generated = generate(&buf, &dir, "all", "layout=package");
     assert!(generated.success, "strategy all: {}", generated.stderr);
     assert!(
         !generated.stderr.contains(DUPLICATE),
@@ -243,7 +260,7 @@ fn the_package_layout_is_complete_only_under_strategy_all() {
         ["other.rs", "split.v1.rs"]
     );
 
-    let generated = generate(&buf, &dir, "directory", "");
+    let generated = generate(&buf, &dir, "directory", "layout=package");
     assert!(!generated.success, "strategy directory succeeded");
     assert!(
         generated.stderr.contains(
@@ -257,7 +274,7 @@ fn the_package_layout_is_complete_only_under_strategy_all() {
     // Without z.proto nothing imports across the directories: buf's warning is all there is.
     fs::remove_file(dir.join("proto/split/two/z.proto")).unwrap();
     fs::remove_file(dir.join("proto/other/o.proto")).unwrap();
-    let generated = generate(&buf, &dir, "directory", "");
+    let generated = generate(&buf, &dir, "directory", "layout=package");
     assert!(generated.success, "{}", generated.stderr);
     assert!(generated.stderr.contains(DUPLICATE), "{}", generated.stderr);
     let generated = generate(&buf, &dir, "directory", "layout=file");

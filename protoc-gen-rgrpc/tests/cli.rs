@@ -98,7 +98,13 @@ fn request_for(include: &Path, files: &[&str], parameter: &str) -> CodeGenerator
         file_to_generate: files.iter().map(|f| f.to_string()).collect(),
         parameter: Some(parameter.to_owned()),
         proto_file: set.file,
-        ..Default::default()
+        // protoc always says which it is; a request without it must choose its layout.
+        compiler_version: Some(prost_types::compiler::Version {
+            major: Some(6),
+            minor: Some(31),
+            patch: Some(1),
+            suffix: Some(String::new()),
+        }),
     }
 }
 

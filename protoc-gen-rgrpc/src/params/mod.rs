@@ -288,6 +288,8 @@ pub(crate) struct Params {
     pub(crate) include_file: Option<String>,
     /// How output files are cut (`layout=`). Default [`Layout::Package`].
     pub(crate) layout: Layout,
+    /// Whether `layout=` was given: a request from a driver other than protoc must choose.
+    pub(crate) layout_given: bool,
     /// prost-build settings passed through to message generation, in the order given
     /// (`type_attribute=…`, `bytes=…`, … all repeatable). Order is kept because prost-build
     /// emits attributes in the order they were added.
@@ -350,6 +352,7 @@ impl Default for Params {
             extern_paths: Vec::new(),
             include_file: None,
             layout: Layout::Package,
+            layout_given: false,
             prost: Vec::new(),
         }
     }
@@ -430,7 +433,10 @@ impl Params {
             Setting::IncludeFile(value) => {
                 self.include_file = Some(parse_include_file(key, value)?);
             }
-            Setting::Layout(value) => self.layout = parse_layout(key, value)?,
+            Setting::Layout(value) => {
+                self.layout = parse_layout(key, value)?;
+                self.layout_given = true;
+            }
             Setting::ExternPath { proto, rust } => {
                 let mapping = parse_extern_path(key, proto, rust)?;
                 // The repeat is still recorded (the result is discarded on error anyway), so
@@ -922,6 +928,7 @@ mod tests {
             extern_paths: Vec::new(),
             include_file: None,
             layout: Layout::Package,
+            layout_given: false,
             prost: Vec::new(),
         };
         assert_eq!(Params::default(), expected);
@@ -1056,6 +1063,7 @@ mod tests {
                 extern_paths: externs(&[(".b", "::b"), (".c.D", "crate::c::D")]),
                 include_file: Some("all.rs".to_owned()),
                 layout: Layout::Package,
+                layout_given: true,
                 prost: vec![
                     ProstOption::Bytes(".a.M.data".to_owned()),
                     type_attribute(".", "#[derive(Hash, Eq)]"),

@@ -15,7 +15,13 @@ pub fn request(files: Vec<FileDescriptorProto>, to_generate: &[&str]) -> CodeGen
         file_to_generate: to_generate.iter().map(|f| (*f).to_owned()).collect(),
         parameter: Some(String::new()),
         proto_file: files,
-        compiler_version: None,
+        // protoc always says which it is; a request without it must choose its layout.
+        compiler_version: Some(prost_types::compiler::Version {
+            major: Some(6),
+            minor: Some(31),
+            patch: Some(1),
+            suffix: Some(String::new()),
+        }),
     }
 }
 
