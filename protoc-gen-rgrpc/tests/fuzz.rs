@@ -532,8 +532,12 @@ fn check_services_are_routed(
         if !request.file_to_generate.iter().any(|f| f == file.name()) {
             continue;
         }
-        let output_name =
-            prost_build::Module::from_protobuf_package_name(file.package()).to_file_name_or("_");
+        // layout=file: `dir/x.proto` → `dir/x.rs`; else one file per package.
+        let output_name = if parameter.split(',').any(|item| item == "layout=file") {
+            format!("{}.rs", file.name().trim_end_matches(".proto"))
+        } else {
+            prost_build::Module::from_protobuf_package_name(file.package()).to_file_name_or("_")
+        };
         for service in &file.service {
             let full_name = match file.package() {
                 "" => service.name().to_owned(),

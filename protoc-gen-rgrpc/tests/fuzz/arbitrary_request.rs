@@ -864,6 +864,10 @@ impl Builder {
         if self.chance(20) {
             let name = self.pick(&["mod.rs", "gen/all.rs", "protos.rs", "_.rs"]);
             items.push(format!("include_file={name}"));
+        } else if self.chance(15) {
+            // (With include_file, layout=file is refused: that is the other branch's case.)
+            let layout = self.pick(&["file", "package"]);
+            items.push(format!("layout={layout}"));
         }
         if self.chance(10) {
             let proto = self.some_package_or_type();
