@@ -38,10 +38,20 @@ use crate::channel::Channel;
 /// Its message size limits apply to every call made through it (a call may set its own);
 /// to give a generated client other limits than the defaults, build it `from_client`:
 ///
-/// ```ignore
+/// ```
+/// # mod doctest { include!(concat!(env!("CARGO_MANIFEST_DIR"), "/doctest/hello.rs")); }
+/// # use doctest::{block_on, hello, MyHello};
+/// use hello::hello_service_client::HelloServiceClient;
+///
+/// # block_on(async {
+/// # let server = rgrpc::Server::builder()
+/// #     .add_service(hello::hello_service_server::HelloServiceServer::new(MyHello))
+/// #     .serve_in_process();
+/// let channel = server.channel(); // or rgrpc::Channel::connect(uri).await?
 /// let client = HelloServiceClient::from_client(
 ///     rgrpc::client::Client::new(channel).max_response_message_size(16 << 20),
 /// );
+/// # Ok(()) }).unwrap();
 /// ```
 #[derive(Clone, Debug)]
 pub struct Client {
