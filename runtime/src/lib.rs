@@ -334,10 +334,20 @@ pub use server::{Context, RequestStream, ResponseSink, Server};
 /// The cancellation signal calls take ([`Call::cancellation`](client::Call::cancellation))
 /// and handlers give out ([`Context::cancellation_token`]).
 pub use tokio_util::sync::CancellationToken;
+/// A status code, sent as the number in the `grpc-status` trailer (tonic's `Code`).
+pub use tonic::Code;
+/// How a call ended: a [`Code`], a message (`grpc-message`, percent-encoded), optional
+/// binary details (`grpc-status-details-bin`) and, on the client, the trailing metadata
+/// (tonic's `Status`).
+pub use tonic::Status;
+/// A message compression, gzip or zstd: named in the `grpc-encoding` header of the side
+/// that compresses, offered in `grpc-accept-encoding`, and flagged per message in the
+/// frame's first byte (tonic's `CompressionEncoding`).
 pub use tonic::codec::CompressionEncoding as Compression;
-pub use tonic::{Code, Status};
 
-/// Request, response and trailing metadata (tonic's types).
+/// Request, response and trailing metadata (tonic's types): HTTP/2 headers and trailers.
+/// Keys ending in `-bin` hold binary values, base64-encoded on the wire; other values are
+/// ASCII text.
 pub mod metadata {
     pub use tonic::metadata::*;
 }
