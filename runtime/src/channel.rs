@@ -63,13 +63,20 @@ impl Channel {
 
     /// A channel to `uri` with settings: TLS, timeouts, keep-alive.
     ///
-    /// ```ignore
-    /// let channel = rgrpc::Channel::builder("https://localhost:50051")
-    ///     .tls(ClientTls::new().ca(ca_pem))
+    /// ```no_run
+    /// # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+    /// use std::time::Duration;
+    ///
+    /// let channel = rgrpc::Channel::builder("http://localhost:50051")
+    ///     .connect_timeout(Duration::from_secs(5))
     ///     .keepalive_interval(Duration::from_secs(60))
     ///     .connect()
     ///     .await?;
+    /// # Ok(()) }
     /// ```
+    ///
+    /// With the `tls` feature, `.tls(rgrpc::tls::ClientTls::new().ca(ca_pem))` and an
+    /// `https://` URI make it a TLS channel.
     pub fn builder(uri: impl Into<String>) -> ChannelBuilder {
         ChannelBuilder {
             uri: uri.into(),

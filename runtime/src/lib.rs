@@ -8,6 +8,7 @@
 //!   options (metadata, timeout) never change a generated signature.
 //! * [`server`]: the [`Context`] every handler receives, the request and response streams,
 //!   the dispatch that turns a handler into an HTTP/2 response, and a [`Server`] builder.
+//! * [`blocking`]: the same calls for a plain `fn main`, finished with `.call()`.
 //! * [`Channel`]: the client side of the transport (tonic's HTTP/2 channel).
 //! * `tls` (with the `tls` feature): TLS and mutual TLS for servers and channels.
 //!
@@ -17,6 +18,299 @@
 //! Transport, framing and status encoding are tonic's; `rgrpc` owns the call semantics.
 //! The [`Status`], [`Code`] and [`metadata`] types are tonic's own, re-exported, so an
 //! rgrpc service mounts next to tonic services and tower layers without conversions.
+//!
+//! # On the wire
+//!
+//! A call is one HTTP/2 stream: a `POST` to `/package.Service/Method` with
+//! `content-type: application/grpc`, the request metadata as headers (and the deadline as
+//! `grpc-timeout`), then the messages, each in a 5-byte-prefixed frame (a compressed flag
+//! and a big-endian length). The server answers with headers (the initial metadata), its
+//! messages in the same framing, and trailers carrying `grpc-status`, `grpc-message` and
+//! the trailing metadata. Every call ends with exactly one [`Status`]; `OK` is success.
+//!
+//! # A guide by example
+//!
+//! The examples below use the code the plugin generates for this service
+//! (`proto/hello.proto` in the repository):
+//!
+//! ```proto
+//! service HelloService {
+//!   rpc SayHello (HelloRequest) returns (HelloResponse);
+//!   rpc LotsOfReplies(HelloRequest) returns (stream HelloResponse);
+//!   rpc LotsOfGreetings(stream HelloRequest) returns (HelloResponse);
+//!   rpc BidiHello(stream HelloRequest) returns (stream HelloResponse);
+//! }
+//! message HelloRequest { string greeting = 1; }
+//! message HelloResponse { string reply = 1; }
+//! ```
+//!
+//! In a crate, that code comes from `rgrpc-build` in `build.rs` and
+//! [`include_proto!`]`("hello")` inside `pub mod hello { … }`, or from a file the plugin
+//! wrote. The generated module holds the messages, `hello_service_client` (the async
+//! `HelloServiceClient`, the `HelloServiceBlockingClient` and the `HelloServiceApi` trait)
+//! and `hello_service_server` (the `HelloService` trait a server implements and the
+//! `HelloServiceServer` that serves it). The examples need `tokio` with the `macros` and
+//! `rt-multi-thread` features for `#[tokio::main]`; they serve in process
+//! ([`Router::serve_in_process`](server::Router::serve_in_process)), so they run without
+//! a network. A server trait method left out answers `UNIMPLEMENTED`, so each example
+//! implements only its own kind.
+//!
+//! ## Unary: one request, one response
+//!
+//! The handler gets the request and returns the response or a [`Status`]; the client's
+//! call is a builder taking per-call options, awaited for a [`Response`], which carries the
+//! message and both kinds of response metadata.
+//!
+//! ```
+//! # mod doctest { include!(concat!(env!("CARGO_MANIFEST_DIR"), "/doctest/hello.rs")); }
+//! # use doctest::{block_on, hello, MyHello};
+//! use std::time::Duration;
+//!
+//! use hello::hello_service_client::HelloServiceClient;
+//! use hello::hello_service_server::{HelloService, HelloServiceServer};
+//! use hello::{HelloRequest, HelloResponse};
+//! use rgrpc::metadata::{MetadataMap, MetadataValue};
+//! use rgrpc::{Code, Context, Status};
+//!
+//! struct Greeter;
+//!
+//! impl HelloService for Greeter {
+//!     async fn say_hello(&self, ctx: Context, request: HelloRequest) -> Result<HelloResponse, Status> {
+//!         if request.greeting.is_empty() {
+//!             return Err(Status::invalid_argument("say something"));
+//!         }
+//!         let mut trailers = MetadataMap::new();
+//!         trailers.insert("x-greeted-by", MetadataValue::from_static("rgrpc"));
+//!         ctx.set_trailers(trailers);
+//!         Ok(HelloResponse { reply: format!("Hello, {}!", request.greeting) })
+//!     }
+//! }
+//!
+//! // #[tokio::main]
+//! // async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! # block_on(async {
+//! let server = rgrpc::Server::builder()
+//!     .add_service(HelloServiceServer::new(Greeter))
+//!     .serve_in_process(); // or .serve(addr).await for TCP
+//! let client = HelloServiceClient::new(server.channel());
+//!
+//! let mut call = client.say_hello(HelloRequest { greeting: "world".into() });
+//! call.metadata_mut().insert("x-request-id", "42".parse()?);
+//! let response = call.timeout(Duration::from_secs(5)).await?;
+//! assert_eq!(response.get_ref().reply, "Hello, world!");
+//! assert_eq!(response.trailers().get("x-greeted-by").unwrap(), "rgrpc");
+//!
+//! // A handler's error reaches the client as the call's status.
+//! let status = client.say_hello(HelloRequest::default()).await.unwrap_err();
+//! assert_eq!(status.code(), Code::InvalidArgument);
+//! assert_eq!(status.message(), "say something");
+//! # Ok(()) })
+//! // }
+//! # .unwrap();
+//! ```
+//!
+//! ## Server streaming: one request, a stream of responses
+//!
+//! The handler sends through a [`ResponseSink`]; each `send` waits while the client is not
+//! reading (HTTP/2 flow control). The client reads a [`ResponseStream`]: messages in order,
+//! then `Ok(None)` when the status is `OK`, or `Err(status)`.
+//!
+//! ```
+//! # mod doctest { include!(concat!(env!("CARGO_MANIFEST_DIR"), "/doctest/hello.rs")); }
+//! # use doctest::{block_on, hello, MyHello};
+//! use hello::hello_service_client::HelloServiceClient;
+//! use hello::hello_service_server::{HelloService, HelloServiceServer};
+//! use hello::{HelloRequest, HelloResponse};
+//! use rgrpc::{Context, ResponseSink, Status};
+//!
+//! struct Greeter;
+//!
+//! impl HelloService for Greeter {
+//!     async fn lots_of_replies(
+//!         &self,
+//!         _ctx: Context,
+//!         request: HelloRequest,
+//!         responses: ResponseSink<HelloResponse>,
+//!     ) -> Result<(), Status> {
+//!         for word in ["Hello", "Hola"] {
+//!             responses.send(HelloResponse { reply: format!("{word}, {}!", request.greeting) }).await?;
+//!         }
+//!         Ok(()) // returning ends the call: Ok → status OK, Err(status) → that status
+//!     }
+//! }
+//!
+//! # block_on(async {
+//! let server = rgrpc::Server::builder()
+//!     .add_service(HelloServiceServer::new(Greeter))
+//!     .serve_in_process();
+//! let client = HelloServiceClient::new(server.channel());
+//!
+//! let mut replies = client.lots_of_replies(HelloRequest { greeting: "you".into() }).await?;
+//! let mut received = Vec::new();
+//! while let Some(reply) = replies.message().await? {
+//!     received.push(reply.reply);
+//! }
+//! assert_eq!(received, ["Hello, you!", "Hola, you!"]);
+//! # Ok(()) }).unwrap();
+//! ```
+//!
+//! ## Client streaming: a stream of requests, one response
+//!
+//! The client sends any [`Stream`](stream::Stream) of requests ([`stream::iter`] turns an
+//! iterator into one); the handler reads a [`RequestStream`] until `Ok(None)`, the client's
+//! end of stream, and answers once.
+//!
+//! ```
+//! # mod doctest { include!(concat!(env!("CARGO_MANIFEST_DIR"), "/doctest/hello.rs")); }
+//! # use doctest::{block_on, hello, MyHello};
+//! use hello::hello_service_client::HelloServiceClient;
+//! use hello::hello_service_server::{HelloService, HelloServiceServer};
+//! use hello::{HelloRequest, HelloResponse};
+//! use rgrpc::{Context, RequestStream, Status};
+//!
+//! struct Greeter;
+//!
+//! impl HelloService for Greeter {
+//!     async fn lots_of_greetings(
+//!         &self,
+//!         _ctx: Context,
+//!         mut requests: RequestStream<HelloRequest>,
+//!     ) -> Result<HelloResponse, Status> {
+//!         let mut names = Vec::new();
+//!         while let Some(request) = requests.message().await? {
+//!             names.push(request.greeting);
+//!         }
+//!         Ok(HelloResponse { reply: format!("Hello, {}!", names.join(" and ")) })
+//!     }
+//! }
+//!
+//! # block_on(async {
+//! let server = rgrpc::Server::builder()
+//!     .add_service(HelloServiceServer::new(Greeter))
+//!     .serve_in_process();
+//! let client = HelloServiceClient::new(server.channel());
+//!
+//! let names = ["Ada", "Grace"].map(|name| HelloRequest { greeting: name.into() });
+//! let response = client.lots_of_greetings(rgrpc::stream::iter(names)).await?;
+//! assert_eq!(response.into_inner().reply, "Hello, Ada and Grace!");
+//! # Ok(()) }).unwrap();
+//! ```
+//!
+//! ## Bidi streaming: both sides send at will
+//!
+//! The handler gets both a [`RequestStream`] and a [`ResponseSink`]. The client's response
+//! stream comes back at once, before the server has sent anything, so requests can be sent
+//! one at a time as replies arrive (ping-pong). Below, the requests come from a
+//! `tokio::sync::mpsc` channel (tokio's `sync` feature) made a stream by `tokio-stream`'s
+//! `ReceiverStream`; when they are known up front, [`stream::iter`] does.
+//!
+//! ```
+//! # mod doctest { include!(concat!(env!("CARGO_MANIFEST_DIR"), "/doctest/hello.rs")); }
+//! # use doctest::{block_on, hello, MyHello};
+//! use hello::hello_service_client::HelloServiceClient;
+//! use hello::hello_service_server::{HelloService, HelloServiceServer};
+//! use hello::{HelloRequest, HelloResponse};
+//! use rgrpc::{Context, RequestStream, ResponseSink, Status};
+//!
+//! struct Echo;
+//!
+//! impl HelloService for Echo {
+//!     async fn bidi_hello(
+//!         &self,
+//!         ctx: Context,
+//!         mut requests: RequestStream<HelloRequest>,
+//!         responses: ResponseSink<HelloResponse>,
+//!     ) -> Result<(), Status> {
+//!         ctx.send_headers()?; // the initial metadata now, before reading anything
+//!         while let Some(request) = requests.message().await? {
+//!             responses.send(HelloResponse { reply: request.greeting }).await?;
+//!         }
+//!         Ok(())
+//!     }
+//! }
+//!
+//! # block_on(async {
+//! let server = rgrpc::Server::builder()
+//!     .add_service(HelloServiceServer::new(Echo))
+//!     .serve_in_process();
+//! let client = HelloServiceClient::new(server.channel());
+//!
+//! // Ping-pong: send one, read its answer, send the next.
+//! let (tx, rx) = tokio::sync::mpsc::channel(8);
+//! let mut replies = client.bidi_hello(tokio_stream::wrappers::ReceiverStream::new(rx)).await?;
+//! for word in ["ping", "pong"] {
+//!     tx.send(HelloRequest { greeting: word.into() }).await?;
+//!     assert_eq!(replies.message().await?.unwrap().reply, word);
+//! }
+//! drop(tx); // the end of the requests: the handler's loop ends, and so does the call
+//! assert!(replies.message().await?.is_none());
+//! # Ok(()) }).unwrap();
+//! ```
+//!
+//! ## The blocking client
+//!
+//! Every generated client has a blocking twin with the same methods and options, for a
+//! plain `fn main`; a call ends with `.call()` instead of `.await`. See [`blocking`].
+//!
+//! ```
+//! # mod doctest { include!(concat!(env!("CARGO_MANIFEST_DIR"), "/doctest/hello.rs")); }
+//! # use doctest::{block_on, hello, MyHello};
+//! use std::time::Duration;
+//!
+//! use hello::hello_service_client::HelloServiceBlockingClient;
+//! use hello::hello_service_server::{HelloService, HelloServiceServer};
+//! use hello::{HelloRequest, HelloResponse};
+//! use rgrpc::{Context, Status};
+//!
+//! struct Greeter;
+//!
+//! impl HelloService for Greeter {
+//!     async fn say_hello(&self, _ctx: Context, request: HelloRequest) -> Result<HelloResponse, Status> {
+//!         Ok(HelloResponse { reply: format!("Hello, {}!", request.greeting) })
+//!     }
+//! }
+//!
+//! fn main() -> Result<(), Box<dyn std::error::Error>> {
+//!     let router = rgrpc::Server::builder().add_service(HelloServiceServer::new(Greeter));
+//!     // Or rgrpc::blocking::Channel::connect("http://127.0.0.1:50051")?.
+//!     let (channel, _server) = rgrpc::blocking::Channel::in_process(router)?;
+//!     let client = HelloServiceBlockingClient::new(channel);
+//!
+//!     let response = client
+//!         .say_hello(HelloRequest { greeting: "world".into() })
+//!         .timeout(Duration::from_secs(5))
+//!         .call()?;
+//!     assert_eq!(response.into_inner().reply, "Hello, world!");
+//!     Ok(())
+//! }
+//! ```
+//!
+//! ## Serving on TCP
+//!
+//! ```no_run
+//! # mod doctest { include!(concat!(env!("CARGO_MANIFEST_DIR"), "/doctest/hello.rs")); }
+//! # use doctest::{block_on, hello, MyHello};
+//! # struct Greeter;
+//! # impl hello::hello_service_server::HelloService for Greeter {}
+//! use hello::hello_service_client::HelloServiceClient;
+//! use hello::hello_service_server::HelloServiceServer;
+//!
+//! # block_on(async {
+//! // A server: serve until the process ends (see Router::serve_with_shutdown for a
+//! // listener of your own and graceful shutdown).
+//! rgrpc::Server::builder()
+//!     .add_service(HelloServiceServer::new(Greeter))
+//!     .serve("127.0.0.1:50051".parse()?)
+//!     .await?;
+//!
+//! // A client elsewhere: connect once, clone freely.
+//! let client = HelloServiceClient::new(rgrpc::Channel::connect("http://127.0.0.1:50051").await?);
+//! # Ok(()) }).unwrap();
+//! ```
+//!
+//! Deadlines (`.timeout`, `.deadline`, carried as `grpc-timeout`), cancellation
+//! (`.cancellation`, dropping the call), metadata and compression are per-call options on
+//! [`client::Call`]; a handler sees them through its [`Context`].
 
 #![warn(missing_docs)]
 
@@ -40,10 +334,20 @@ pub use server::{Context, RequestStream, ResponseSink, Server};
 /// The cancellation signal calls take ([`Call::cancellation`](client::Call::cancellation))
 /// and handlers give out ([`Context::cancellation_token`]).
 pub use tokio_util::sync::CancellationToken;
+/// A status code, sent as the number in the `grpc-status` trailer (tonic's `Code`).
+pub use tonic::Code;
+/// How a call ended: a [`Code`], a message (`grpc-message`, percent-encoded), optional
+/// binary details (`grpc-status-details-bin`) and, on the client, the trailing metadata
+/// (tonic's `Status`).
+pub use tonic::Status;
+/// A message compression, gzip or zstd: named in the `grpc-encoding` header of the side
+/// that compresses, offered in `grpc-accept-encoding`, and flagged per message in the
+/// frame's first byte (tonic's `CompressionEncoding`).
 pub use tonic::codec::CompressionEncoding as Compression;
-pub use tonic::{Code, Status};
 
-/// Request, response and trailing metadata (tonic's types).
+/// Request, response and trailing metadata (tonic's types): HTTP/2 headers and trailers.
+/// Keys ending in `-bin` hold binary values, base64-encoded on the wire; other values are
+/// ASCII text.
 pub mod metadata {
     pub use tonic::metadata::*;
 }

@@ -1,7 +1,15 @@
 //! TLS and mutual TLS (rustls, `ring` provider): what a server presents and requires, and
 //! what a client trusts and presents. Needs the `tls` feature.
 //!
-//! ```ignore
+//! ```no_run
+//! # mod doctest { include!(concat!(env!("CARGO_MANIFEST_DIR"), "/doctest/hello.rs")); }
+//! # use doctest::{block_on, hello, MyHello};
+//! # use hello::hello_service_server::HelloServiceServer;
+//! use rgrpc::tls::{ClientTls, ServerTls};
+//!
+//! # block_on(async {
+//! # let (cert_pem, key_pem, client_ca_pem) = (b"", b"", b"");
+//! # let (server_ca_pem, client_cert_pem, client_key_pem) = (b"", b"", b"");
 //! // Server: its certificate chain and key; with `client_ca`, clients must present a
 //! // certificate signed by that CA (mutual TLS).
 //! let server = rgrpc::Server::builder()
@@ -13,6 +21,7 @@
 //!     .tls(ClientTls::new().ca(server_ca_pem).identity(client_cert_pem, client_key_pem))
 //!     .connect()
 //!     .await?;
+//! # Ok(()) }).unwrap();
 //! ```
 //!
 //! Every input is checked when the configuration is built — `Server::tls` for a server,

@@ -22,7 +22,8 @@ const REQUEST_QUEUE: usize = 16;
 /// builder in `$inner`, so the options mean exactly what they mean on the async client.
 macro_rules! option_setters {
     ($inner:ident) => {
-        /// Sends `metadata` as the call's request metadata, replacing any set before.
+        /// Sends `metadata` as the call's request metadata (HTTP/2 request headers),
+        /// replacing any set before. Keys ending in `-bin` carry binary values.
         pub fn metadata(mut self, metadata: MetadataMap) -> Self {
             self.$inner = self.$inner.metadata(metadata);
             self
@@ -33,26 +34,32 @@ macro_rules! option_setters {
             self.$inner.metadata_mut()
         }
 
-        /// Gives the whole call `timeout`, streams included.
+        /// Gives the whole call `timeout`, streams included: sent to the server as
+        /// `grpc-timeout`; once it passes, the call ends with `DEADLINE_EXCEEDED` and its
+        /// HTTP/2 stream is reset.
         pub fn timeout(mut self, timeout: Duration) -> Self {
             self.$inner = self.$inner.timeout(timeout);
             self
         }
 
-        /// Ends the call at `deadline` at the latest.
+        /// Ends the call at `deadline` at the latest (sent as the time left, in
+        /// `grpc-timeout`); with a [`timeout`](Self::timeout) too, the earlier one wins.
         pub fn deadline(mut self, deadline: Instant) -> Self {
             self.$inner = self.$inner.deadline(deadline);
             self
         }
 
-        /// Cancels the call when `token` is cancelled, from any thread.
+        /// Cancels the call when `token` is cancelled, from any thread: it ends with
+        /// `CANCELLED` and its HTTP/2 stream is reset (`RST_STREAM`), which cancels the
+        /// server's handler too.
         pub fn cancellation(mut self, token: CancellationToken) -> Self {
             self.$inner = self.$inner.cancellation(token);
             self
         }
 
         /// Compresses the request messages with `encoding`, gzip or zstd, instead of the
-        /// client's setting.
+        /// client's setting (named in the `grpc-encoding` header; each compressed message
+        /// has its frame's compressed flag set).
         pub fn compression(mut self, encoding: CompressionEncoding) -> Self {
             self.$inner = self.$inner.compression(encoding);
             self
@@ -139,13 +146,15 @@ pub struct Responses<T> {
 }
 
 impl<T> Responses<T> {
-    /// Waits for the server's initial metadata.
+    /// Waits for the server's initial metadata (its HTTP/2 response headers, protocol
+    /// headers removed).
     pub fn headers(&mut self) -> Result<MetadataMap, Status> {
         ensure_blocking_allowed()?;
         self.runtime.block_on(self.stream.headers()).cloned()
     }
 
-    /// The trailing metadata of an OK status, once the iterator has ended.
+    /// The trailing metadata of an OK status (the HTTP/2 trailers next to `grpc-status`),
+    /// once the iterator has ended; `None` before.
     pub fn trailers(&self) -> Option<&MetadataMap> {
         self.stream.trailers()
     }
@@ -236,7 +245,8 @@ impl<Req> RequestSender<Req> {
         })
     }
 
-    /// Finishes sending (half-closes the call); the same as dropping every clone.
+    /// Finishes sending (half-closes the call: HTTP/2 `END_STREAM`, which the server reads
+    /// as the end of the requests); the same as dropping every clone.
     pub fn close(self) {}
 }
 

@@ -3,10 +3,25 @@
 //! A generated `FooBlockingClient` has the same methods, per-call options and statuses as
 //! the async `FooClient`; a call ends with `.call()` instead of `.await`:
 //!
-//! ```ignore
-//! let channel = rgrpc::blocking::Channel::connect("http://127.0.0.1:50051")?;
-//! let client = HelloServiceBlockingClient::new(channel);
-//! let reply = client.say_hello(request).timeout(Duration::from_secs(1)).call()?;
+//! ```
+//! # mod doctest { include!(concat!(env!("CARGO_MANIFEST_DIR"), "/doctest/hello.rs")); }
+//! # use doctest::{block_on, hello, MyHello};
+//! use std::time::Duration;
+//!
+//! use hello::hello_service_client::HelloServiceBlockingClient;
+//! use hello::hello_service_server::HelloServiceServer;
+//! use hello::HelloRequest;
+//!
+//! fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! #   let router = rgrpc::Server::builder().add_service(HelloServiceServer::new(MyHello));
+//! #   let (channel, _server) = rgrpc::blocking::Channel::in_process(router)?;
+//!     // let channel = rgrpc::blocking::Channel::connect("http://127.0.0.1:50051")?;
+//!     let client = HelloServiceBlockingClient::new(channel);
+//!     let request = HelloRequest { greeting: "world".into() };
+//!     let response = client.say_hello(request).timeout(Duration::from_secs(1)).call()?;
+//!     assert_eq!(response.into_inner().reply, "Hello, world!");
+//!     Ok(())
+//! }
 //! ```
 //!
 //! | kind | call | `.call()` gives |

@@ -45,11 +45,28 @@ pub struct UnaryResponse;
 
 /// A call that has not started yet: set per-call options, then `.await` it.
 ///
-/// ```ignore
-/// let reply = client.say_hello(request)
-///     .timeout(Duration::from_secs(1))
-///     .cancellation(token.clone())
+/// ```
+/// # mod doctest { include!(concat!(env!("CARGO_MANIFEST_DIR"), "/doctest/hello.rs")); }
+/// # use doctest::{block_on, hello, MyHello};
+/// use std::time::Duration;
+///
+/// use hello::hello_service_client::HelloServiceClient;
+/// use hello::hello_service_server::HelloServiceServer;
+/// use hello::HelloRequest;
+///
+/// # block_on(async {
+/// # let server = rgrpc::Server::builder()
+/// #     .add_service(HelloServiceServer::new(MyHello))
+/// #     .serve_in_process();
+/// # let client = HelloServiceClient::new(server.channel());
+/// let token = rgrpc::CancellationToken::new();
+/// let response = client
+///     .say_hello(HelloRequest { greeting: "world".into() })
+///     .timeout(Duration::from_secs(1)) // sent as `grpc-timeout`
+///     .cancellation(token.clone()) // token.cancel() ends the call with CANCELLED
 ///     .await?;
+/// assert_eq!(response.into_inner().reply, "Hello, world!");
+/// # Ok(()) }).unwrap();
 /// ```
 #[must_use = "a call does nothing until it is awaited"]
 pub struct Call<Req, Resp, Answer> {

@@ -38,10 +38,20 @@ use crate::channel::Channel;
 /// Its message size limits apply to every call made through it (a call may set its own);
 /// to give a generated client other limits than the defaults, build it `from_client`:
 ///
-/// ```ignore
+/// ```
+/// # mod doctest { include!(concat!(env!("CARGO_MANIFEST_DIR"), "/doctest/hello.rs")); }
+/// # use doctest::{block_on, hello, MyHello};
+/// use hello::hello_service_client::HelloServiceClient;
+///
+/// # block_on(async {
+/// # let server = rgrpc::Server::builder()
+/// #     .add_service(hello::hello_service_server::HelloServiceServer::new(MyHello))
+/// #     .serve_in_process();
+/// let channel = server.channel(); // or rgrpc::Channel::connect(uri).await?
 /// let client = HelloServiceClient::from_client(
 ///     rgrpc::client::Client::new(channel).max_response_message_size(16 << 20),
 /// );
+/// # Ok(()) }).unwrap();
 /// ```
 #[derive(Clone, Debug)]
 pub struct Client {
@@ -89,11 +99,17 @@ impl Client {
     }
 
     /// Starts building a unary call to `path` (`"/package.Service/Method"`).
+    ///
+    /// On the wire, every call is one HTTP/2 stream: a `POST` to `path` with
+    /// `content-type: application/grpc`, the request metadata and `grpc-timeout` as headers,
+    /// then length-prefixed messages. A unary call sends `request` as the only message and
+    /// half-closes; the server answers with one message and `grpc-status` in its trailers.
     pub fn unary<Req, Resp>(&self, path: &'static str, request: Req) -> UnaryCall<Req, Resp> {
         self.call(path, Requests::One(request))
     }
 
-    /// Starts building a server-streaming call to `path`.
+    /// Starts building a server-streaming call to `path`: `request` is the only message
+    /// sent, then the server's messages arrive in order, then its status in the trailers.
     pub fn server_streaming<Req, Resp>(
         &self,
         path: &'static str,
@@ -102,7 +118,8 @@ impl Client {
         self.call(path, Requests::One(request))
     }
 
-    /// Starts building a client-streaming call to `path`.
+    /// Starts building a client-streaming call to `path`: each item of the request stream
+    /// is sent as a message, and its end half-closes the call; the server answers once.
     pub fn client_streaming<Req, Resp>(
         &self,
         path: &'static str,
@@ -126,7 +143,8 @@ impl Client {
         )
     }
 
-    /// Starts building a bidirectional-streaming call to `path`.
+    /// Starts building a bidirectional-streaming call to `path`: requests and responses
+    /// flow independently on the one HTTP/2 stream, each direction ending on its own.
     pub fn bidi_streaming<Req, Resp>(
         &self,
         path: &'static str,

@@ -38,12 +38,14 @@ impl<T> Response<T> {
         self.message
     }
 
-    /// The initial metadata the server sent.
+    /// The initial metadata the server sent (its HTTP/2 response headers, protocol headers
+    /// such as `content-type` and `grpc-encoding` removed).
     pub fn headers(&self) -> &MetadataMap {
         &self.headers
     }
 
-    /// The trailing metadata the server sent with its OK status.
+    /// The trailing metadata the server sent with its OK status (the HTTP/2 trailers,
+    /// without `grpc-status` and `grpc-message`).
     pub fn trailers(&self) -> &MetadataMap {
         &self.trailers
     }

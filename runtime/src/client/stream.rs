@@ -89,7 +89,8 @@ impl<T> ResponseStream<T> {
             .transpose()
     }
 
-    /// Waits for the server's initial metadata (it may come before any message).
+    /// Waits for the server's initial metadata, its HTTP/2 response headers with protocol
+    /// headers removed (they may come before any message).
     pub async fn headers(&mut self) -> Result<&MetadataMap, Status> {
         poll_fn(|cx| self.poll_open(cx)).await?;
         Ok(self.headers.get_or_insert_with(MetadataMap::new))

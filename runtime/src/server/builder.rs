@@ -59,11 +59,18 @@ const DEFAULT_MAX_LOCAL_ERROR_RESET_STREAMS: usize = 1024;
 
 /// Builds a server for one or more generated services.
 ///
-/// ```ignore
+/// ```no_run
+/// # mod doctest { include!(concat!(env!("CARGO_MANIFEST_DIR"), "/doctest/hello.rs")); }
+/// # use doctest::{block_on, hello, MyHello};
+/// use hello::hello_service_server::HelloServiceServer;
+///
+/// # block_on(async {
 /// rgrpc::Server::builder()
+///     .max_concurrent_streams(256)
 ///     .add_service(HelloServiceServer::new(MyHello))
 ///     .serve("127.0.0.1:50051".parse()?)
 ///     .await?;
+/// # Ok(()) }).unwrap();
 /// ```
 ///
 /// A generated server is also a plain tower service with a

@@ -88,7 +88,8 @@ impl Context {
         self.inner.method
     }
 
-    /// The request metadata the client sent (protocol headers removed).
+    /// The request metadata the client sent: its HTTP/2 request headers, protocol headers
+    /// (`content-type`, `te`, `grpc-timeout`, `grpc-encoding`…) removed.
     pub fn metadata(&self) -> &MetadataMap {
         &self.inner.metadata
     }
@@ -217,7 +218,8 @@ impl Context {
         self.state().set_message_compression(compress);
     }
 
-    /// Adds `trailers` to the trailing metadata sent with the final status, OK or not.
+    /// Adds `trailers` to the trailing metadata sent with the final status, OK or not: the
+    /// HTTP/2 trailers, next to `grpc-status` and `grpc-message`.
     pub fn set_trailers(&self, trailers: MetadataMap) {
         self.state().set_trailers(trailers);
     }

@@ -63,11 +63,23 @@ impl Drop for InProcessServer {
 impl Router {
     /// Serves these services inside this process, on the current tokio runtime.
     ///
-    /// ```ignore
+    /// ```
+    /// # mod doctest { include!(concat!(env!("CARGO_MANIFEST_DIR"), "/doctest/hello.rs")); }
+    /// # use doctest::{block_on, hello, MyHello};
+    /// use hello::hello_service_client::HelloServiceClient;
+    /// use hello::hello_service_server::HelloServiceServer;
+    /// use hello::HelloRequest;
+    ///
+    /// # block_on(async {
     /// let server = rgrpc::Server::builder()
     ///     .add_service(HelloServiceServer::new(MyHello))
     ///     .serve_in_process();
-    /// let client = HelloServiceClient::new(server.channel());
+    /// let client = HelloServiceClient::new(server.channel()); // no port, no network
+    ///
+    /// let response = client.say_hello(HelloRequest { greeting: "test".into() }).await?;
+    /// assert_eq!(response.into_inner().reply, "Hello, test!");
+    /// server.shutdown().await?;
+    /// # Ok(()) }).unwrap();
     /// ```
     ///
     /// # Panics

@@ -28,15 +28,34 @@ pub use tonic::service::Interceptor;
 /// through. An extension it inserts — who the caller is, say — reaches the handler as
 /// [`Context::extensions`](super::Context::extensions).
 ///
-/// ```ignore
+/// ```
+/// # mod doctest { include!(concat!(env!("CARGO_MANIFEST_DIR"), "/doctest/hello.rs")); }
+/// # use doctest::{block_on, hello, MyHello};
+/// use hello::hello_service_client::HelloServiceClient;
+/// use hello::hello_service_server::HelloServiceServer;
+/// use hello::HelloRequest;
+/// use rgrpc::{Code, Status};
+///
 /// fn authenticate(request: rgrpc::tonic::Request<()>) -> Result<rgrpc::tonic::Request<()>, Status> {
 ///     match request.metadata().get("authorization") {
 ///         Some(token) if token == "Bearer s3cret" => Ok(request),
 ///         _ => Err(Status::unauthenticated("a valid bearer token is required")),
 ///     }
 /// }
-/// rgrpc::Server::builder()
+///
+/// # block_on(async {
+/// let server = rgrpc::Server::builder()
 ///     .add_service(rgrpc::server::intercept(HelloServiceServer::new(MyHello), authenticate))
+///     .serve_in_process();
+/// let client = HelloServiceClient::new(server.channel());
+///
+/// let refused = client.say_hello(HelloRequest::default()).await.unwrap_err();
+/// assert_eq!(refused.code(), Code::Unauthenticated);
+///
+/// let mut call = client.say_hello(HelloRequest::default());
+/// call.metadata_mut().insert("authorization", "Bearer s3cret".parse()?);
+/// assert!(call.await.is_ok());
+/// # Ok(()) }).unwrap();
 /// ```
 pub fn intercept<S, I>(service: S, interceptor: I) -> Intercepted<S, I>
 where

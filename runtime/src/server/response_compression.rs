@@ -14,11 +14,12 @@ use tonic::codec::CompressionEncoding as Compression;
 /// some methods. The handler of a call can still choose otherwise
 /// ([`Context::set_response_compression`](super::Context::set_response_compression)).
 ///
-/// ```ignore
+/// ```
 /// use rgrpc::Compression;
 /// let compression = rgrpc::server::ResponseCompression::new()
 ///     .all(Some(Compression::Zstd))
 ///     .method("/hello.HelloService/SayHello", None); // small answers: not worth it
+/// let server = rgrpc::Server::builder().response_compression(compression);
 /// ```
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct ResponseCompression {

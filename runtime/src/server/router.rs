@@ -64,7 +64,8 @@ impl Router {
         }
     }
 
-    /// Serves on `addr` until the process ends or an error stops the server.
+    /// Serves on `addr` until the process ends or an error stops the server: HTTP/2
+    /// without TLS (h2c, prior knowledge), or TLS with `Server::tls` (the `tls` feature).
     pub async fn serve(self, addr: SocketAddr) -> Result<(), tonic::transport::Error> {
         self.inner.serve(addr).await
     }

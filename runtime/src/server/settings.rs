@@ -88,10 +88,18 @@ pub(crate) struct CallSettings {
 /// Wrap a generated server in it to give it other settings than the defaults inside
 /// `tonic::transport::Server`:
 ///
-/// ```ignore
+/// ```no_run
+/// # mod doctest { include!(concat!(env!("CARGO_MANIFEST_DIR"), "/doctest/hello.rs")); }
+/// # use doctest::{block_on, hello, MyHello};
+/// use hello::hello_service_server::HelloServiceServer;
+///
+/// # block_on(async {
 /// let limits = rgrpc::server::MessageLimits::new().max_request_message_size(16 << 20);
-/// tonic::transport::Server::builder()
+/// rgrpc::tonic::transport::Server::builder()
 ///     .add_service(rgrpc::server::Limited::new(HelloServiceServer::new(MyHello), limits))
+///     .serve("127.0.0.1:50051".parse()?)
+///     .await?;
+/// # Ok(()) }).unwrap();
 /// ```
 #[derive(Clone, Debug)]
 pub struct Limited<S> {

@@ -79,7 +79,8 @@ impl<T> RequestStream<T> {
 }
 
 impl<T: Message + Default> RequestStream<T> {
-    /// The next request: `Ok(Some(message))`, or `Ok(None)` once the client is done sending.
+    /// The next request: `Ok(Some(message))`, or `Ok(None)` once the client is done sending
+    /// (it half-closed the HTTP/2 stream: `END_STREAM`).
     pub async fn message(&mut self) -> Result<Option<T>, Status> {
         poll_fn(|cx| Pin::new(&mut *self).poll_next(cx))
             .await
