@@ -66,9 +66,15 @@ fn runtime() -> Result<&'static Runtime, String> {
         .map_err(Clone::clone)
 }
 
-/// Refuses to block inside an async runtime, where it would stall or deadlock it.
+/// Whether this thread runs inside an async runtime, where blocking would stall or
+/// deadlock it: the one test behind every refusal of the blocking client.
+fn inside_async_runtime() -> bool {
+    Handle::try_current().is_ok()
+}
+
+/// Refuses to block inside an async runtime (see [`inside_async_runtime`]).
 pub(crate) fn ensure_blocking_allowed() -> Result<(), Status> {
-    if Handle::try_current().is_ok() {
+    if inside_async_runtime() {
         return Err(Status::failed_precondition(
             "a blocking rgrpc client was called from inside an async runtime, which it would \
              block; use the async client there (or call from a thread outside the runtime)",
@@ -127,7 +133,7 @@ impl Channel {
 /// The runtime a new blocking channel to `uri` runs on. Refused inside an async runtime,
 /// before any connection is tried, with an error that says so rather than "cannot connect".
 fn blocking_runtime(uri: &str) -> Result<&'static Runtime, ConnectError> {
-    if Handle::try_current().is_ok() {
+    if inside_async_runtime() {
         return Err(ConnectError::not_attempted(
             uri,
             "a blocking channel was created inside an async runtime, which its calls would \
