@@ -3,10 +3,8 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::io::Read;
-use std::process::{Command, Output, Stdio};
-use std::thread;
-use std::time::{Duration, Instant};
+use std::process::{Command, Output};
+use std::time::Duration;
 
 /// How long a benchmark binary may run here: only a hang trips it, far above the few
 /// seconds these tiny runs take in a debug build on a busy machine.
@@ -15,42 +13,7 @@ const LIMIT: Duration = Duration::from_secs(300);
 /// Runs `command` to its end, waiting at most [`LIMIT`]: past that the child (and only it,
 /// by its handle) is killed and the test fails.
 fn run_bounded(command: &mut Command) -> Output {
-    let mut child = command
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("the benchmark starts");
-    // Read on threads, so that a chatty child never blocks on a full pipe while we wait.
-    let mut stdout = child.stdout.take().expect("stdout is piped");
-    let mut stderr = child.stderr.take().expect("stderr is piped");
-    let out = thread::spawn(move || {
-        let mut bytes = Vec::new();
-        let _ = stdout.read_to_end(&mut bytes);
-        bytes
-    });
-    let err = thread::spawn(move || {
-        let mut bytes = Vec::new();
-        let _ = stderr.read_to_end(&mut bytes);
-        bytes
-    });
-    let deadline = Instant::now() + LIMIT;
-    let status = loop {
-        if let Some(status) = child.try_wait().expect("the benchmark can be waited on") {
-            break status;
-        }
-        if Instant::now() >= deadline {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!("{command:?} did not finish within {LIMIT:?}");
-        }
-        thread::sleep(Duration::from_millis(20));
-    };
-    Output {
-        status,
-        stdout: out.join().expect("the stdout reader ends"),
-        stderr: err.join().expect("the stderr reader ends"),
-    }
+    rgrpc_dev::run_bounded(command, b"", LIMIT)
 }
 
 #[test]

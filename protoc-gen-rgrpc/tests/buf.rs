@@ -60,29 +60,18 @@ fn buf() -> Option<PathBuf> {
 fn workspace(name: &str) -> PathBuf {
     let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("buf-{name}"));
     let _ = fs::remove_dir_all(&dir);
-    copy_dir(
+    rgrpc_dev::copy_tree(
         &repo().join("fixtures/file_layout/input"),
         &dir.join("proto"),
-    );
+        &[],
+    )
+    .unwrap();
     fs::write(
         dir.join("buf.yaml"),
         "version: v2\nmodules:\n  - path: proto\n",
     )
     .unwrap();
     dir
-}
-
-fn copy_dir(from: &Path, to: &Path) {
-    fs::create_dir_all(to).unwrap();
-    for entry in fs::read_dir(from).unwrap() {
-        let entry = entry.unwrap();
-        let target = to.join(entry.file_name());
-        if entry.file_type().unwrap().is_dir() {
-            copy_dir(&entry.path(), &target);
-        } else {
-            fs::copy(entry.path(), &target).unwrap();
-        }
-    }
 }
 
 /// What one `buf generate` did.

@@ -12,8 +12,8 @@
 use std::fs;
 use std::hash::{Hash, Hasher};
 use std::path::{Path, PathBuf};
-use std::process::{Command, ExitStatus, Stdio};
-use std::time::{Duration, Instant};
+use std::process::{Command, ExitStatus};
+use std::time::Duration;
 
 /// Generous: a cold debug build of rgrpc and rgrpc-build's generator on two shared cores.
 const BUILD_LIMIT: Duration = Duration::from_secs(15 * 60);
@@ -27,7 +27,13 @@ fn a_copy_of_the_route_guide_starter_builds_and_runs_all_four_rpcs() {
         .expect("tests/ is inside the checkout")
         .to_path_buf();
     let copy = TempDir::new("rgrpc-route-guide", &checkout);
-    copy_crate(&checkout.join("examples/route-guide"), copy.path());
+    // Without what a build in place leaves behind.
+    rgrpc_dev::copy_tree(
+        &checkout.join("examples/route-guide"),
+        copy.path(),
+        &["target", "Cargo.lock"],
+    )
+    .expect("copy the starter");
     point_dependencies_at(&copy.path().join("Cargo.toml"), &checkout);
     fs::copy(checkout.join("Cargo.lock"), copy.path().join("Cargo.lock"))
         .expect("copy the workspace's Cargo.lock");
@@ -75,24 +81,6 @@ fn a_copy_of_the_route_guide_starter_builds_and_runs_all_four_rpcs() {
     }
 }
 
-/// Copies the crate's files, leaving out what a build leaves behind.
-fn copy_crate(from: &Path, to: &Path) {
-    for entry in fs::read_dir(from).expect("read the starter's directory") {
-        let entry = entry.expect("a directory entry");
-        let name = entry.file_name();
-        if name == "target" || name == "Cargo.lock" {
-            continue;
-        }
-        let (source, destination) = (entry.path(), to.join(&name));
-        if entry.file_type().expect("a file type").is_dir() {
-            fs::create_dir_all(&destination).expect("create a directory in the copy");
-            copy_crate(&source, &destination);
-        } else {
-            fs::copy(&source, &destination).expect("copy a file");
-        }
-    }
-}
-
 /// Rewrites `path = "../../runtime"` and `path = "../../rgrpc-build"` to this checkout.
 fn point_dependencies_at(manifest: &Path, checkout: &Path) {
     let mut text = fs::read_to_string(manifest).expect("read the copy's Cargo.toml");
@@ -122,39 +110,21 @@ struct Finished {
 }
 
 /// Runs `cargo <args>` in `dir` and waits at most `limit`, killing the child (and only it)
-/// when the limit passes. Output goes to files, so a chatty child never blocks on a pipe.
+/// when the limit passes.
 fn cargo(dir: &Path, target: &Path, args: &[&str], limit: Duration) -> Finished {
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-    let (stdout_path, stderr_path) = (dir.join("cargo.stdout"), dir.join("cargo.stderr"));
-    let mut child = Command::new(cargo)
-        .args(args)
-        .current_dir(dir)
-        .env("CARGO_TARGET_DIR", target)
-        .stdin(Stdio::null())
-        .stdout(fs::File::create(&stdout_path).expect("create cargo.stdout"))
-        .stderr(fs::File::create(&stderr_path).expect("create cargo.stderr"))
-        .spawn()
-        .expect("start cargo");
-    let started = Instant::now();
-    let status = loop {
-        if let Some(status) = child.try_wait().expect("poll cargo") {
-            break status;
-        }
-        if started.elapsed() > limit {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!(
-                "`cargo {}` did not finish within {limit:?}:\n{}",
-                args.join(" "),
-                fs::read_to_string(&stderr_path).unwrap_or_default()
-            );
-        }
-        std::thread::sleep(Duration::from_millis(200));
-    };
+    let output = rgrpc_dev::run_bounded(
+        Command::new(cargo)
+            .args(args)
+            .current_dir(dir)
+            .env("CARGO_TARGET_DIR", target),
+        b"",
+        limit,
+    );
     Finished {
-        status,
-        stdout: fs::read_to_string(&stdout_path).expect("read cargo.stdout"),
-        stderr: fs::read_to_string(&stderr_path).expect("read cargo.stderr"),
+        status: output.status,
+        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
     }
 }
 

@@ -8,6 +8,15 @@
 //!
 //! Both the `rgrpc-protoc` binary and integration tests (the plugin's golden
 //! harness) share this logic so they cannot disagree on which compiler runs.
+//!
+//! [`process`] runs the tests' child processes with a bound on the wait, and
+//! [`files::copy_tree`] copies the trees tests work on.
+
+pub mod files;
+pub mod process;
+
+pub use files::copy_tree;
+pub use process::run_bounded;
 
 use std::ffi::OsString;
 use std::path::PathBuf;
