@@ -29,11 +29,15 @@
 //! naming it, never a panic and never a silently weaker connection.
 
 use std::fmt;
+use std::sync::Arc;
 use std::time::Duration;
 
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
-use tonic::transport::{Certificate, ClientTlsConfig, Identity, ServerTlsConfig};
+use rustls::server::WebPkiClientVerifier;
+use tonic::transport::{Certificate, ClientTlsConfig, Identity};
+
+use crate::server::transport::tls::TlsAcceptor;
 
 /// How long either side waits for a TLS handshake to finish before dropping the connection:
 /// a peer that opens a connection and goes silent holds no resources longer than this.
@@ -85,21 +89,39 @@ impl ServerTls {
         self
     }
 
-    /// Checks every input and builds tonic's configuration.
-    pub(crate) fn into_tonic(self) -> Result<ServerTlsConfig, TlsError> {
+    /// Checks every input and builds the server's TLS acceptor. HTTP/2 is the protocol it
+    /// offers in ALPN, as gRPC clients ask.
+    pub(crate) fn into_acceptor(self) -> Result<TlsAcceptor, TlsError> {
         ensure_crypto_provider();
-        check_certificates("the server certificate chain", &self.cert_chain_pem)?;
-        check_private_key("the server private key", &self.key_pem)?;
-        let mut config = ServerTlsConfig::new()
-            .identity(Identity::from_pem(&self.cert_chain_pem, &self.key_pem))
-            .timeout(self.handshake_timeout);
-        if let Some(ca_pem) = &self.client_ca_pem {
-            check_certificates("the client CA", ca_pem)?;
-            config = config
-                .client_ca_root(Certificate::from_pem(ca_pem))
-                .client_auth_optional(self.client_certificate_optional);
-        }
-        Ok(config)
+        let chain = certificates("the server certificate chain", &self.cert_chain_pem)?;
+        let key = private_key("the server private key", &self.key_pem)?;
+        let builder = rustls::ServerConfig::builder();
+        let builder = match &self.client_ca_pem {
+            None => builder.with_no_client_auth(),
+            Some(ca_pem) => {
+                let mut roots = rustls::RootCertStore::empty();
+                for ca in certificates("the client CA", ca_pem)? {
+                    roots.add(ca).map_err(|err| {
+                        TlsError::with_source("the client CA holds an unusable certificate", err)
+                    })?;
+                }
+                let verifier = WebPkiClientVerifier::builder(Arc::new(roots));
+                let verifier = if self.client_certificate_optional {
+                    verifier.allow_unauthenticated()
+                } else {
+                    verifier
+                };
+                let verifier = verifier.build().map_err(|err| {
+                    TlsError::with_source("the client CA cannot verify certificates", err)
+                })?;
+                builder.with_client_cert_verifier(verifier)
+            }
+        };
+        let mut config = builder.with_single_cert(chain, key).map_err(|err| {
+            TlsError::with_source("the server's certificate and key do not go together", err)
+        })?;
+        config.alpn_protocols = vec![b"h2".to_vec()];
+        Ok(TlsAcceptor::new(Arc::new(config), self.handshake_timeout))
     }
 }
 
@@ -193,7 +215,7 @@ impl ClientTls {
         }
         let mut config = ClientTlsConfig::new().timeout(self.handshake_timeout);
         for ca_pem in &self.ca_pems {
-            check_certificates("a trusted CA", ca_pem)?;
+            certificates("a trusted CA", ca_pem)?;
             config = config.ca_certificate(Certificate::from_pem(ca_pem));
         }
         if self.system_roots {
@@ -203,8 +225,8 @@ impl ClientTls {
             config = config.domain_name(domain);
         }
         if let Some((cert_chain_pem, key_pem)) = &self.identity {
-            check_certificates("the client certificate chain", cert_chain_pem)?;
-            check_private_key("the client private key", key_pem)?;
+            certificates("the client certificate chain", cert_chain_pem)?;
+            private_key("the client private key", key_pem)?;
             config = config.identity(Identity::from_pem(cert_chain_pem, key_pem));
         }
         Ok(config)
@@ -273,32 +295,28 @@ impl std::error::Error for TlsError {
     }
 }
 
-/// Fails unless `pem` holds at least one certificate, all of them well-formed PEM.
-fn check_certificates(what: &str, pem: &[u8]) -> Result<(), TlsError> {
-    let mut count = 0;
-    for certificate in CertificateDer::pem_slice_iter(pem) {
-        certificate
-            .map_err(|err| TlsError::with_source(format!("{what} is not valid PEM"), err))?;
-        count += 1;
-    }
-    if count == 0 {
+/// The certificates in `pem`: at least one, all of them well-formed PEM.
+fn certificates(what: &str, pem: &[u8]) -> Result<Vec<CertificateDer<'static>>, TlsError> {
+    let chain = CertificateDer::pem_slice_iter(pem)
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|err| TlsError::with_source(format!("{what} is not valid PEM"), err))?;
+    if chain.is_empty() {
         return Err(TlsError::new(format!(
             "{what} holds no PEM certificate (-----BEGIN CERTIFICATE-----)"
         )));
     }
-    Ok(())
+    Ok(chain)
 }
 
-/// Fails unless `pem` holds a private key in a format rustls reads.
-fn check_private_key(what: &str, pem: &[u8]) -> Result<(), TlsError> {
+/// The private key in `pem`, in a format rustls reads.
+fn private_key(what: &str, pem: &[u8]) -> Result<PrivateKeyDer<'static>, TlsError> {
     PrivateKeyDer::from_pem_slice(pem)
-        .map(drop)
         .map_err(|err| TlsError::with_source(format!("{what} holds no usable PEM key"), err))
 }
 
 /// Installs `ring` as the process's rustls provider unless one is installed already.
 ///
-/// tonic's server side asks rustls for the process default, which rustls cannot pick on
+/// rustls's builders ask for the process default, which rustls cannot pick on
 /// its own (and panics) when the program's dependencies enable more than one provider;
 /// this makes that case work instead. A program that installs its own provider keeps it.
 fn ensure_crypto_provider() {

@@ -40,13 +40,11 @@
 
 use std::time::Duration;
 
-use tokio::net::TcpListener;
-use tonic::transport::server::TcpIncoming;
-
-use super::arrival::StampArrival;
 use super::response_compression::ResponseCompression;
 use super::router::{GrpcService, Router};
 use super::settings::{CallSettings, Limited};
+use super::transport::connection::ConnectionSettings;
+use super::transport::routes::RoutesBuilder;
 
 const DEFAULT_MAX_CONCURRENT_STREAMS: u32 = 200;
 const DEFAULT_MAX_HEADER_LIST_SIZE: u32 = 16 * 1024;
@@ -73,38 +71,36 @@ const DEFAULT_MAX_LOCAL_ERROR_RESET_STREAMS: usize = 1024;
 /// # Ok(()) }).unwrap();
 /// ```
 ///
-/// A generated server is also a plain tower service with a
-/// [`NamedService`](tonic::server::NamedService) name, so it can be added to
-/// `tonic::transport::Server` directly, next to tonic services.
+/// The server serves on hyper's HTTP/2 directly, with its own route table. A generated
+/// server is also a plain tower service with a [`NamedService`](tonic::server::NamedService)
+/// name, so it can be added to `tonic::transport::Server` instead, next to tonic services
+/// and under tower layers; and a tonic service can be added here.
 #[derive(Debug)]
 pub struct Server {
-    inner: tonic::transport::Server,
+    connection: ConnectionSettings,
     /// Message size limits and response compression, for every service.
     settings: CallSettings,
-    listening: Listening,
 }
 
 impl Default for Server {
-    /// The same as [`Server::builder`]: rgrpc's defaults, never tonic's unbounded ones.
+    /// The same as [`Server::builder`]: rgrpc's defaults.
     fn default() -> Self {
-        Self::from_tonic(tonic::transport::Server::default()).with_defaults()
-    }
-}
-
-/// How accepted TCP connections are set up when rgrpc, not tonic, owns the listener
-/// ([`Router::serve_with_shutdown`](super::Router::serve_with_shutdown)): tonic applies its
-/// own TCP settings only to listeners it binds itself.
-#[derive(Clone, Copy, Debug, Default)]
-pub(super) struct Listening {
-    tcp_keepalive: Option<Duration>,
-}
-
-impl Listening {
-    /// The connections `listener` accepts, with these settings.
-    pub(super) fn incoming(self, listener: TcpListener) -> TcpIncoming {
-        TcpIncoming::from(listener)
-            .with_nodelay(Some(true))
-            .with_keepalive(self.tcp_keepalive)
+        Self {
+            connection: ConnectionSettings {
+                max_concurrent_streams: DEFAULT_MAX_CONCURRENT_STREAMS,
+                max_header_list_size: DEFAULT_MAX_HEADER_LIST_SIZE,
+                keepalive_interval: Some(DEFAULT_HTTP2_KEEPALIVE_INTERVAL),
+                keepalive_timeout: DEFAULT_HTTP2_KEEPALIVE_TIMEOUT,
+                connection_window: DEFAULT_CONNECTION_WINDOW,
+                stream_window: DEFAULT_STREAM_WINDOW,
+                max_pending_accept_reset_streams: DEFAULT_MAX_PENDING_ACCEPT_RESET_STREAMS,
+                max_local_error_reset_streams: Some(DEFAULT_MAX_LOCAL_ERROR_RESET_STREAMS),
+                tcp_keepalive: None,
+                #[cfg(feature = "tls")]
+                tls: None,
+            },
+            settings: CallSettings::default(),
+        }
     }
 }
 
@@ -115,37 +111,15 @@ impl Server {
         Self::default()
     }
 
-    /// Starts from a tonic server builder configured by hand (limits, keep-alive, TLS…).
-    pub fn from_tonic(inner: tonic::transport::Server) -> Self {
-        Self {
-            inner,
-            settings: CallSettings::default(),
-            listening: Listening::default(),
-        }
-    }
-
     /// Adds the first service.
     pub fn add_service(self, service: impl GrpcService) -> Router {
+        let mut routes = RoutesBuilder::default();
+        routes.add(Limited::with_settings(service, self.settings.clone()));
         Router {
-            inner: self
-                .inner
-                .layer(StampArrival)
-                .add_service(Limited::with_settings(service, self.settings.clone())),
+            routes,
             settings: self.settings,
-            listening: self.listening,
+            connection: self.connection,
         }
-    }
-
-    /// The defaults of the module table, on top of tonic's.
-    fn with_defaults(self) -> Self {
-        self.max_concurrent_streams(DEFAULT_MAX_CONCURRENT_STREAMS)
-            .max_header_list_size(DEFAULT_MAX_HEADER_LIST_SIZE)
-            .http2_keepalive_interval(Some(DEFAULT_HTTP2_KEEPALIVE_INTERVAL))
-            .http2_keepalive_timeout(DEFAULT_HTTP2_KEEPALIVE_TIMEOUT)
-            .initial_connection_window_size(DEFAULT_CONNECTION_WINDOW)
-            .initial_stream_window_size(DEFAULT_STREAM_WINDOW)
-            .http2_max_pending_accept_reset_streams(DEFAULT_MAX_PENDING_ACCEPT_RESET_STREAMS)
-            .http2_max_local_error_reset_streams(Some(DEFAULT_MAX_LOCAL_ERROR_RESET_STREAMS))
     }
 
     /// How many bytes of request data a connection may have sent and the server not yet
@@ -153,14 +127,14 @@ impl Server {
     /// small DATA frames, so this also bounds how many small messages a burst of calls can
     /// carry before the server takes them up (see the module documentation).
     pub fn initial_connection_window_size(mut self, bytes: u32) -> Self {
-        self.inner = self.inner.initial_connection_window_size(bytes);
+        self.connection.connection_window = bytes;
         self
     }
 
     /// How many bytes of request data one call may have sent and its handler not yet read;
     /// default 1 MiB.
     pub fn initial_stream_window_size(mut self, bytes: u32) -> Self {
-        self.inner = self.inner.initial_stream_window_size(bytes);
+        self.connection.stream_window = bytes;
         self
     }
 
@@ -169,14 +143,14 @@ impl Server {
     /// the HTTP/2 Rapid Reset attack (CVE-2023-44487), in which a client opens and cancels
     /// streams in a loop, making the server start work it never gets to finish.
     pub fn http2_max_pending_accept_reset_streams(mut self, max: usize) -> Self {
-        self.inner = self.inner.http2_max_pending_accept_reset_streams(Some(max));
+        self.connection.max_pending_accept_reset_streams = max;
         self
     }
 
     /// How many streams the server may reset because of the client's protocol errors
     /// before it closes the connection; default 1,024, `None` for no limit.
     pub fn http2_max_local_error_reset_streams(mut self, max: Option<usize>) -> Self {
-        self.inner = self.inner.http2_max_local_error_reset_streams(max);
+        self.connection.max_local_error_reset_streams = max;
         self
     }
 
@@ -189,7 +163,7 @@ impl Server {
     /// server's SETTINGS reach it, and h2 (tonic's and rgrpc's client) assumes 100 until
     /// then, without retrying refused streams.
     pub fn max_concurrent_streams(mut self, max: u32) -> Self {
-        self.inner = self.inner.max_concurrent_streams(max);
+        self.connection.max_concurrent_streams = max;
         self
     }
 
@@ -197,30 +171,28 @@ impl Server {
     /// `SETTINGS_MAX_HEADER_LIST_SIZE`: metadata plus the protocol's own headers, as HPACK
     /// decodes them); default 16 KiB. A call over it is refused before any handler runs.
     pub fn max_header_list_size(mut self, bytes: u32) -> Self {
-        self.inner = self.inner.http2_max_header_list_size(bytes);
+        self.connection.max_header_list_size = bytes;
         self
     }
 
     /// How often an idle connection is pinged (HTTP/2 PING) to check the client is still
     /// there; `None` never pings. Default 2 hours.
     pub fn http2_keepalive_interval(mut self, interval: Option<Duration>) -> Self {
-        self.inner = self.inner.http2_keepalive_interval(interval);
+        self.connection.keepalive_interval = interval;
         self
     }
 
     /// How long a keep-alive ping may go unanswered before the connection is closed, ending
     /// its calls; default 20 s.
     pub fn http2_keepalive_timeout(mut self, timeout: Duration) -> Self {
-        self.inner = self.inner.http2_keepalive_timeout(Some(timeout));
+        self.connection.keepalive_timeout = timeout;
         self
     }
 
     /// TCP keep-alive on accepted connections: the idle time before the OS starts probing;
     /// `None` (the default) leaves it off.
     pub fn tcp_keepalive(mut self, idle: Option<Duration>) -> Self {
-        // tonic's setting covers `serve`; ours covers `serve_with_shutdown`'s listener.
-        self.inner = self.inner.tcp_keepalive(idle);
-        self.listening.tcp_keepalive = idle;
+        self.connection.tcp_keepalive = idle;
         self
     }
 
@@ -256,10 +228,7 @@ impl Server {
     /// in process without it.
     #[cfg(feature = "tls")]
     pub fn tls(mut self, tls: crate::tls::ServerTls) -> Result<Self, crate::tls::TlsError> {
-        let config = tls.into_tonic()?;
-        self.inner = self.inner.tls_config(config).map_err(|err| {
-            crate::tls::TlsError::with_source("the server's certificate and key", err)
-        })?;
+        self.connection.tls = Some(tls.into_acceptor()?);
         Ok(self)
     }
 }

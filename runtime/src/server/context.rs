@@ -15,10 +15,9 @@ use tonic::codec::CompressionEncoding as Compression;
 use tonic::metadata::MetadataMap;
 #[cfg(feature = "tls")]
 use tonic::transport::CertificateDer;
-#[cfg(feature = "tls")]
-use tonic::transport::server::{TcpConnectInfo, TlsConnectInfo};
 
 use super::call_state::CallState;
+use super::transport::peer::Peer;
 use crate::call::status;
 use crate::compression::{self, Accepted};
 use crate::reserved;
@@ -55,7 +54,7 @@ impl Context {
     pub(crate) fn new(
         method: &'static str,
         parts: http::request::Parts,
-        peer: Option<SocketAddr>,
+        peer: Peer,
         deadline: Option<Instant>,
         compression: Option<Compression>,
     ) -> Self {
@@ -64,12 +63,9 @@ impl Context {
             inner: Arc::new(Inner {
                 method,
                 metadata: reserved::metadata(parts.headers),
-                peer,
+                peer: peer.addr,
                 #[cfg(feature = "tls")]
-                peer_certificates: parts
-                    .extensions
-                    .get::<TlsConnectInfo<TcpConnectInfo>>()
-                    .and_then(TlsConnectInfo::peer_certs),
+                peer_certificates: peer.certificates,
                 extensions: parts.extensions,
                 deadline,
                 cancellation: CancellationToken::new(),
@@ -94,8 +90,8 @@ impl Context {
         &self.inner.metadata
     }
 
-    /// The client's address, when the transport knows it (TCP does, with or without TLS:
-    /// tonic records the TCP connection's info under TLS too).
+    /// The client's address, when the transport knows it (TCP does, with or without TLS;
+    /// an in-process channel has none).
     pub fn peer(&self) -> Option<SocketAddr> {
         self.inner.peer
     }

@@ -14,10 +14,8 @@ use bytes::Bytes;
 use prost::Message;
 use tonic::Status;
 use tonic::codec::CompressionEncoding as Compression;
-use tonic::transport::server::TcpConnectInfo;
 use tracing::Instrument;
 
-use super::arrival::Arrived;
 use super::call_state::Failure;
 use super::context::Context;
 use super::driver::{self, Driver, Handler};
@@ -25,6 +23,7 @@ use super::inbox::Inbox;
 use super::outbox::Outbox;
 use super::settings::CallSettings;
 use super::streams::{RequestStream, ResponseSink};
+use super::transport::peer::Peer;
 use crate::call::deadline::{self, GRPC_TIMEOUT, Parsed};
 use crate::codec::encode_frame;
 use crate::compression;
@@ -255,12 +254,8 @@ where
     let settings = call.parts.extensions.remove::<Arc<CallSettings>>();
     let limits = settings.as_ref().map(|s| s.limits).unwrap_or_default();
     let response_compression = settings.and_then(|s| s.compression.for_method(method));
-    let peer = call
-        .parts
-        .extensions
-        .get::<TcpConnectInfo>()
-        .and_then(TcpConnectInfo::remote_addr);
-    let log = CallLog::start(Side::Server, method, peer, admitted.timeout);
+    let peer = Peer::of(&call.parts.extensions);
+    let log = CallLog::start(Side::Server, method, peer.addr, admitted.timeout);
     let deadline = admitted
         .timeout
         .and_then(|timeout| deadline::after(admitted.arrived, timeout));
@@ -325,11 +320,7 @@ impl Refusal {
 
 /// Accepts a gRPC request this server can decode, or says why not.
 fn admit(parts: &http::request::Parts) -> Result<Admitted, Refusal> {
-    // Stamped before tonic's server armed its own deadline timer (see `arrival`).
-    let arrived = parts
-        .extensions
-        .get::<Arrived>()
-        .map_or_else(Instant::now, |arrived| arrived.0);
+    let arrived = Instant::now();
     let content_type = parts
         .headers
         .get(http::header::CONTENT_TYPE)

@@ -10,10 +10,10 @@ use hyper_util::rt::TokioIo;
 use tokio::io::DuplexStream;
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
-use tokio_stream::StreamExt;
-use tokio_stream::wrappers::ReceiverStream;
 
 use super::router::Router;
+use super::transport::ServeError;
+use super::transport::listen::{self, PipeAccept};
 use crate::channel::Channel;
 
 /// Bytes each direction of an in-memory connection buffers before the writer waits: room
@@ -31,7 +31,7 @@ const ACCEPT_QUEUE: usize = 16;
 pub struct InProcessServer {
     channel: Channel,
     stop: Option<oneshot::Sender<()>>,
-    task: Option<JoinHandle<Result<(), tonic::transport::Error>>>,
+    task: Option<JoinHandle<Result<(), ServeError>>>,
 }
 
 impl InProcessServer {
@@ -40,8 +40,9 @@ impl InProcessServer {
         self.channel.clone()
     }
 
-    /// Stops accepting connections and waits until the server has finished.
-    pub async fn shutdown(mut self) -> Result<(), tonic::transport::Error> {
+    /// Stops accepting connections and waits until the server has finished: its calls in
+    /// flight too. Fails when the server could not serve at all (a service added twice).
+    pub async fn shutdown(mut self) -> Result<(), ServeError> {
         if let Some(stop) = self.stop.take() {
             let _ = stop.send(());
         }
@@ -88,10 +89,15 @@ impl Router {
     pub fn serve_in_process(self) -> InProcessServer {
         let (connections, accepted) = mpsc::channel::<DuplexStream>(ACCEPT_QUEUE);
         let (stop, stopped) = oneshot::channel::<()>();
-        let incoming = ReceiverStream::new(accepted).map(Ok::<_, io::Error>);
-        let task = tokio::spawn(self.inner.serve_with_incoming_shutdown(incoming, async {
-            let _ = stopped.await;
-        }));
+        // In memory there is nothing to encrypt: TLS, if set, is for sockets only.
+        let served = self.into_connections(false);
+        let task = tokio::spawn(async move {
+            let stopped = async {
+                let _ = stopped.await;
+            };
+            listen::serve(PipeAccept(accepted), served?, stopped).await;
+            Ok(())
+        });
         let connect = tower::service_fn(move |_: http::Uri| {
             let connections = connections.clone();
             async move {

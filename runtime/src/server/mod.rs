@@ -13,7 +13,6 @@
 //! Returning ends the call: `Ok` sends status OK, `Err(status)` sends that status, at any
 //! point of a stream. Either way the trailing metadata set on the context goes with it.
 
-mod arrival;
 mod builder;
 mod call_state;
 pub(crate) mod context;
@@ -27,6 +26,7 @@ mod response_compression;
 mod router;
 mod settings;
 mod streams;
+pub(crate) mod transport;
 
 pub use builder::Server;
 pub use context::Context;
@@ -36,3 +36,4 @@ pub use response_compression::ResponseCompression;
 pub use router::{GrpcService, Router};
 pub use settings::{Limited, MessageLimits};
 pub use streams::{RequestStream, ResponseSink};
+pub use transport::ServeError;

@@ -1,5 +1,5 @@
 //! Serving services over HTTP/2: the [`Router`] a [`Server`](super::Server) builder becomes
-//! once it has services, a thin layer over tonic's router.
+//! once it has services, and what a service must be to be one of them.
 
 use std::convert::Infallible;
 use std::future::Future;
@@ -7,12 +7,13 @@ use std::net::SocketAddr;
 
 use tokio::net::TcpListener;
 use tonic::server::NamedService;
-use tower::layer::util::{Identity, Stack};
 use tower_service::Service;
 
-use super::arrival::StampArrival;
-use super::builder::Listening;
 use super::settings::{CallSettings, Limited};
+use super::transport::ServeError;
+use super::transport::connection::{ConnectionSettings, Connections};
+use super::transport::listen::{self, TcpAccept};
+use super::transport::routes::RoutesBuilder;
 
 /// A service a [`Server`](super::Server) can serve: what every generated `…Server<T>` is
 /// (and what tonic's router takes), named once so the bounds are not repeated at each use.
@@ -47,39 +48,52 @@ impl<S> GrpcService for S where
 /// A server with its services, ready to serve.
 #[derive(Debug)]
 pub struct Router {
-    pub(super) inner: tonic::transport::server::Router<Stack<StampArrival, Identity>>,
+    pub(super) routes: RoutesBuilder,
     pub(super) settings: CallSettings,
-    pub(super) listening: Listening,
+    pub(super) connection: ConnectionSettings,
 }
 
 impl Router {
-    /// Adds another service.
-    pub fn add_service(self, service: impl GrpcService) -> Self {
-        Self {
-            inner: self
-                .inner
-                .add_service(Limited::with_settings(service, self.settings.clone())),
-            settings: self.settings,
-            listening: self.listening,
-        }
+    /// Adds another service. Adding a service already added makes serving fail, naming it.
+    pub fn add_service(mut self, service: impl GrpcService) -> Self {
+        self.routes
+            .add(Limited::with_settings(service, self.settings.clone()));
+        self
     }
 
     /// Serves on `addr` until the process ends or an error stops the server: HTTP/2
     /// without TLS (h2c, prior knowledge), or TLS with `Server::tls` (the `tls` feature).
-    pub async fn serve(self, addr: SocketAddr) -> Result<(), tonic::transport::Error> {
-        self.inner.serve(addr).await
+    pub async fn serve(self, addr: SocketAddr) -> Result<(), ServeError> {
+        let listener = TcpListener::bind(addr)
+            .await
+            .map_err(|err| ServeError::listen(addr, err))?;
+        self.serve_with_shutdown(listener, std::future::pending())
+            .await
     }
 
     /// Serves on `listener` (bind port 0 to let the OS pick one) until `shutdown`
-    /// completes, then lets calls in flight finish.
+    /// completes, then stops accepting connections, asks the open ones to close (HTTP/2
+    /// GOAWAY) and returns once their calls in flight have finished.
     pub async fn serve_with_shutdown(
         self,
         listener: TcpListener,
         shutdown: impl Future<Output = ()>,
-    ) -> Result<(), tonic::transport::Error> {
-        let incoming = self.listening.incoming(listener);
-        self.inner
-            .serve_with_incoming_shutdown(incoming, shutdown)
-            .await
+    ) -> Result<(), ServeError> {
+        let accept = TcpAccept {
+            listener,
+            keepalive: self.connection.tcp_keepalive,
+        };
+        let connections = self.into_connections(true)?;
+        listen::serve(accept, connections, shutdown).await;
+        Ok(())
+    }
+
+    /// How connections are served: with TLS (when set) only if `with_tls`.
+    pub(super) fn into_connections(self, with_tls: bool) -> Result<Connections, ServeError> {
+        Ok(Connections::new(
+            &self.connection,
+            self.routes.build()?,
+            with_tls,
+        ))
     }
 }

@@ -1,0 +1,140 @@
+//! One connection: its TLS handshake, HTTP/2 as the server's settings say, each request
+//! handed to the route table with who sent it, and a graceful end when the server stops.
+
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use hyper::body::Incoming;
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use hyper_util::server::conn::auto;
+use hyper_util::server::graceful::Watcher;
+use tokio::io::{AsyncRead, AsyncWrite};
+
+use super::peer::Peer;
+use super::routes::Routes;
+use crate::server::dispatch::ServerFuture;
+
+/// The HTTP/2 settings of every connection (the `Server` builder's, documented there).
+#[derive(Clone, Debug)]
+pub(crate) struct ConnectionSettings {
+    pub(crate) max_concurrent_streams: u32,
+    pub(crate) max_header_list_size: u32,
+    pub(crate) keepalive_interval: Option<Duration>,
+    pub(crate) keepalive_timeout: Duration,
+    pub(crate) connection_window: u32,
+    pub(crate) stream_window: u32,
+    pub(crate) max_pending_accept_reset_streams: usize,
+    pub(crate) max_local_error_reset_streams: Option<usize>,
+    pub(crate) tcp_keepalive: Option<Duration>,
+    #[cfg(feature = "tls")]
+    pub(crate) tls: Option<super::tls::TlsAcceptor>,
+}
+
+impl ConnectionSettings {
+    /// hyper's connection builder with these settings. HTTP/2 only, for now: the builder
+    /// is hyper's automatic one so that HTTP/1.1 can be served on the same port.
+    fn http(&self) -> auto::Builder<TokioExecutor> {
+        let mut builder = auto::Builder::new(TokioExecutor::new()).http2_only();
+        builder
+            .http2()
+            .timer(TokioTimer::new())
+            .max_concurrent_streams(self.max_concurrent_streams)
+            .max_header_list_size(self.max_header_list_size)
+            .keep_alive_interval(self.keepalive_interval)
+            .keep_alive_timeout(self.keepalive_timeout)
+            .initial_connection_window_size(self.connection_window)
+            .initial_stream_window_size(self.stream_window)
+            .max_pending_accept_reset_streams(self.max_pending_accept_reset_streams)
+            .max_local_error_reset_streams(self.max_local_error_reset_streams);
+        builder
+    }
+}
+
+/// Serves connections, each on its own task, with one set of settings and routes.
+#[derive(Clone)]
+pub(crate) struct Connections {
+    http: Arc<auto::Builder<TokioExecutor>>,
+    routes: Arc<Routes>,
+    #[cfg(feature = "tls")]
+    tls: Option<super::tls::TlsAcceptor>,
+}
+
+impl Connections {
+    /// Connections served as `settings` say; over TLS when they have it and `with_tls`.
+    pub(crate) fn new(settings: &ConnectionSettings, routes: Routes, with_tls: bool) -> Self {
+        #[cfg(not(feature = "tls"))]
+        let _ = with_tls;
+        Self {
+            http: Arc::new(settings.http()),
+            routes: Arc::new(routes),
+            #[cfg(feature = "tls")]
+            tls: settings.tls.clone().filter(|_| with_tls),
+        }
+    }
+
+    /// Serves `io`, from `addr`, until the client or the server ends the connection.
+    /// `watcher` lets the server end it gracefully and wait for that.
+    pub(crate) fn spawn<IO>(&self, io: IO, addr: Option<SocketAddr>, watcher: Watcher)
+    where
+        IO: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+    {
+        let this = self.clone();
+        tokio::spawn(async move {
+            #[cfg(feature = "tls")]
+            if let Some(tls) = &this.tls {
+                match tls.handshake(io).await {
+                    Ok((io, certificates)) => {
+                        let peer = Peer { addr, certificates };
+                        this.serve(io, peer, watcher).await;
+                    }
+                    Err(problem) => {
+                        tracing::debug!(peer = ?addr, "TLS handshake failed: {problem}");
+                    }
+                }
+                return;
+            }
+            let peer = Peer {
+                addr,
+                ..Peer::default()
+            };
+            this.serve(io, peer, watcher).await;
+        });
+    }
+
+    async fn serve<IO>(&self, io: IO, peer: Peer, watcher: Watcher)
+    where
+        IO: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+    {
+        let service = RequestService {
+            routes: self.routes.clone(),
+            peer,
+        };
+        let connection = self.http.serve_connection(TokioIo::new(io), service);
+        if let Err(err) = watcher.watch(connection).await {
+            // A client that goes away mid-connection is routine, not the server's error.
+            tracing::debug!("connection ended with an error: {err}");
+        }
+    }
+}
+
+/// hyper's view of the route table, for one connection: each request is routed with the
+/// connection's [`Peer`] attached.
+#[derive(Clone)]
+struct RequestService {
+    routes: Arc<Routes>,
+    peer: Peer,
+}
+
+impl hyper::service::Service<http::Request<Incoming>> for RequestService {
+    type Response = http::Response<tonic::body::Body>;
+    type Error = Infallible;
+    type Future = ServerFuture;
+
+    fn call(&self, request: http::Request<Incoming>) -> ServerFuture {
+        let mut request = request.map(tonic::body::Body::new);
+        request.extensions_mut().insert(self.peer.clone());
+        self.routes.call(request)
+    }
+}
