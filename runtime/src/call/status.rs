@@ -24,7 +24,7 @@ use std::io;
 use std::sync::Arc;
 use std::time::Duration;
 
-use http::HeaderMap;
+use http::{HeaderMap, HeaderName, HeaderValue};
 use tokio::time::Instant;
 use tonic::{Code, Status};
 
@@ -232,6 +232,16 @@ fn with_causes(message: &str, error: &(dyn Error + 'static)) -> String {
 
 // ---- on the wire ----
 
+/// Writes status OK into a gRPC header block: `grpc-status: 0` and nothing else, from a
+/// constant (going through `Status::add_header` for the commonest status cost a unary call
+/// about 1.5% of the server's instructions).
+pub(crate) fn write_grpc_ok(headers: &mut HeaderMap) {
+    headers.insert(GRPC_STATUS, HeaderValue::from_static("0"));
+}
+
+/// The header naming a call's status code.
+const GRPC_STATUS: HeaderName = HeaderName::from_static("grpc-status");
+
 /// Writes `status` into a gRPC header block (`grpc-status`, `grpc-message`, details and
 /// metadata); a status that cannot be written (its metadata is not valid header data) is
 /// replaced by one that can, saying so.
@@ -249,6 +259,15 @@ pub(crate) fn write_grpc(status: &Status, headers: &mut HeaderMap) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn ok_is_written_as_tonic_writes_it() {
+        let mut ours = HeaderMap::new();
+        write_grpc_ok(&mut ours);
+        let mut tonics = HeaderMap::new();
+        write_grpc(&Status::ok(""), &mut tonics);
+        assert_eq!(ours, tonics);
+    }
 
     #[test]
     fn an_io_error_under_a_status_is_unavailable() {

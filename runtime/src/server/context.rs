@@ -6,7 +6,7 @@
 use std::fmt;
 use std::future::Future;
 use std::net::SocketAddr;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
 use tokio_util::sync::CancellationToken;
@@ -36,7 +36,11 @@ pub struct Context {
 
 struct Inner {
     method: &'static str,
-    metadata: MetadataMap,
+    /// The request's headers as they arrived; [`Context::metadata`] strips the protocol's
+    /// own from a copy when first asked, since most handlers never ask (stripping them on
+    /// every call cost about 2.5% of a unary call's server instructions).
+    request_headers: http::HeaderMap,
+    metadata: OnceLock<MetadataMap>,
     peer: Option<SocketAddr>,
     /// The client's certificate chain, when it presented one over TLS.
     #[cfg(feature = "tls")]
@@ -62,7 +66,8 @@ impl Context {
         Self {
             inner: Arc::new(Inner {
                 method,
-                metadata: reserved::metadata(parts.headers),
+                request_headers: parts.headers,
+                metadata: OnceLock::new(),
                 peer: peer.addr,
                 #[cfg(feature = "tls")]
                 peer_certificates: peer.certificates,
@@ -87,7 +92,9 @@ impl Context {
     /// The request metadata the client sent: its HTTP/2 request headers, protocol headers
     /// (`content-type`, `te`, `grpc-timeout`, `grpc-encoding`…) removed.
     pub fn metadata(&self) -> &MetadataMap {
-        &self.inner.metadata
+        self.inner
+            .metadata
+            .get_or_init(|| reserved::metadata(self.inner.request_headers.clone()))
     }
 
     /// The client's address, when the transport knows it (TCP does, with or without TLS;
@@ -233,7 +240,7 @@ impl fmt::Debug for Context {
             .field("peer", &self.inner.peer)
             .field("deadline", &self.inner.deadline)
             .field("cancelled", &self.is_cancelled())
-            .field("metadata", &self.inner.metadata)
+            .field("metadata", self.metadata())
             .finish_non_exhaustive()
     }
 }

@@ -185,12 +185,16 @@ impl Driver {
     /// The trailer block ending the call: the handler's status and trailing metadata.
     fn trailers(&mut self) -> HeaderMap {
         let mut trailers = reserved::headers(self.call.state().take_trailers());
-        let status = match std::mem::replace(&mut self.outcome, Ok(())) {
-            Ok(()) => Status::ok(""),
-            Err(status) => status,
-        };
-        status::write_grpc(&status, &mut trailers);
-        self.log.end(status.code(), status.message());
+        match std::mem::replace(&mut self.outcome, Ok(())) {
+            Ok(()) => {
+                status::write_grpc_ok(&mut trailers);
+                self.log.end(tonic::Code::Ok, "");
+            }
+            Err(status) => {
+                status::write_grpc(&status, &mut trailers);
+                self.log.end(status.code(), status.message());
+            }
+        }
         trailers
     }
 }
