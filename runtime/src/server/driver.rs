@@ -123,8 +123,8 @@ impl Driver {
             if let Some(inbox) = &self.inbox {
                 inbox.read_ahead(cx);
             }
-            // The clock too: tokio may wake this task for tonic's own deadline timer
-            // before it marks this one as fired (see `arrival`).
+            // The clock too: tokio may wake this task for another timer (tonic's own
+            // deadline layer, when mounted in tonic's server) before it marks this one fired.
             if let Some(deadline) = &mut self.deadline
                 && (deadline.as_mut().poll(cx).is_ready()
                     || deadline.deadline() <= tokio::time::Instant::now())
