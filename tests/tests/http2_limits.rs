@@ -238,23 +238,30 @@ async fn client_keepalive_fails_calls_to_a_server_that_stopped_answering() {
 
 #[cfg(target_os = "linux")]
 #[tokio::test]
-async fn tcp_keepalive_is_set_on_the_connections_the_server_accepts() {
+async fn tcp_keepalive_is_on_by_default_and_off_when_asked() {
     let with = serve(
         rgrpc::Server::builder().tcp_keepalive(Some(Duration::from_secs(60))),
         &Counter::default(),
     )
     .await;
-    let without = serve(rgrpc::Server::builder(), &Counter::default()).await;
+    let by_default = serve(rgrpc::Server::builder(), &Counter::default()).await;
+    let without = serve(
+        rgrpc::Server::builder().tcp_keepalive(None),
+        &Counter::default(),
+    )
+    .await;
     // Once the server's SETTINGS arrive, the server has accepted and set up the socket. Its
     // timer shows the keep-alive once nothing it sent awaits an acknowledgement (until
     // then the retransmission timer shows instead): wait for that, bounded.
-    let (client, _) = raw_http2(with.addr).await;
-    bounded("the keep-alive timer on the server's socket", async {
-        while server_socket_timer(with.addr, &client) != KEEPALIVE_TIMER {
-            tokio::time::sleep(Duration::from_millis(10)).await;
-        }
-    })
-    .await;
+    for server in [&with, &by_default] {
+        let (client, _) = raw_http2(server.addr).await;
+        bounded("the keep-alive timer on the server's socket", async {
+            while server_socket_timer(server.addr, &client) != KEEPALIVE_TIMER {
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+        })
+        .await;
+    }
     // Without the setting, once nothing awaits an acknowledgement, no timer runs.
     let (client, _) = raw_http2(without.addr).await;
     let timer = bounded("the server's socket to settle", async {

@@ -29,6 +29,14 @@ pub(crate) trait Accept {
     ) -> impl Future<Output = io::Result<Option<(Self::Io, Option<SocketAddr>)>>>;
 }
 
+/// Once TCP keep-alive starts probing an idle connection, how often it probes, and how many
+/// unanswered probes close it: a vanished peer is noticed a minute after probing starts, as
+/// gRPC's unanswered ping (20 s) would be, give or take.
+#[cfg(target_os = "linux")]
+const KEEPALIVE_PROBE_INTERVAL: Duration = Duration::from_secs(20);
+#[cfg(target_os = "linux")]
+const KEEPALIVE_PROBES: u32 = 3;
+
 /// TCP connections, with Nagle's algorithm off (gRPC's small messages must not wait for
 /// more bytes) and TCP keep-alive as the server's settings say.
 pub(crate) struct TcpAccept {
@@ -41,6 +49,10 @@ impl TcpAccept {
         stream.set_nodelay(true)?;
         if let Some(idle) = self.keepalive {
             let keepalive = socket2::TcpKeepalive::new().with_time(idle);
+            #[cfg(target_os = "linux")]
+            let keepalive = keepalive
+                .with_interval(KEEPALIVE_PROBE_INTERVAL)
+                .with_retries(KEEPALIVE_PROBES);
             socket2::SockRef::from(stream).set_tcp_keepalive(&keepalive)?;
         }
         Ok(())
