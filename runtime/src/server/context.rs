@@ -18,6 +18,7 @@ use tonic::transport::CertificateDer;
 
 use super::call_state::CallState;
 use super::transport::peer::Peer;
+use crate::call::cancel::CallCancellation;
 use crate::call::status;
 use crate::compression::{self, Accepted};
 use crate::reserved;
@@ -47,7 +48,7 @@ struct Inner {
     peer_certificates: Option<Arc<Vec<CertificateDer<'static>>>>,
     extensions: http::Extensions,
     deadline: Option<Instant>,
-    cancellation: CancellationToken,
+    cancellation: CallCancellation,
     /// The runtime's side of the call, in the same allocation.
     state: CallState,
 }
@@ -73,7 +74,7 @@ impl Context {
                 peer_certificates: peer.certificates,
                 extensions: parts.extensions,
                 deadline,
-                cancellation: CancellationToken::new(),
+                cancellation: CallCancellation::default(),
                 state: CallState::new(accepted, compression),
             }),
         }
@@ -132,7 +133,7 @@ impl Context {
 
     /// Resolves once the call is cancelled (see the type's documentation).
     pub fn cancelled(&self) -> impl Future<Output = ()> + Send + '_ {
-        self.inner.cancellation.cancelled()
+        self.inner.cancellation.token().cancelled()
     }
 
     /// Whether the call is cancelled already: the pollable form of [`cancelled`](Self::cancelled).
@@ -143,12 +144,13 @@ impl Context {
     /// A token cancelled with the call, to hand to code that takes a `CancellationToken`.
     /// It is a child: cancelling it does not cancel the call.
     pub fn cancellation_token(&self) -> CancellationToken {
-        self.inner.cancellation.child_token()
+        self.inner.cancellation.token().child_token()
     }
 
-    /// The token that is cancelled when the call is over; for the runtime alone.
-    pub(crate) fn call_token(&self) -> &CancellationToken {
-        &self.inner.cancellation
+    /// Ends the call for the handler and whatever it handed its context to; for the driver
+    /// alone.
+    pub(crate) fn end(&self) {
+        self.inner.cancellation.cancel();
     }
 
     /// Adds `headers` to the initial metadata (replacing entries with the same keys).

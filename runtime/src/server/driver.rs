@@ -19,14 +19,13 @@ use bytes::{Bytes, BytesMut};
 use http::HeaderMap;
 use http_body::{Body, Frame};
 use tokio::time::Sleep;
-use tokio_util::sync::DropGuard;
 use tonic::Status;
 
 use super::call_state::Failure;
 use super::context::Context;
 use super::inbox::Inbox;
 use super::outbox::Outbox;
-use crate::call::{cancel, status};
+use crate::call::status;
 use crate::compression;
 use crate::log::CallLog;
 use crate::reserved;
@@ -58,9 +57,6 @@ pub(crate) struct Driver {
     /// response headers as tonic's server does.
     deadline: Option<Pin<Box<Sleep>>>,
     failure: Failure,
-    /// Cancels the call's token when the driver goes, however the call ended: completed,
-    /// failed, past its deadline, or reset by the client (hyper drops the body).
-    _cancel_on_drop: DropGuard,
     log: CallLog,
 }
 
@@ -76,7 +72,6 @@ impl Driver {
         let deadline = call
             .deadline()
             .map(|at| Box::pin(tokio::time::sleep_until(at.into())));
-        let cancel_on_drop = cancel::cancel_on_drop(call.call_token());
         Self {
             call,
             handler: Some(handler),
@@ -86,7 +81,6 @@ impl Driver {
             outcome: Ok(()),
             deadline,
             failure,
-            _cancel_on_drop: cancel_on_drop,
             log,
         }
     }
@@ -102,7 +96,7 @@ impl Driver {
             outbox.close();
         }
         self.last_message = None;
-        self.call.call_token().cancel();
+        self.call.end();
         self.outcome = Err(status);
     }
 
@@ -201,6 +195,9 @@ impl Driver {
 
 impl Drop for Driver {
     fn drop(&mut self) {
+        // However the call ended: completed, failed, past its deadline, or reset by the
+        // client (hyper drops the body).
+        self.call.end();
         // Sends from tasks the handler spawned fail from now on, however the call ended.
         if let Some(outbox) = &self.outbox {
             outbox.close();

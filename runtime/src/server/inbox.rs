@@ -51,7 +51,10 @@ pub(crate) struct Inbox {
     arrivals: Arc<Arrivals>,
 }
 
-/// Whether the body may have something new, and who to tell when it does.
+/// Whether the body may have something new, and who to tell when it does. Apart from the
+/// inbox, since h2 keeps the waker until it wakes it: an inbox that was its own waker would
+/// keep itself, and the body it owns, alive after the call, and h2 would never reset the
+/// stream of a call that ended before its client stopped sending.
 ///
 /// The driver reads ahead each time it is polled, and it is polled for many reasons (a
 /// message sent, a handler woken); polling h2's body each time, only to hear "nothing yet",
