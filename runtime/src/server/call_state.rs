@@ -32,8 +32,6 @@ pub(crate) struct CallState {
     headers_deferred: AtomicBool,
     /// Whether the last request message arrived compressed.
     request_compressed: AtomicBool,
-    /// The encodings the client decodes (`grpc-accept-encoding`).
-    accepted: Accepted,
     /// The response messages' encoding ([`encoding_code`]); fixed once headers are sent.
     response_encoding: AtomicU8,
     /// Whether the next response messages are compressed (when the call compresses).
@@ -66,11 +64,9 @@ fn encoding_of(code: u8) -> Option<Compression> {
 }
 
 impl CallState {
-    /// The state of a call whose client decodes `accepted`; its responses are compressed
-    /// with `compression` if the client decodes it.
-    pub(crate) fn new(accepted: Accepted, compression: Option<Compression>) -> Self {
-        // `Accepted` holds only the encodings rgrpc speaks.
-        let encoding = compression.filter(|&encoding| accepted.contains(encoding));
+    /// The state of a call whose responses are compressed with `encoding`, which the
+    /// client decodes (see `Context::new`).
+    pub(crate) fn new(encoding: Option<Compression>) -> Self {
         Self {
             answer: Mutex::default(),
             headers_requested: AtomicBool::new(false),
@@ -78,7 +74,6 @@ impl CallState {
             failure: OnceLock::new(),
             headers_deferred: AtomicBool::new(false),
             request_compressed: AtomicBool::new(false),
-            accepted,
             response_encoding: AtomicU8::new(encoding_code(encoding)),
             message_compression: AtomicBool::new(true),
         }
@@ -185,6 +180,7 @@ impl CallState {
         &self,
         method: &str,
         encoding: Option<Compression>,
+        accepted: Accepted,
     ) -> Result<(), Status> {
         if let Some(unsupported) = encoding.filter(|&e| compression::name(e).is_none()) {
             return Err(Status::internal(format!(
@@ -197,7 +193,8 @@ impl CallState {
                 "{method}: the response compression cannot change after the initial metadata was sent"
             )));
         }
-        let encoding = encoding.filter(|&e| self.accepted.contains(e));
+        // `Accepted` holds only the encodings rgrpc speaks.
+        let encoding = encoding.filter(|&e| accepted.contains(e));
         self.response_encoding
             .store(encoding_code(encoding), Ordering::Relaxed);
         drop(answer);

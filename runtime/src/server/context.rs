@@ -63,7 +63,9 @@ impl Context {
         deadline: Option<Instant>,
         compression: Option<Compression>,
     ) -> Self {
-        let accepted = Accepted::from_header(parts.headers.get(&compression::GRPC_ACCEPT_ENCODING));
+        // The client's `grpc-accept-encoding` is read only when something may compress.
+        let compression =
+            compression.filter(|&encoding| accepted(&parts.headers).contains(encoding));
         Self {
             inner: Arc::new(Inner {
                 method,
@@ -75,7 +77,7 @@ impl Context {
                 extensions: parts.extensions,
                 deadline,
                 cancellation: CallCancellation::default(),
-                state: CallState::new(accepted, compression),
+                state: CallState::new(compression),
             }),
         }
     }
@@ -206,8 +208,9 @@ impl Context {
     /// Fails once the initial metadata is sent, since it names the encoding, and for an
     /// encoding rgrpc does not speak (only gzip and zstd).
     pub fn set_response_compression(&self, encoding: Option<Compression>) -> Result<(), Status> {
+        let accepted = accepted(&self.inner.request_headers);
         self.state()
-            .set_response_compression(self.inner.method, encoding)
+            .set_response_compression(self.inner.method, encoding, accepted)
     }
 
     /// The encoding of this call's response messages: `None` when they go uncompressed.
@@ -245,4 +248,9 @@ impl fmt::Debug for Context {
             .field("metadata", self.metadata())
             .finish_non_exhaustive()
     }
+}
+
+/// The encodings a client decodes, from its request headers (`grpc-accept-encoding`).
+fn accepted(headers: &http::HeaderMap) -> Accepted {
+    Accepted::from_header(headers.get(&compression::GRPC_ACCEPT_ENCODING))
 }
