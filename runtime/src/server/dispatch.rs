@@ -281,7 +281,8 @@ where
     };
     let handler: Handler =
         Box::pin(run(ctx.clone(), requests, replies).instrument(log.span().clone()));
-    let driver = Driver::new(ctx, inbox, outbox, handler, failure, log);
+    let streams = shape.requests == Count::Stream || shape.responses == Count::Stream;
+    let driver = Driver::new(ctx, inbox, outbox, handler, streams, failure, log);
     Box::pin(async move { Ok(driver::respond(driver).await) })
 }
 

@@ -25,6 +25,7 @@ use super::call_state::Failure;
 use super::context::Context;
 use super::inbox::Inbox;
 use super::outbox::Outbox;
+use super::wake_flag::WakeFlag;
 use crate::call::status;
 use crate::compression;
 use crate::log::CallLog;
@@ -45,6 +46,10 @@ enum Step {
 pub(crate) struct Driver {
     call: Context,
     handler: Option<Handler>,
+    /// For a call that streams either way, the handler's waker: the handler is polled again
+    /// only once something woke it (see `wake_flag`). A unary handler runs in one or two
+    /// polls and needs none.
+    handler_woken: Option<Arc<WakeFlag<1>>>,
     /// The request bytes, read ahead while the handler runs (see `inbox`).
     inbox: Option<Arc<Inbox>>,
     /// The messages a streaming handler sends through its sink; `None` for calls answered
@@ -66,6 +71,7 @@ impl Driver {
         inbox: Arc<Inbox>,
         outbox: Option<Arc<Outbox>>,
         handler: Handler,
+        streams: bool,
         failure: Failure,
         log: CallLog,
     ) -> Self {
@@ -75,6 +81,7 @@ impl Driver {
         Self {
             call,
             handler: Some(handler),
+            handler_woken: streams.then(WakeFlag::new),
             inbox: Some(inbox),
             outbox,
             last_message: None,
@@ -136,7 +143,18 @@ impl Driver {
             if let Some(message) = poll_message(self.outbox.as_deref(), cx) {
                 return Poll::Ready(Step::Message(message));
             }
-            let polled = handler.as_mut().poll(cx);
+            let polled = match &self.handler_woken {
+                None => handler.as_mut().poll(cx),
+                Some(woken) => {
+                    woken.register(0, cx.waker());
+                    if woken.take() {
+                        let waker = woken.waker();
+                        handler.as_mut().poll(&mut TaskContext::from_waker(&waker))
+                    } else {
+                        Poll::Pending
+                    }
+                }
+            };
             // A failure the handler met while running ends the call, whether the handler
             // returned it, returned something else, or carried on.
             match (polled, self.failure.get()) {

@@ -13,18 +13,21 @@
 //! reading stops, so flow control holds the client back, and a peer that floods tiny
 //! frames at a call that does not read them still meets h2's budget and is cut off.
 //!
+//! The body is read only once h2 has woken it (see `wake_flag`): reading it on every poll
+//! of the driver, only to hear "nothing yet", was a tenth of a bidi ping-pong's server
+//! instructions.
+//!
 //! The decoding is ours rather than tonic's so that a compressed message is never inflated
 //! past the size limit, and so that a handler can tell whether a message came compressed.
 
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
-use std::task::{Context as TaskContext, Poll, Wake, Waker};
+use std::task::{Context as TaskContext, Poll};
 
 use bytes::{Buf, Bytes, BytesMut};
-use futures_util::task::AtomicWaker;
 use http_body::Body;
 use tonic::{Code, Status};
 
+use super::wake_flag::WakeFlag;
 use crate::call::status;
 
 /// How many request bytes a call reads ahead of its handler. Small messages of a busy
@@ -47,40 +50,16 @@ pub(crate) struct Frame {
 /// stream (which takes messages).
 pub(crate) struct Inbox {
     state: Mutex<State>,
-    /// The waker the body is polled with.
-    arrivals: Arc<Arrivals>,
+    /// The waker the body is polled with. Waking it wakes the driver and the reader. It is
+    /// apart from the inbox, since h2 keeps it until it wakes it: an inbox that was its own
+    /// waker would keep itself, and the body it owns, alive after the call, and h2 would
+    /// never reset the stream of a call that ended before its client stopped sending.
+    arrivals: Arc<WakeFlag<2>>,
 }
 
-/// Whether the body may have something new, and who to tell when it does. Apart from the
-/// inbox, since h2 keeps the waker until it wakes it: an inbox that was its own waker would
-/// keep itself, and the body it owns, alive after the call, and h2 would never reset the
-/// stream of a call that ended before its client stopped sending.
-///
-/// The driver reads ahead each time it is polled, and it is polled for many reasons (a
-/// message sent, a handler woken); polling h2's body each time, only to hear "nothing yet",
-/// cost a bidi ping-pong about a tenth of the server's instructions (callgrind). So the body
-/// is polled with this waker, and polled again only once h2 has woken it. Waking it wakes
-/// the driver and the reader, without taking the inbox's lock: h2 wakes while holding its
-/// own, which the inbox takes inside its lock.
-struct Arrivals {
-    /// Set when h2 wakes the body's waker (and at first, and whenever reading stopped for
-    /// lack of room rather than of data); cleared before each read.
-    maybe: AtomicBool,
-    driver: AtomicWaker,
-    reader: AtomicWaker,
-}
-
-impl Wake for Arrivals {
-    fn wake(self: Arc<Self>) {
-        self.wake_by_ref();
-    }
-
-    fn wake_by_ref(self: &Arc<Self>) {
-        self.maybe.store(true, Ordering::Release);
-        self.driver.wake();
-        self.reader.wake();
-    }
-}
+/// Which task of the arrival flag's is which.
+const DRIVER: usize = 0;
+const READER: usize = 1;
 
 struct State {
     body: tonic::body::Body,
@@ -107,19 +86,15 @@ impl Inbox {
                 need: 0,
                 end: None,
             }),
-            arrivals: Arc::new(Arrivals {
-                maybe: AtomicBool::new(true),
-                driver: AtomicWaker::new(),
-                reader: AtomicWaker::new(),
-            }),
+            arrivals: WakeFlag::new(),
         }
     }
 
     /// Reads what has arrived, up to the read-ahead bound. A reader waiting for it was
     /// woken by the same arrival, and finds it here.
     pub(crate) fn read_ahead(&self, cx: &mut TaskContext<'_>) {
-        self.arrivals.driver.register(cx.waker());
-        if self.arrivals.maybe.load(Ordering::Acquire) {
+        self.arrivals.register(DRIVER, cx.waker());
+        if self.arrivals.is_set() {
             self.lock().fill(&self.arrivals);
         }
     }
@@ -131,7 +106,7 @@ impl Inbox {
         cx: &mut TaskContext<'_>,
         max_size: usize,
     ) -> Poll<Result<Option<Frame>, Status>> {
-        self.arrivals.reader.register(cx.waker());
+        self.arrivals.register(READER, cx.waker());
         let mut state = self.lock();
         loop {
             let need = match state.frame_len(max_size)? {
@@ -197,11 +172,11 @@ impl State {
 
     /// Reads the body while there is room, if h2 said there may be something; true if
     /// anything arrived or the body ended.
-    fn fill(&mut self, arrivals: &Arc<Arrivals>) -> bool {
-        if !arrivals.maybe.swap(false, Ordering::AcqRel) {
+    fn fill(&mut self, arrivals: &Arc<WakeFlag<2>>) -> bool {
+        if !arrivals.take() {
             return false;
         }
-        let waker = Waker::from(arrivals.clone());
+        let waker = arrivals.waker();
         let mut cx = TaskContext::from_waker(&waker);
         let mut progressed = false;
         loop {
@@ -210,7 +185,7 @@ impl State {
             }
             if self.buf.len() >= self.need.max(READ_AHEAD) {
                 // Stopped for room, not for data: the next read must try again.
-                arrivals.maybe.store(true, Ordering::Release);
+                arrivals.set();
                 break;
             }
             match std::pin::Pin::new(&mut self.body).poll_frame(&mut cx) {

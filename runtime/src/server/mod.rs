@@ -27,6 +27,7 @@ mod router;
 mod settings;
 mod streams;
 pub(crate) mod transport;
+mod wake_flag;
 
 pub use builder::Server;
 pub use context::Context;
