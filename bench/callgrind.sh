@@ -9,8 +9,8 @@
 # call. Prints one Markdown section; the profiles stay in target/bench-callgrind/ for
 # callgrind_annotate.
 #
-#   full     1,000 and 5,000 calls, top 15 functions: about 2 minutes once built
-#   --quick  100 and 300 calls, top 5: about 15 s
+#   full     1,000 and 5,000 calls, top 15 functions: about 1 minute once built
+#   --quick  100 and 300 calls, top 5: about 50 s (mostly callgrind_annotate)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 

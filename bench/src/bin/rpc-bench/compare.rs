@@ -43,6 +43,15 @@ fn plan(args: &[String], scenarios: &str) -> Result<Plan, String> {
     })
 }
 
+/// "1 repetition", "5 alternated repetitions".
+fn repetitions(reps: usize) -> String {
+    if reps == 1 {
+        "1 repetition".to_owned()
+    } else {
+        format!("{reps} alternated repetitions")
+    }
+}
+
 /// How the processes were placed, for the notes.
 fn placement(plan: &Plan, server: &str) -> String {
     if plan.pinning.enabled {
@@ -67,8 +76,9 @@ pub fn servers(args: &[String]) -> Result<(), String> {
     let (runs, checks) = sides::servers(&plan)?;
     let columns = ServerStack::ALL.map(ServerStack::name);
     println!(
-        "### Servers: rgrpc, tonic and connectrpc under the same load ({} alternated repetitions × {} s per scenario)\n",
-        plan.reps, plan.seconds
+        "### Servers: rgrpc, tonic and connectrpc under the same load ({} × {} s per scenario)\n",
+        repetitions(plan.reps),
+        plan.seconds
     );
     println!(
         "* Each server: {RUNTIME}, {}, with its own defaults: `rgrpc::Server` (200 streams per \
@@ -112,8 +122,9 @@ pub fn clients(args: &[String]) -> Result<(), String> {
         .filter(|s| s.generator() == Generator::Ours)
         .collect();
     println!(
-        "### Clients: rgrpc and tonic calling the same server ({} alternated repetitions × {} s per scenario)\n",
-        plan.reps, plan.seconds
+        "### Clients: rgrpc and tonic calling the same server ({} × {} s per scenario)\n",
+        repetitions(plan.reps),
+        plan.seconds
     );
     println!(
         "* Server: tonic's, {RUNTIME}, started afresh for each client; {}. Each client on one \
@@ -134,8 +145,9 @@ pub fn scaling(args: &[String]) -> Result<(), String> {
     let runs = sides::scaling(&plan)?;
     let columns = ServerStack::ALL.map(ServerStack::name);
     println!(
-        "### Server thread scaling: one worker thread, then two ({} alternated repetitions × {} s per scenario)\n",
-        plan.reps, plan.seconds
+        "### Server thread scaling: one worker thread, then two ({} × {} s per scenario)\n",
+        repetitions(plan.reps),
+        plan.seconds
     );
     println!(
         "* Each server with a `multi_thread` runtime of 1, then 2 worker threads, loaded by the \
@@ -173,7 +185,8 @@ pub fn idle(args: &[String]) -> Result<(), String> {
     };
     let runs = sides::idle(&plan, connections)?;
     println!(
-        "### Idle connections and streams: server memory ({reps} alternated repetitions, {connections} connections)\n"
+        "### Idle connections and streams: server memory ({}, {connections} connections)\n",
+        repetitions(reps)
     );
     println!(
         "* Each server: {RUNTIME}; {}. The holder process (the tonic client) warms the server up \
