@@ -118,12 +118,20 @@ package-check: ## cargo package (verified) for rgrpc, protoc-gen-rgrpc and rgrpc
 ci: test lint package-check demo ## What CI runs
 
 .PHONY: bench
-bench: ## Benchmarks against tonic (RPC, lifecycle, codegen, compile); writes bench/results/latest.md
+bench: ## Benchmarks, one side at a time: servers (vs tonic, connectrpc), clients (vs tonic), scaling, idle memory, callgrind; lifecycle; codegen; writes bench/results/latest.md (~27 min)
 	bench/run.sh
 
 .PHONY: bench-quick
-bench-quick: ## A short run of every benchmark (under ~2 minutes once set up)
+bench-quick: ## A short run of every benchmark (about 2.5 minutes once set up)
 	bench/run.sh --quick
+
+.PHONY: bench-setup
+bench-setup: ## Install the benchmarks' Debian tools when missing (h2load and nghttp from nghttp2-client, valgrind)
+	bash bench/setup.sh
+
+.PHONY: bench-callgrind
+bench-callgrind: bench-setup ## Instructions per unary call of each server and client, from callgrind (about 1 minute)
+	bench/callgrind.sh
 
 .PHONY: bench-lifecycle
 bench-lifecycle: ## Measure deadline → DEADLINE_EXCEEDED and cancel → handler-observed latencies

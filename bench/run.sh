@@ -1,10 +1,15 @@
 #!/usr/bin/env bash
-# The benchmark suite: RPC speed against tonic, lifecycle latencies, and code generation and
-# compile cost against protoc-gen-prost + protoc-gen-tonic. Writes bench/results/latest.md
-# (figures, ratios, machine, date, command) and prints it.
+# The benchmark suite. RPC speed one side at a time — rgrpc's, tonic's and connectrpc's
+# servers under the same load generators, rgrpc's and tonic's clients against the same
+# server, thread scaling, memory per idle connection and stream, instructions per call
+# from callgrind — then rgrpc's lifecycle latencies, and code generation and compile cost
+# against protoc-gen-prost + protoc-gen-tonic. Writes bench/results/latest.md (figures,
+# ratios, machine, load average, date, command, duration) and prints it.
 #
-#   bench/run.sh          # the full suite, about 12-13 minutes on a 2-core machine once set up
-#   bench/run.sh --quick  # a short run of everything, under about 2 minutes once set up
+#   bench/run.sh          # the full suite: about 27 minutes on a 2-core machine once set up
+#   bench/run.sh --quick  # a short run of everything: about 2.5 minutes once set up
+#
+# bench/setup.sh installs h2load and valgrind first (Debian packages) when they are missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -16,48 +21,81 @@ case "${1:-}" in
 esac
 
 if $quick; then
-    reps=1 seconds=0.3 lifecycle_calls=100 codegen_flags=(--quick)
+    reps=1 scaling_reps=1 idle_reps=1 seconds=0.3 lifecycle_calls=100 quick_flags=(--quick)
 else
-    reps=5 seconds=2 lifecycle_calls=500 codegen_flags=()
+    reps=5 scaling_reps=3 idle_reps=3 seconds=2 lifecycle_calls=500 quick_flags=()
+fi
+connections=1000
+started=$SECONDS
+load_at_start=$(cat /proc/loadavg)
+date=$(date -u '+%Y-%m-%d %H:%M UTC')
+
+# Without these tools their rows are left out (and the tables say so).
+bench/setup.sh >&2 || echo "bench: setup failed: h2load or callgrind figures may be missing" >&2
+
+# The idle-connection figures need a descriptor per connection in the server and the holder.
+if [ "$(ulimit -n)" != unlimited ] && [ "$(ulimit -n)" -lt 4096 ]; then
+    ulimit -n 4096 2>/dev/null || ulimit -n "$(ulimit -Hn)"
 fi
 
 cargo build -q --release -p rgrpc-bench
+bin=${CARGO_TARGET_DIR:-target}/release
 out=bench/results/latest.md
-tmp=$(mktemp)
-trap 'rm -f "$tmp"' EXIT
+body=$(mktemp)
+trap 'rm -f "$body"' EXIT
+
+# Each part's time goes to stderr, as progress.
+part() {
+    local part_started=$SECONDS
+    "$@"
+    echo "bench: $* took $((SECONDS - part_started)) s" >&2
+}
 
 {
-    echo "# rgrpc benchmarks"
+    echo "## RPC speed, one side at a time"
     echo
-    echo "- command: \`bench/run.sh${1:+ $1}\` (\`make bench\`$($quick && echo ', quick run' || true))"
-    echo "- date: $(date -u '+%Y-%m-%d %H:%M UTC')"
-    echo "- machine: $(nproc) cores, $(free -g | awk '/^Mem:/ {print $2}') GiB, $(sed -n 's/^model name\s*: //p' /proc/cpuinfo | head -1)"
-    echo "- rgrpc $(git rev-parse --short HEAD 2>/dev/null || echo '(no git)'), tonic 0.14, prost 0.14"
+    echo "Every process is separate, on 127.0.0.1 over HTTP/2 without TLS; the stacks alternate"
+    echo "within each run (A B C, then C B A, ...) and each server starts afresh for each stack."
+    echo "Servers: tonic 0.14 and connectrpc 0.9.1 (with connectrpc-build 0.9.0's code and buffa"
+    echo "messages) beside rgrpc, each with its own generated code for proto/hello.proto."
     echo
-    echo "## RPC speed"
+    part "$bin/rpc-bench" servers --reps "$reps" --seconds "$seconds"
     echo
-    echo "Server and load generator are separate processes on 127.0.0.1, both stacks on tonic's"
-    echo "HTTP/2 transport with the same settings, alternated per repetition (A B, B A, ...)."
+    part "$bin/rpc-bench" clients --reps "$reps" --seconds "$seconds"
     echo
-    target/release/rpc-bench compare --reps "$reps" --seconds "$seconds"
+    part "$bin/rpc-bench" scaling --reps "$scaling_reps" --seconds "$seconds"
+    echo
+    part "$bin/rpc-bench" idle --reps "$idle_reps" --connections "$connections"
+    echo
+    part bench/callgrind.sh "${quick_flags[@]}"
     echo
     echo "## Lifecycle latencies (rgrpc)"
     echo
     echo '```'
-    target/release/lifecycle-latency "$lifecycle_calls"
+    part "$bin/lifecycle-latency" "$lifecycle_calls"
     echo '```'
     echo
     # bench/codegen/run.sh prints its own "## Code generation and compile cost" heading.
     if [ -x bench/codegen/run.sh ]; then
-        bench/codegen/run.sh "${codegen_flags[@]}"
+        part bench/codegen/run.sh "${quick_flags[@]}"
     else
         echo "## Code generation and compile cost"
         echo
         echo "(bench/codegen/run.sh is missing: not measured)"
     fi
-} > "$tmp"
+} > "$body"
 
-mv "$tmp" "$out"
-trap - EXIT
+took=$((SECONDS - started))
+{
+    echo "# rgrpc benchmarks"
+    echo
+    echo "- command: \`bench/run.sh${1:+ $1}\` (\`make bench$($quick && echo '-quick' || true)\`)"
+    echo "- date: $date; took $((took / 60)) min $((took % 60)) s"
+    echo "- machine: $(nproc) cores, $(free -g | awk '/^Mem:/ {print $2}') GiB, $(sed -n 's/^model name\s*: //p' /proc/cpuinfo | head -1), $(uname -sr)"
+    echo "- load average (\`/proc/loadavg\`): at start \`$load_at_start\`, at end \`$(cat /proc/loadavg)\`"
+    echo "- rgrpc $(git rev-parse --short HEAD 2>/dev/null || echo '(no git)'), tonic 0.14, prost 0.14, connectrpc 0.9.1; rustc $(rustc --version | cut -d' ' -f2)"
+    echo
+    cat "$body"
+} > "$out"
 cat "$out"
-echo "bench: wrote $out" >&2
+echo "bench: wrote $out in $((took / 60)) min $((took % 60)) s" >&2

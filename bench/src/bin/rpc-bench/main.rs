@@ -1,62 +1,62 @@
-//! RPC speed, rgrpc against tonic, over HTTP/2 on 127.0.0.1: server and load generator in
-//! separate processes, the two stacks alternated (A B, B A, …) so drift on a shared machine
-//! hits both alike. Ratios are rgrpc/tonic.
+//! RPC benchmarks that measure one side at a time, over HTTP/2 on 127.0.0.1, each
+//! process pinned to its own core:
 //!
-//! * `rpc-bench compare [--reps N] [--seconds S] [--scenarios NAME,…]` — the comparison
-//!   (every scenario unless named); prints Markdown.
-//! * `rpc-bench serve --stack rgrpc|tonic` — one server; prints `listening on ADDR`.
-//! * `rpc-bench load --stack rgrpc|tonic --addr ADDR --scenario NAME --seconds S` — one
-//!   measurement; prints `rate p50_ns p99_ns`.
+//! * servers — rgrpc's, tonic's and connectrpc's servers under the same load generators
+//!   (the tonic client, and h2load for unary calls);
+//! * clients — rgrpc's and tonic's clients against the same (tonic) server;
+//! * scaling — each server with one worker thread, then two;
+//! * idle — server memory per idle connection and per idle stream;
+//! * callgrind — instructions per unary call of each server and each client.
+//!
+//! The comparing subcommands print Markdown. The others are the processes they start:
+//! `serve` (a server: prints `listening on ADDR`, stops when stdin closes), `load` (one
+//! measured run: prints one line of figures) and `hold` (the idle connections).
 
+mod budget;
+mod callgrind;
+mod child;
+mod cli;
+mod clients;
+mod compare;
+mod figures;
+mod h2load;
+mod idle;
+mod load;
+mod procfs;
+mod proto;
+mod report;
 mod scenarios;
-mod stacks;
+mod servers;
+mod sides;
+mod stats;
 
-use std::collections::BTreeMap;
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, ExitCode, Stdio};
-use std::time::Duration;
+use std::process::ExitCode;
 
-use scenarios::{Figures, SCENARIOS, Scenario};
-use stacks::{Client, Stack};
+use cli::Flags;
+use clients::ClientStack;
+use load::{Load, Window};
+use scenarios::Scenario;
+use servers::ServerStack;
 
-const USAGE: &str = "usage: rpc-bench compare [--reps N] [--seconds S] [--scenarios NAME,...]
-       rpc-bench serve --stack rgrpc|tonic
-       rpc-bench load --stack rgrpc|tonic --addr HOST:PORT --scenario NAME --seconds S";
+const USAGE: &str = "usage: rpc-bench servers|clients|scaling [--reps N] [--seconds S] [--scenarios A,B|all] [--h2load auto|off]
+       rpc-bench idle [--reps N] [--connections N]
+       rpc-bench callgrind [--short N] [--long N] [--dir DIR] [--top N]
+       rpc-bench serve --server rgrpc|tonic|connectrpc [--threads N]
+       rpc-bench load --client rgrpc|tonic --addr HOST:PORT --scenario NAME (--seconds S | --calls N) [--server-pid PID]
+       rpc-bench hold --addr HOST:PORT --connections N";
 
-/// `--flag value` pairs after the subcommand.
-fn flags(args: &[String]) -> Result<BTreeMap<String, String>, String> {
-    let mut flags = BTreeMap::new();
-    let mut rest = args.iter();
-    while let Some(flag) = rest.next() {
-        let name = flag
-            .strip_prefix("--")
-            .ok_or_else(|| format!("unexpected argument {flag:?}"))?;
-        let value = rest.next().ok_or_else(|| format!("{flag} needs a value"))?;
-        flags.insert(name.to_owned(), value.clone());
-    }
-    Ok(flags)
-}
-
-fn flag<T: std::str::FromStr>(
-    flags: &BTreeMap<String, String>,
-    name: &str,
-    default: Option<T>,
-) -> Result<T, String> {
-    match flags.get(name) {
-        Some(text) => text
-            .parse()
-            .map_err(|_| format!("--{name}: cannot read {text:?}")),
-        None => default.ok_or_else(|| format!("--{name} is required")),
-    }
-}
-
-#[tokio::main]
-async fn main() -> ExitCode {
+fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
+    let rest = args.get(1..).unwrap_or_default();
     let result = match args.first().map(String::as_str) {
-        Some("serve") => serve(&args[1..]).await,
-        Some("load") => load(&args[1..]).await,
-        Some("compare") => compare(&args[1..]),
+        Some("serve") => serve(rest),
+        Some("load") => load(rest),
+        Some("hold") => hold(rest),
+        Some("servers") => compare::servers(rest),
+        Some("clients") => compare::clients(rest),
+        Some("scaling") => compare::scaling(rest),
+        Some("idle") => compare::idle(rest),
+        Some("callgrind") => compare::callgrind(rest),
         _ => Err(USAGE.to_owned()),
     };
     match result {
@@ -68,194 +68,87 @@ async fn main() -> ExitCode {
     }
 }
 
-async fn serve(args: &[String]) -> Result<(), String> {
-    let flags = flags(args)?;
-    let stack = Stack::parse(&flag::<String>(&flags, "stack", None)?)?;
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .map_err(|err| format!("cannot listen: {err}"))?;
-    let addr = listener.local_addr().map_err(|err| err.to_string())?;
-    println!("listening on {addr}");
-    stacks::serve(stack, listener).await
+/// A server's runtime: tokio's multi-thread scheduler with `threads` workers, the same for
+/// all three servers (one worker by default; two in the scaling run).
+fn server_runtime(threads: usize) -> Result<tokio::runtime::Runtime, String> {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(threads)
+        .enable_all()
+        .build()
+        .map_err(|err| format!("cannot start a runtime: {err}"))
 }
 
-async fn load(args: &[String]) -> Result<(), String> {
-    let flags = flags(args)?;
-    let stack = Stack::parse(&flag::<String>(&flags, "stack", None)?)?;
-    let addr: String = flag(&flags, "addr", None)?;
-    let scenario = Scenario::parse(&flag::<String>(&flags, "scenario", None)?)?;
-    let seconds: f64 = flag(&flags, "seconds", Some(2.0))?;
-    let client = Client::connect(stack, format!("http://{addr}")).await?;
-    let figures = scenarios::run(scenario, &client, Duration::from_secs_f64(seconds)).await?;
+/// A load generator's runtime: one thread, as it has one core.
+fn load_runtime() -> Result<tokio::runtime::Runtime, String> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|err| format!("cannot start a runtime: {err}"))
+}
+
+/// Completes when stdin closes: the parent's signal to stop (also Ctrl-D by hand).
+fn stdin_closed() -> tokio::sync::oneshot::Receiver<()> {
+    let (closed, receiver) = tokio::sync::oneshot::channel();
+    std::thread::spawn(move || {
+        let _ = std::io::copy(&mut std::io::stdin().lock(), &mut std::io::sink());
+        let _ = closed.send(());
+    });
+    receiver
+}
+
+fn serve(args: &[String]) -> Result<(), String> {
+    let flags = Flags::parse(args, &["server", "threads"])?;
+    let server = ServerStack::parse(&flags.required::<String>("server")?)?;
+    let threads: usize = flags.get("threads", 1)?;
+    if threads == 0 {
+        return Err("--threads must be at least 1".to_owned());
+    }
+    server_runtime(threads)?.block_on(async {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .map_err(|err| format!("cannot listen: {err}"))?;
+        let addr = listener.local_addr().map_err(|err| err.to_string())?;
+        println!("listening on {addr}");
+        let stop = stdin_closed();
+        servers::serve(server, listener, async {
+            let _ = stop.await;
+        })
+        .await
+    })
+}
+
+fn load(args: &[String]) -> Result<(), String> {
+    let flags = Flags::parse(
+        args,
+        &[
+            "client",
+            "addr",
+            "scenario",
+            "seconds",
+            "calls",
+            "server-pid",
+        ],
+    )?;
+    let window = match (flags.optional("seconds")?, flags.optional("calls")?) {
+        (Some(seconds), None) if seconds > 0.0 => Window::Seconds(seconds),
+        (None, Some(calls)) if calls > 0 => Window::Operations(calls),
+        _ => return Err("give one of --seconds S or --calls N, positive".to_owned()),
+    };
+    let load = Load {
+        client: ClientStack::parse(&flags.required::<String>("client")?)?,
+        addr: flags.required("addr")?,
+        scenario: Scenario::parse(&flags.required::<String>("scenario")?)?,
+        window,
+        server_pid: flags.optional("server-pid")?,
+    };
+    let figures = load_runtime()?.block_on(load.run())?;
     println!("{}", figures.to_line());
     Ok(())
 }
 
-/// A server process of ours, stopped (by its own handle) when dropped.
-struct ServerProcess {
-    child: Child,
-    addr: String,
-}
-
-impl ServerProcess {
-    fn start(stack: Stack) -> Result<ServerProcess, String> {
-        let exe = std::env::current_exe().map_err(|err| err.to_string())?;
-        let mut child = Command::new(exe)
-            .args(["serve", "--stack", stack.name()])
-            .stdout(Stdio::piped())
-            .spawn()
-            .map_err(|err| format!("cannot start a server: {err}"))?;
-        let stdout = child.stdout.take().ok_or("no server stdout")?;
-        let mut line = String::new();
-        // The server prints its address first thing; a dead server ends the read with EOF.
-        BufReader::new(stdout)
-            .read_line(&mut line)
-            .map_err(|err| err.to_string())?;
-        let addr = line
-            .trim()
-            .strip_prefix("listening on ")
-            .ok_or_else(|| format!("the {} server said {line:?}", stack.name()))?
-            .to_owned();
-        Ok(ServerProcess { child, addr })
-    }
-}
-
-impl Drop for ServerProcess {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn measure(stack: Stack, addr: &str, scenario: Scenario, seconds: f64) -> Result<Figures, String> {
-    let exe = std::env::current_exe().map_err(|err| err.to_string())?;
-    let output = Command::new(exe)
-        .args([
-            "load",
-            "--stack",
-            stack.name(),
-            "--addr",
-            addr,
-            "--scenario",
-            scenario.name(),
-            "--seconds",
-            &seconds.to_string(),
-        ])
-        .stderr(Stdio::inherit())
-        .output()
-        .map_err(|err| format!("cannot run the load generator: {err}"))?;
-    let text = String::from_utf8_lossy(&output.stdout);
-    if !output.status.success() {
-        return Err(format!("{} {} failed", stack.name(), scenario.name()));
-    }
-    Figures::from_line(text.trim()).ok_or_else(|| format!("unreadable figures {text:?}"))
-}
-
-/// All the figures of one stack and scenario, over the repetitions.
-type Runs = BTreeMap<(usize, &'static str), Vec<Figures>>;
-
-fn compare(args: &[String]) -> Result<(), String> {
-    let flags = flags(args)?;
-    let reps: usize = flag(&flags, "reps", Some(3))?;
-    let seconds: f64 = flag(&flags, "seconds", Some(2.0))?;
-    if reps == 0 || seconds <= 0.0 {
-        return Err("--reps and --seconds must be positive".to_owned());
-    }
-    // `--scenarios a,b` measures only those (e.g. while profiling one of them).
-    let chosen: Vec<Scenario> = match flags.get("scenarios") {
-        None => SCENARIOS.to_vec(),
-        Some(list) => list
-            .split(',')
-            .map(Scenario::parse)
-            .collect::<Result<_, _>>()?,
-    };
-    let mut runs: Runs = BTreeMap::new();
-    for rep in 0..reps {
-        // A B, then B A: neither stack always runs first.
-        let order = if rep % 2 == 0 {
-            [Stack::Rgrpc, Stack::Tonic]
-        } else {
-            [Stack::Tonic, Stack::Rgrpc]
-        };
-        for stack in order {
-            let server = ServerProcess::start(stack)?;
-            for (index, scenario) in SCENARIOS.iter().enumerate() {
-                if !chosen.contains(scenario) {
-                    continue;
-                }
-                eprintln!(
-                    "rep {}/{reps}: {} {}",
-                    rep + 1,
-                    stack.name(),
-                    scenario.name()
-                );
-                let figures = measure(stack, &server.addr, *scenario, seconds)?;
-                runs.entry((index, stack.name())).or_default().push(figures);
-            }
-        }
-    }
-    print!("{}", report(&runs, reps, seconds));
-    Ok(())
-}
-
-fn median(mut values: Vec<f64>) -> f64 {
-    values.sort_by(f64::total_cmp);
-    values.get(values.len() / 2).copied().unwrap_or(0.0)
-}
-
-fn spread(values: &[f64]) -> String {
-    let min = values.iter().copied().fold(f64::INFINITY, f64::min);
-    let max = values.iter().copied().fold(f64::NEG_INFINITY, f64::max);
-    format!("{:.2}× ({min:.2}–{max:.2})", median(values.to_vec()))
-}
-
-/// The Markdown table: medians per stack, and the rgrpc/tonic ratio with its min–max over
-/// the repetitions (each repetition's rgrpc figure over the same repetition's tonic figure).
-fn report(runs: &Runs, reps: usize, seconds: f64) -> String {
-    let mut out = format!(
-        "### RPC speed, rgrpc vs tonic ({reps} alternated repetitions × {seconds} s per scenario)\n\n\
-         | scenario | measure | rgrpc | tonic | rgrpc/tonic (min–max) |\n|---|---|---:|---:|---|\n"
-    );
-    for (index, scenario) in SCENARIOS.iter().enumerate() {
-        let (Some(ours), Some(theirs)) = (runs.get(&(index, "rgrpc")), runs.get(&(index, "tonic")))
-        else {
-            continue;
-        };
-        let ratios = |pick: fn(&Figures) -> f64| -> Vec<f64> {
-            ours.iter()
-                .zip(theirs)
-                .map(|(a, b)| pick(a) / pick(b))
-                .collect()
-        };
-        let rate = |f: &Figures| f.rate;
-        out.push_str(&format!(
-            "| {} | {} | {:.0} | {:.0} | {} |\n",
-            scenario.name(),
-            scenario.unit(),
-            median(ours.iter().map(rate).collect()),
-            median(theirs.iter().map(rate).collect()),
-            spread(&ratios(rate)),
-        ));
-        if scenario.has_latency() {
-            for (name, pick) in [
-                (
-                    "p50",
-                    (|f: &Figures| f.p50.as_secs_f64() * 1e6) as fn(&Figures) -> f64,
-                ),
-                ("p99", |f: &Figures| f.p99.as_secs_f64() * 1e6),
-            ] {
-                out.push_str(&format!(
-                    "| | {name} latency (µs) | {:.0} | {:.0} | {} |\n",
-                    median(ours.iter().map(pick).collect()),
-                    median(theirs.iter().map(pick).collect()),
-                    spread(&ratios(pick)),
-                ));
-            }
-        }
-    }
-    out.push_str(
-        "\nRates: higher is better, ratio > 1 means rgrpc is faster. Latencies: lower is better, \
-         ratio < 1 means rgrpc is quicker.\n",
-    );
-    out
+fn hold(args: &[String]) -> Result<(), String> {
+    let flags = Flags::parse(args, &["addr", "connections"])?;
+    let addr: String = flags.required("addr")?;
+    let connections: usize = flags.required("connections")?;
+    load_runtime()?.block_on(idle::hold(addr, connections))
 }

@@ -1,212 +1,231 @@
-//! The load each scenario puts on a server, and what it measures.
+//! The scenarios: what load each puts on a server, what one operation of it is, and (for
+//! the ones the Rust load generator runs) the load itself.
 
+use std::future::Future;
 use std::time::{Duration, Instant};
 
-use crate::stacks::Client;
+use crate::budget::Budget;
+use crate::clients::Client;
 
-/// Every scenario, in the order a comparison runs them.
-pub const SCENARIOS: &[Scenario] = &[
-    Scenario::UnaryC1,
-    Scenario::UnaryC64,
-    Scenario::ServerStreaming,
-    Scenario::ClientStreaming,
-    Scenario::BidiPingPong,
-    Scenario::LargeUnary,
-];
-
-/// Messages per streaming call.
-const STREAM_LENGTH: usize = 1000;
+/// Concurrent calls (or streams) of the `_c64` scenarios, all on one connection.
+const CONCURRENCY: usize = 64;
+/// Messages per call of the short server streams (the measure).
+const SHORT_STREAM: usize = 10;
+/// Messages per call of the long streams.
+const LONG_STREAM: usize = 1000;
 /// The large-message size: 1 MiB each way.
 const LARGE: usize = 1024 * 1024;
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Scenario {
     UnaryC1,
     UnaryC64,
-    ServerStreaming,
-    ClientStreaming,
-    BidiPingPong,
+    ServerStreamC64x10,
+    ServerStream1000,
+    ClientStream1000,
+    BidiC1,
+    BidiC64,
     LargeUnary,
+    H2loadUnaryC1,
+    H2loadUnaryC64,
+}
+
+/// Who generates a scenario's load.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Generator {
+    /// `rpc-bench load`: the tonic client (rgrpc's in the clients table).
+    Ours,
+    /// h2load, with this many concurrent streams on one connection.
+    H2load { concurrency: usize },
 }
 
 impl Scenario {
+    /// Every scenario, in the order the tables list them.
+    pub const ALL: [Scenario; 10] = [
+        Scenario::UnaryC1,
+        Scenario::UnaryC64,
+        Scenario::ServerStreamC64x10,
+        Scenario::ServerStream1000,
+        Scenario::ClientStream1000,
+        Scenario::BidiC1,
+        Scenario::BidiC64,
+        Scenario::LargeUnary,
+        Scenario::H2loadUnaryC1,
+        Scenario::H2loadUnaryC64,
+    ];
+
     pub fn name(self) -> &'static str {
         match self {
             Scenario::UnaryC1 => "unary_c1",
             Scenario::UnaryC64 => "unary_c64",
-            Scenario::ServerStreaming => "server_streaming",
-            Scenario::ClientStreaming => "client_streaming",
-            Scenario::BidiPingPong => "bidi_ping_pong",
+            Scenario::ServerStreamC64x10 => "server_stream_c64x10",
+            Scenario::ServerStream1000 => "server_stream_1000",
+            Scenario::ClientStream1000 => "client_stream_1000",
+            Scenario::BidiC1 => "bidi_c1",
+            Scenario::BidiC64 => "bidi_c64",
             Scenario::LargeUnary => "large_unary_1mib",
+            Scenario::H2loadUnaryC1 => "h2load_unary_c1",
+            Scenario::H2loadUnaryC64 => "h2load_unary_c64",
         }
     }
 
     pub fn parse(text: &str) -> Result<Scenario, String> {
-        SCENARIOS
-            .iter()
-            .copied()
+        Scenario::ALL
+            .into_iter()
             .find(|s| s.name() == text)
             .ok_or_else(|| format!("unknown scenario {text:?}"))
+    }
+
+    /// `a,b,c` (or `all`) as scenarios.
+    pub fn parse_list(text: &str) -> Result<Vec<Scenario>, String> {
+        if text == "all" {
+            return Ok(Scenario::ALL.to_vec());
+        }
+        text.split(',').map(Scenario::parse).collect()
+    }
+
+    pub fn generator(self) -> Generator {
+        match self {
+            Scenario::H2loadUnaryC1 => Generator::H2load { concurrency: 1 },
+            Scenario::H2loadUnaryC64 => Generator::H2load {
+                concurrency: CONCURRENCY,
+            },
+            _ => Generator::Ours,
+        }
+    }
+
+    /// What one operation is: rates, CPU and latencies are per operation.
+    pub fn operation(self) -> &'static str {
+        match self {
+            Scenario::ServerStreamC64x10 | Scenario::ServerStream1000 => "message",
+            Scenario::ClientStream1000 => "message",
+            Scenario::BidiC1 | Scenario::BidiC64 => "round trip",
+            _ => "call",
+        }
+    }
+
+    /// What a latency measures: a whole call, or one round trip of a bidi call.
+    pub fn latency_of(self) -> &'static str {
+        match self {
+            Scenario::BidiC1 | Scenario::BidiC64 => "round trip",
+            _ => "call",
+        }
     }
 
     /// What the rate counts.
     pub fn unit(self) -> &'static str {
         match self {
-            Scenario::UnaryC1 | Scenario::UnaryC64 => "req/s",
-            Scenario::ServerStreaming | Scenario::ClientStreaming => "msg/s",
-            Scenario::BidiPingPong => "round trips/s",
             Scenario::LargeUnary => "MiB/s each way",
+            _ => match self.operation() {
+                "message" => "msg/s",
+                "round trip" => "round trips/s",
+                _ => "calls/s",
+            },
         }
     }
+}
 
-    /// Whether per-operation latencies are meaningful (one operation = one round trip).
-    pub fn has_latency(self) -> bool {
-        matches!(
-            self,
-            Scenario::UnaryC1 | Scenario::UnaryC64 | Scenario::BidiPingPong
-        )
+/// What one run counted: operations, and the latency of each call or round trip.
+#[derive(Debug, Default)]
+pub struct Tally {
+    pub operations: u64,
+    pub latencies: Vec<Duration>,
+}
+
+impl Tally {
+    fn add(&mut self, other: Tally) {
+        self.operations += other.operations;
+        self.latencies.extend(other.latencies);
     }
 }
 
-/// What one run of a scenario measured.
-#[derive(Debug, Clone, Copy)]
-pub struct Figures {
-    pub rate: f64,
-    pub p50: Duration,
-    pub p99: Duration,
-}
-
-impl Figures {
-    /// One line the comparing process parses: `rate p50_ns p99_ns`.
-    pub fn to_line(self) -> String {
-        format!(
-            "{} {} {}",
-            self.rate,
-            self.p50.as_nanos(),
-            self.p99.as_nanos()
-        )
-    }
-
-    pub fn from_line(line: &str) -> Option<Figures> {
-        let mut parts = line.split_whitespace();
-        let rate = parts.next()?.parse().ok()?;
-        let p50 = Duration::from_nanos(parts.next()?.parse().ok()?);
-        let p99 = Duration::from_nanos(parts.next()?.parse().ok()?);
-        Some(Figures { rate, p50, p99 })
-    }
-}
-
-fn percentile(sorted: &[Duration], q: f64) -> Duration {
-    if sorted.is_empty() {
-        return Duration::ZERO;
-    }
-    let index = ((sorted.len() - 1) as f64 * q).round() as usize;
-    sorted[index.min(sorted.len() - 1)]
-}
-
-fn figures(operations: f64, elapsed: Duration, mut latencies: Vec<Duration>) -> Figures {
-    latencies.sort();
-    Figures {
-        rate: operations / elapsed.as_secs_f64(),
-        p50: percentile(&latencies, 0.50),
-        p99: percentile(&latencies, 0.99),
-    }
-}
-
-/// Runs `scenario` for `duration` (after a short warm-up) and measures it.
-pub async fn run(
-    scenario: Scenario,
-    client: &Client,
-    duration: Duration,
-) -> Result<Figures, String> {
-    // Warm the connection and the server's code paths.
-    warm_up(scenario, client).await?;
-    let started = Instant::now();
-    let until = started + duration;
+/// Runs `scenario`'s load from `client` while `budget` lasts.
+pub async fn drive(scenario: Scenario, client: &Client, budget: &Budget) -> Result<Tally, String> {
     match scenario {
-        Scenario::UnaryC1 => {
-            let latencies = unary_loop(client.clone(), until, "u".to_owned()).await?;
-            Ok(figures(
-                latencies.len() as f64,
-                started.elapsed(),
-                latencies,
-            ))
+        Scenario::UnaryC1 => unary(client.clone(), budget.clone(), 1).await,
+        Scenario::UnaryC64 => concurrently(client, budget, |c, b| unary(c, b, 1)).await,
+        Scenario::ServerStreamC64x10 => {
+            concurrently(client, budget, |c, b| server_stream(c, b, SHORT_STREAM)).await
         }
-        Scenario::UnaryC64 => {
-            let tasks: Vec<_> = (0..64)
-                .map(|_| tokio::spawn(unary_loop(client.clone(), until, "u".to_owned())))
-                .collect();
-            let mut latencies = Vec::new();
-            for task in tasks {
-                latencies.extend(task.await.map_err(|err| err.to_string())??);
-            }
-            Ok(figures(
-                latencies.len() as f64,
-                started.elapsed(),
-                latencies,
-            ))
+        Scenario::ServerStream1000 => {
+            server_stream(client.clone(), budget.clone(), LONG_STREAM).await
         }
-        Scenario::ServerStreaming => {
-            let mut messages = 0usize;
-            while Instant::now() < until {
-                messages += client.server_streaming(STREAM_LENGTH).await?;
-            }
-            Ok(figures(messages as f64, started.elapsed(), Vec::new()))
-        }
-        Scenario::ClientStreaming => {
-            let mut messages = 0usize;
-            while Instant::now() < until {
-                client.client_streaming(STREAM_LENGTH).await?;
-                messages += STREAM_LENGTH;
-            }
-            Ok(figures(messages as f64, started.elapsed(), Vec::new()))
-        }
-        Scenario::BidiPingPong => {
-            let mut round_trips = Vec::new();
-            client.ping_pong(until, &mut round_trips).await?;
-            Ok(figures(
-                round_trips.len() as f64,
-                started.elapsed(),
-                round_trips,
-            ))
-        }
-        Scenario::LargeUnary => {
-            let latencies = unary_loop(client.clone(), until, "x".repeat(LARGE)).await?;
-            let mebibytes = latencies.len() as f64;
-            Ok(figures(mebibytes, started.elapsed(), latencies))
-        }
+        Scenario::ClientStream1000 => client_stream(client.clone(), budget.clone()).await,
+        Scenario::BidiC1 => ping_pong(client.clone(), budget.clone()).await,
+        Scenario::BidiC64 => concurrently(client, budget, ping_pong).await,
+        Scenario::LargeUnary => unary(client.clone(), budget.clone(), LARGE).await,
+        Scenario::H2loadUnaryC1 | Scenario::H2loadUnaryC64 => Err(format!(
+            "{} is h2load's load, not rpc-bench's",
+            scenario.name()
+        )),
     }
 }
 
-async fn unary_loop(client: Client, until: Instant, text: String) -> Result<Vec<Duration>, String> {
-    let mut latencies = Vec::new();
-    while Instant::now() < until {
+/// [`CONCURRENCY`] copies of one load, sharing the budget and the connection.
+async fn concurrently<F, Fut>(client: &Client, budget: &Budget, load: F) -> Result<Tally, String>
+where
+    F: Fn(Client, Budget) -> Fut,
+    Fut: Future<Output = Result<Tally, String>> + Send + 'static,
+{
+    let tasks: Vec<_> = (0..CONCURRENCY)
+        .map(|_| tokio::spawn(load(client.clone(), budget.clone())))
+        .collect();
+    let mut tally = Tally::default();
+    for task in tasks {
+        tally.add(task.await.map_err(|err| err.to_string())??);
+    }
+    Ok(tally)
+}
+
+/// Unary echoes of `size` bytes, each checked.
+async fn unary(client: Client, budget: Budget, size: usize) -> Result<Tally, String> {
+    let text = "u".repeat(size);
+    let mut tally = Tally::default();
+    while budget.take() {
         let started = Instant::now();
         let len = client.unary(text.clone()).await?;
-        if len != text.len() {
-            return Err(format!("echo of {} bytes came back as {len}", text.len()));
+        if len != size {
+            return Err(format!("an echo of {size} bytes came back as {len}"));
         }
-        latencies.push(started.elapsed());
+        tally.latencies.push(started.elapsed());
+        tally.operations += 1;
     }
-    Ok(latencies)
+    Ok(tally)
 }
 
-async fn warm_up(scenario: Scenario, client: &Client) -> Result<(), String> {
-    let until = Instant::now() + Duration::from_millis(200);
-    match scenario {
-        Scenario::ServerStreaming => {
-            client.server_streaming(STREAM_LENGTH).await?;
+/// Server-streaming calls of `length` replies each; an operation is a reply.
+async fn server_stream(client: Client, budget: Budget, length: usize) -> Result<Tally, String> {
+    let mut tally = Tally::default();
+    while budget.take() {
+        let started = Instant::now();
+        let received = client.server_streaming(length).await?;
+        if received != length {
+            return Err(format!("{received} of {length} replies arrived"));
         }
-        Scenario::ClientStreaming => client.client_streaming(STREAM_LENGTH).await?,
-        Scenario::BidiPingPong => client.ping_pong(until, &mut Vec::new()).await?,
-        Scenario::LargeUnary => {
-            client.unary("x".repeat(LARGE)).await?;
-        }
-        Scenario::UnaryC1 | Scenario::UnaryC64 => {
-            while Instant::now() < until {
-                client.unary("u".to_owned()).await?;
-            }
-        }
+        tally.latencies.push(started.elapsed());
+        tally.operations += length as u64;
     }
-    Ok(())
+    Ok(tally)
+}
+
+/// Client-streaming calls of [`LONG_STREAM`] requests each; an operation is a request.
+async fn client_stream(client: Client, budget: Budget) -> Result<Tally, String> {
+    let mut tally = Tally::default();
+    while budget.take() {
+        let started = Instant::now();
+        client.client_streaming(LONG_STREAM).await?;
+        tally.latencies.push(started.elapsed());
+        tally.operations += LONG_STREAM as u64;
+    }
+    Ok(tally)
+}
+
+/// One bidi call, ping-pong; an operation is a round trip.
+async fn ping_pong(client: Client, budget: Budget) -> Result<Tally, String> {
+    let mut latencies = Vec::new();
+    client.ping_pong(&budget, &mut latencies).await?;
+    Ok(Tally {
+        operations: latencies.len() as u64,
+        latencies,
+    })
 }

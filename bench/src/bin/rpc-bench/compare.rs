@@ -1,0 +1,252 @@
+//! The comparing subcommands: read the flags, run one side's comparison, print its
+//! Markdown section (heading, how it was measured, table).
+
+use std::path::PathBuf;
+
+use crate::callgrind::{self, Counts};
+use crate::cli::Flags;
+use crate::clients::ClientStack;
+use crate::h2load::H2load;
+use crate::report;
+use crate::scenarios::{Generator, Scenario};
+use crate::servers::ServerStack;
+use crate::sides::{self, Pinning, Plan};
+
+/// The scenarios of the scaling run: those where a second thread can help.
+const SCALING: &str = "unary_c64,server_stream_c64x10,bidi_c64,h2load_unary_c64";
+
+fn plan(args: &[String], scenarios: &str) -> Result<Plan, String> {
+    let flags = Flags::parse(args, &["reps", "seconds", "scenarios", "h2load"])?;
+    let reps: usize = flags.get("reps", 3)?;
+    let seconds: f64 = flags.get("seconds", 2.0)?;
+    if reps == 0 || seconds <= 0.0 {
+        return Err("--reps and --seconds must be positive".to_owned());
+    }
+    let scenarios = Scenario::parse_list(&flags.get("scenarios", scenarios.to_owned())?)?;
+    let wants_h2load = scenarios
+        .iter()
+        .any(|s| matches!(s.generator(), Generator::H2load { .. }));
+    let h2load = match flags.get("h2load", "auto".to_owned())?.as_str() {
+        "auto" if wants_h2load => H2load::find()?,
+        "auto" | "off" => None,
+        other => return Err(format!("--h2load: auto or off, not {other:?}")),
+    };
+    if wants_h2load && h2load.is_none() {
+        eprintln!("rpc-bench: h2load is not installed (bench/setup-h2load.sh): no h2load rows");
+    }
+    Ok(Plan {
+        reps,
+        seconds,
+        scenarios,
+        h2load,
+        pinning: Pinning::detect(),
+    })
+}
+
+/// "1 repetition", "5 alternated repetitions".
+fn repetitions(reps: usize) -> String {
+    if reps == 1 {
+        "1 repetition".to_owned()
+    } else {
+        format!("{reps} alternated repetitions")
+    }
+}
+
+/// How the processes were placed, for the notes.
+fn placement(plan: &Plan, server: &str) -> String {
+    if plan.pinning.enabled {
+        format!(
+            "{server} pinned to core 0 (`taskset -c 0`), load generator to core 1 (`taskset -c 1`)"
+        )
+    } else {
+        "not pinned (fewer than 2 cores, or no `taskset`): the processes share the cores".to_owned()
+    }
+}
+
+const RUNTIME: &str = "one tokio worker thread (a `multi_thread` runtime with \
+    `worker_threads(1)`, the same for every server)";
+
+const CPU_NOTE: &str = "CPU per operation: utime + stime of the process (`/proc/<pid>/stat`, \
+    all threads, 10 ms ticks) over the measured window, divided by the operations in it. \
+    Ratios are each repetition's own ratio, median (min–max): for rates > 1 means rgrpc does \
+    more; for latencies and CPU < 1 means rgrpc needs less.";
+
+pub fn servers(args: &[String]) -> Result<(), String> {
+    let plan = plan(args, "all")?;
+    let (runs, checks) = sides::servers(&plan)?;
+    let columns = ServerStack::ALL.map(ServerStack::name);
+    println!(
+        "### Servers: rgrpc, tonic and connectrpc under the same load ({} × {} s per scenario)\n",
+        repetitions(plan.reps),
+        plan.seconds
+    );
+    println!(
+        "* Each server: {RUNTIME}, {}, with its own defaults: `rgrpc::Server` (200 streams per \
+         connection, 8 MiB connection window), `tonic::transport::Server`, \
+         `connectrpc::Server` (adaptive HTTP/2 window, its default) through the generated \
+         monomorphic `HelloServiceServer`; `TCP_NODELAY` on all three.",
+        placement(&plan, "server")
+    );
+    println!(
+        "* Load generator: the tonic client, which is none of the servers for rgrpc, on one \
+         HTTP/2 connection (`_c64`: 64 concurrent calls or streams on it), a current-thread \
+         runtime. `h2load_*` rows: h2load (nghttp2) `-c 1 -t 1 -m 1|64`, POSTs of one \
+         pre-encoded gRPC frame with `content-type: application/grpc` and `te: trailers`; \
+         every request counted succeeded (h2load's count of 2xx without failures) and {}.",
+        if checks.is_empty() {
+            "h2load was not run".to_owned()
+        } else {
+            checks.join(", ")
+        }
+    );
+    println!(
+        "* The servers compare through the server CPU rows; rates and latencies compare them \
+         only where the load generator is not what limits (see its CPU per operation: near \
+         10 s / rate, it is saturated). {CPU_NOTE}\n"
+    );
+    print!(
+        "{}",
+        report::sides(&runs, &plan.scenarios, &columns, "load generator")
+    );
+    Ok(())
+}
+
+pub fn clients(args: &[String]) -> Result<(), String> {
+    let plan = plan(args, "all")?;
+    let runs = sides::clients(&plan)?;
+    let columns = ClientStack::ALL.map(ClientStack::name);
+    let scenarios: Vec<Scenario> = plan
+        .scenarios
+        .iter()
+        .copied()
+        .filter(|s| s.generator() == Generator::Ours)
+        .collect();
+    println!(
+        "### Clients: rgrpc and tonic calling the same server ({} × {} s per scenario)\n",
+        repetitions(plan.reps),
+        plan.seconds
+    );
+    println!(
+        "* Server: tonic's, {RUNTIME}, started afresh for each client; {}. Each client on one \
+         HTTP/2 connection (tonic's `Channel`, which rgrpc's client runs on too), a \
+         current-thread runtime; `_c64`: 64 concurrent calls or streams.",
+        placement(&plan, "server")
+    );
+    println!(
+        "* The clients compare through the client CPU rows; rates and latencies compare them \
+         where the client is what limits. {CPU_NOTE}\n"
+    );
+    print!("{}", report::sides(&runs, &scenarios, &columns, "client"));
+    Ok(())
+}
+
+pub fn scaling(args: &[String]) -> Result<(), String> {
+    let plan = plan(args, SCALING)?;
+    let runs = sides::scaling(&plan)?;
+    let columns = ServerStack::ALL.map(ServerStack::name);
+    println!(
+        "### Server thread scaling: one worker thread, then two ({} × {} s per scenario)\n",
+        repetitions(plan.reps),
+        plan.seconds
+    );
+    println!(
+        "* Each server with a `multi_thread` runtime of 1, then 2 worker threads, loaded by the \
+         tonic client (`h2load_*`: h2load). {}",
+        if plan.pinning.enabled {
+            "With one thread the server has core 0 (`taskset -c 0`); with two it has cores 0 and 1 \
+             (`taskset -c 0,1`) and shares core 1 with the load generator (`taskset -c 1`): this \
+             machine has 2 cores, so the 2-thread figures show what a server gets from a second \
+             core it must share, not clean scaling."
+        } else {
+            "Not pinned: the processes share the cores."
+        }
+    );
+    println!(
+        "* \"2 threads / 1 thread\" is each repetition's rate ratio; its rgrpc/x column is \
+         rgrpc's scaling over the other server's.\n"
+    );
+    print!("{}", report::scaling(&runs, &plan.scenarios, &columns));
+    Ok(())
+}
+
+pub fn idle(args: &[String]) -> Result<(), String> {
+    let flags = Flags::parse(args, &["reps", "connections"])?;
+    let reps: usize = flags.get("reps", 3)?;
+    let connections: usize = flags.get("connections", 1000)?;
+    if reps == 0 || connections == 0 {
+        return Err("--reps and --connections must be positive".to_owned());
+    }
+    let plan = Plan {
+        reps,
+        seconds: 0.0,
+        scenarios: Vec::new(),
+        h2load: None,
+        pinning: Pinning::detect(),
+    };
+    let runs = sides::idle(&plan, connections)?;
+    println!(
+        "### Idle connections and streams: server memory ({}, {connections} connections)\n",
+        repetitions(reps)
+    );
+    println!(
+        "* Each server: {RUNTIME}; {}. The holder process (the tonic client) warms the server up \
+         on a connection it closes again, then opens {connections} HTTP/2 connections, then one \
+         bidi stream on each (one message echoed, then left open), so no server meets its \
+         stream limit.",
+        placement(&plan, "server")
+    );
+    println!(
+        "* Per connection: (memory with the connections − baseline) / {connections}; per idle \
+         stream: (with the streams − with the connections) / {connections}. VmRSS from \
+         `/proc/<pid>/status`; Private_Dirty from `/proc/<pid>/smaps_rollup` (pages the \
+         process wrote, whichever allocator holds them). All three servers use the system \
+         allocator (glibc malloc), which keeps freed memory: these are high-water marks. \
+         Median (min–max).\n"
+    );
+    print!("{}", report::idle(&runs));
+    Ok(())
+}
+
+pub fn callgrind(args: &[String]) -> Result<(), String> {
+    let flags = Flags::parse(args, &["short", "long", "dir", "top"])?;
+    let counts = Counts {
+        short: flags.get("short", 500)?,
+        long: flags.get("long", 2500)?,
+    };
+    if counts.short == 0 || counts.long <= counts.short {
+        return Err("--short must be positive and --long greater".to_owned());
+    }
+    let dir: PathBuf = flags.get("dir", PathBuf::from("target/bench-callgrind"))?;
+    let top: usize = flags.get("top", 0)?;
+    std::fs::create_dir_all(&dir)
+        .map_err(|err| format!("cannot create {}: {err}", dir.display()))?;
+    let pinning = Pinning::detect();
+    let mut profiled = callgrind::servers(counts, &dir, pinning)?;
+    profiled.extend(callgrind::clients(counts, &dir, pinning)?);
+    println!(
+        "### Instructions per unary call (callgrind, c=1, {} − {} calls)\n",
+        counts.long, counts.short
+    );
+    println!(
+        "* Server rows: the server runs under `valgrind --tool=callgrind` (one worker thread), \
+         loaded natively by the tonic client; client rows: the client runs under callgrind \
+         against a native tonic server. Each is run for {} and for {} calls (after the same \
+         100 warm-up calls); instructions per call = (Ir_long − Ir_short) / {}, which leaves out \
+         start-up, connecting and shutting down. Profiles: `{}`.\n",
+        counts.short,
+        counts.long,
+        counts.long - counts.short,
+        dir.display()
+    );
+    print!("{}", callgrind::report(&profiled, counts));
+    if top > 0 {
+        // The two servers the runtime's work is measured against.
+        for entry in profiled
+            .iter()
+            .filter(|p| p.side == "server" && p.stack != "connectrpc")
+        {
+            print!("{}", callgrind::top(entry, counts, top)?);
+        }
+    }
+    Ok(())
+}
