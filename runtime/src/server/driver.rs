@@ -147,12 +147,13 @@ impl Driver {
                 None => handler.as_mut().poll(cx),
                 Some(woken) => {
                     woken.register(0, cx.waker());
-                    if woken.take() {
-                        let waker = woken.waker();
-                        handler.as_mut().poll(&mut TaskContext::from_waker(&waker))
-                    } else {
-                        Poll::Pending
+                    if !woken.take() {
+                        // Not woken, so it asked for nothing since the checks above; what
+                        // others ask for (a spawned task's send, say) wakes this task.
+                        return Poll::Pending;
                     }
+                    let waker = woken.waker();
+                    handler.as_mut().poll(&mut TaskContext::from_waker(&waker))
                 }
             };
             // A failure the handler met while running ends the call, whether the handler
