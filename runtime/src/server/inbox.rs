@@ -20,6 +20,7 @@
 //! The decoding is ours rather than tonic's so that a compressed message is never inflated
 //! past the size limit, and so that a handler can tell whether a message came compressed.
 
+use std::collections::VecDeque;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::task::{Context as TaskContext, Poll};
 
@@ -101,26 +102,43 @@ impl Inbox {
 
     /// The next message, refused from its prefix if it is larger than `max_size`;
     /// `Ok(None)` once the client half-closed after a whole message.
+    ///
+    /// Further messages that have arrived whole go into `more`, up to [`READ_AHEAD`] bytes of
+    /// them, so that a reader taking many small messages takes the lock once for a batch (a
+    /// lock is atomic operations, which callgrind counts as single instructions but the CPU
+    /// does not: client streaming cost 1.2× tonic's CPU per message with fewer instructions).
     pub(crate) fn poll_frame(
         &self,
         cx: &mut TaskContext<'_>,
         max_size: usize,
+        more: &mut VecDeque<Frame>,
     ) -> Poll<Result<Option<Frame>, Status>> {
-        self.arrivals.register(READER, cx.waker());
         let mut state = self.lock();
+        let mut registered = false;
         loop {
             let need = match state.frame_len(max_size)? {
                 Some(len) if state.buf.len() >= len => {
                     state.need = 0;
-                    return Poll::Ready(Ok(Some(state.take_frame(len))));
+                    let first = state.take_frame(len);
+                    state.take_whole_frames(max_size, more);
+                    return Poll::Ready(Ok(Some(first)));
                 }
                 Some(len) => len,
                 None => PREFIX_LEN,
             };
             state.need = need;
-            if !state.fill(&self.arrivals) {
+            if state.fill(&self.arrivals) {
+                continue;
+            }
+            if state.end.is_some() || registered {
                 break;
             }
+            // Nothing more for now: ask to hear of the next arrival, then look once more,
+            // since one may have come in between. (Only here, not for every message: a
+            // waker registration is atomic operations, which callgrind counts as single
+            // instructions but the CPU does not.)
+            self.arrivals.register(READER, cx.waker());
+            registered = true;
         }
         match &state.end {
             None => Poll::Pending,
@@ -158,6 +176,19 @@ impl State {
             return Err(status::request_too_large(len, max_size));
         }
         Ok(Some(PREFIX_LEN + len))
+    }
+
+    /// Moves the messages that have arrived whole into `out`, up to [`READ_AHEAD`] bytes;
+    /// one that is too large stays, for the next read to refuse.
+    fn take_whole_frames(&mut self, max_size: usize, out: &mut VecDeque<Frame>) {
+        let mut taken = 0;
+        while let Ok(Some(len)) = self.frame_len(max_size) {
+            if self.buf.len() < len || taken + len > READ_AHEAD {
+                break;
+            }
+            taken += len;
+            out.push_back(self.take_frame(len));
+        }
     }
 
     fn take_frame(&mut self, len: usize) -> Frame {

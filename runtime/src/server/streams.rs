@@ -1,5 +1,6 @@
 //! The message streams a handler works with: requests in, responses out.
 
+use std::collections::VecDeque;
 use std::fmt;
 use std::future::poll_fn;
 use std::marker::PhantomData;
@@ -38,6 +39,8 @@ use crate::compression::{self, DecompressError};
 /// [`Context::defer_headers`]: see there why.
 pub struct RequestStream<T> {
     inbox: Arc<Inbox>,
+    /// Messages taken from the inbox with the last one, not yet read.
+    taken: VecDeque<Frame>,
     /// The call's `grpc-encoding`: how messages flagged as compressed are decompressed.
     encoding: Option<Compression>,
     /// Ends the call when the stream breaks; also the call itself.
@@ -61,6 +64,7 @@ impl<T> RequestStream<T> {
     ) -> Self {
         Self {
             inbox,
+            taken: VecDeque::new(),
             encoding,
             failure,
             max_size,
@@ -99,7 +103,11 @@ impl<T: Message + Default> Stream for RequestStream<T> {
         if std::mem::take(&mut this.announce_headers) {
             this.failure.call().state().announce_headers();
         }
-        let frame = match ready!(this.inbox.poll_frame(cx, this.max_size)) {
+        let next = match this.taken.pop_front() {
+            Some(frame) => Ok(Some(frame)),
+            None => ready!(this.inbox.poll_frame(cx, this.max_size, &mut this.taken)),
+        };
+        let frame = match next {
             Ok(Some(frame)) => frame,
             Ok(None) => {
                 this.ended = true;
