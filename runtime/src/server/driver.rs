@@ -49,7 +49,7 @@ pub(crate) struct Driver {
     /// For a call that streams either way, the handler's waker: the handler is polled again
     /// only once something woke it (see `wake_flag`). A unary handler runs in one or two
     /// polls and needs none.
-    handler_woken: Option<Arc<WakeFlag<1>>>,
+    handler_woken: Option<WakeFlag<1>>,
     /// The request bytes, read ahead while the handler runs (see `inbox`).
     inbox: Option<Arc<Inbox>>,
     /// The messages a streaming handler sends through its sink; `None` for calls answered
@@ -152,8 +152,9 @@ impl Driver {
                         // others ask for (a spawned task's send, say) wakes this task.
                         return Poll::Pending;
                     }
-                    let waker = woken.waker();
-                    handler.as_mut().poll(&mut TaskContext::from_waker(&waker))
+                    handler
+                        .as_mut()
+                        .poll(&mut TaskContext::from_waker(woken.waker()))
                 }
             };
             // A failure the handler met while running ends the call, whether the handler

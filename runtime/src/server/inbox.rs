@@ -21,7 +21,7 @@
 //! past the size limit, and so that a handler can tell whether a message came compressed.
 
 use std::collections::VecDeque;
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::task::{Context as TaskContext, Poll};
 
 use bytes::{Buf, Bytes, BytesMut};
@@ -55,7 +55,7 @@ pub(crate) struct Inbox {
     /// apart from the inbox, since h2 keeps it until it wakes it: an inbox that was its own
     /// waker would keep itself, and the body it owns, alive after the call, and h2 would
     /// never reset the stream of a call that ended before its client stopped sending.
-    arrivals: Arc<WakeFlag<2>>,
+    arrivals: WakeFlag<2>,
 }
 
 /// Which task of the arrival flag's is which.
@@ -203,12 +203,11 @@ impl State {
 
     /// Reads the body while there is room, if h2 said there may be something; true if
     /// anything arrived or the body ended.
-    fn fill(&mut self, arrivals: &Arc<WakeFlag<2>>) -> bool {
+    fn fill(&mut self, arrivals: &WakeFlag<2>) -> bool {
         if !arrivals.take() {
             return false;
         }
-        let waker = arrivals.waker();
-        let mut cx = TaskContext::from_waker(&waker);
+        let mut cx = TaskContext::from_waker(arrivals.waker());
         let mut progressed = false;
         loop {
             if self.end.is_some() {

@@ -16,22 +16,31 @@ use futures_util::task::AtomicWaker;
 /// Set when its waker is woken (and at first); the wake goes on to the `TASKS` tasks
 /// registered with it. It never takes a lock: h2 wakes while holding its own.
 pub(crate) struct WakeFlag<const TASKS: usize> {
+    shared: Arc<Shared<TASKS>>,
+    /// Made once: each poll lends it, rather than cloning an `Arc` into a new waker (an
+    /// atomic increment and decrement per poll).
+    waker: Waker,
+}
+
+struct Shared<const TASKS: usize> {
     woken: AtomicBool,
     tasks: [AtomicWaker; TASKS],
 }
 
 impl<const TASKS: usize> WakeFlag<TASKS> {
     /// A flag that is set: the first poll always happens.
-    pub(crate) fn new() -> Arc<Self> {
-        Arc::new(Self {
+    pub(crate) fn new() -> Self {
+        let shared = Arc::new(Shared {
             woken: AtomicBool::new(true),
             tasks: std::array::from_fn(|_| AtomicWaker::new()),
-        })
+        });
+        let waker = Waker::from(shared.clone());
+        Self { shared, waker }
     }
 
     /// Passes this flag's wakes on to `waker`, as task `task` of the `TASKS`.
     pub(crate) fn register(&self, task: usize, waker: &Waker) {
-        if let Some(slot) = self.tasks.get(task) {
+        if let Some(slot) = self.shared.tasks.get(task) {
             slot.register(waker);
         }
     }
@@ -39,27 +48,27 @@ impl<const TASKS: usize> WakeFlag<TASKS> {
     /// Whether the flag was woken since the last `take`; clears it. Clear it before polling
     /// what it wakes, so that a wake during that poll is not lost.
     pub(crate) fn take(&self) -> bool {
-        self.woken.swap(false, Ordering::AcqRel)
+        self.shared.woken.swap(false, Ordering::AcqRel)
     }
 
     /// Whether the flag is set, leaving it so.
     pub(crate) fn is_set(&self) -> bool {
-        self.woken.load(Ordering::Acquire)
+        self.shared.woken.load(Ordering::Acquire)
     }
 
     /// Sets the flag without waking anyone: what it guards must be polled again, though
     /// nothing woke it (it stopped for another reason than being pending).
     pub(crate) fn set(&self) {
-        self.woken.store(true, Ordering::Release);
+        self.shared.woken.store(true, Ordering::Release);
     }
 
     /// The waker to poll with.
-    pub(crate) fn waker(self: &Arc<Self>) -> Waker {
-        Waker::from(self.clone())
+    pub(crate) fn waker(&self) -> &Waker {
+        &self.waker
     }
 }
 
-impl<const TASKS: usize> Wake for WakeFlag<TASKS> {
+impl<const TASKS: usize> Wake for Shared<TASKS> {
     fn wake(self: Arc<Self>) {
         self.wake_by_ref();
     }
@@ -94,7 +103,7 @@ mod tests {
         let (a, b) = (Arc::new(Count::default()), Arc::new(Count::default()));
         flag.register(0, &Waker::from(a.clone()));
         flag.register(1, &Waker::from(b.clone()));
-        flag.waker().wake();
+        flag.waker().wake_by_ref();
         assert!(flag.is_set());
         assert!(flag.take());
         assert_eq!(a.0.load(Ordering::SeqCst), 1);
