@@ -160,8 +160,15 @@ where
 
 /// Answers a path no method of the service matches.
 pub fn unimplemented(call: IncomingCall) -> ServerFuture {
-    let status = Status::unimplemented(format!("unknown method {}", call.path()));
-    Box::pin(std::future::ready(Ok(driver::status_response(&status))))
+    answer_with(&Status::unimplemented(format!(
+        "unknown method {}",
+        call.path()
+    )))
+}
+
+/// A call answered at once with `status` alone, no handler run.
+pub(crate) fn answer_with(status: &Status) -> ServerFuture {
+    Box::pin(std::future::ready(Ok(driver::status_response(status))))
 }
 
 /// How many messages each side of a call sends: one, or a stream.

@@ -15,8 +15,7 @@ use std::task::{Context as TaskContext, Poll, Waker};
 use tonic::Status;
 
 use super::error::ServeError;
-use crate::server::dispatch::ServerFuture;
-use crate::server::driver;
+use crate::server::dispatch::{ServerFuture, answer_with};
 use crate::server::router::GrpcService;
 
 /// One service, type-erased: takes a request, returns its response future.
@@ -78,10 +77,7 @@ impl Routes {
             .and_then(|index| self.routes.get(index));
         match found {
             Some((_, route)) => route(request),
-            None => {
-                let status = Status::unimplemented(format!("unknown service {service}"));
-                Box::pin(std::future::ready(Ok(driver::status_response(&status))))
-            }
+            None => answer_with(&Status::unimplemented(format!("unknown service {service}"))),
         }
     }
 }
@@ -127,10 +123,9 @@ where
     match slot {
         Some(future) => Box::pin(future),
         // Only the downcast above takes the future out, and then it has returned.
-        None => {
-            let status = Status::internal("rgrpc bug: a route lost its response future");
-            Box::pin(std::future::ready(Ok(driver::status_response(&status))))
-        }
+        None => answer_with(&Status::internal(
+            "rgrpc bug: a route lost its response future",
+        )),
     }
 }
 
@@ -140,9 +135,7 @@ mod tests {
 
     #[test]
     fn a_server_future_goes_through_unboxed() {
-        let status = Status::ok("");
-        let future: ServerFuture =
-            Box::pin(std::future::ready(Ok(driver::status_response(&status))));
+        let future = answer_with(&Status::ok(""));
         let before = std::ptr::addr_of!(*future).cast::<()>();
         let after = as_server_future(future);
         assert_eq!(before, std::ptr::addr_of!(*after).cast::<()>());
