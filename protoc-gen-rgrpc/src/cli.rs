@@ -10,7 +10,7 @@ use protoc_gen_rgrpc::compile::{self, Options};
 pub(crate) const USAGE: &str = "\
 protoc-gen-rgrpc compile: generates without protoc (the .proto files are parsed in Rust)
 
-    protoc-gen-rgrpc compile [-I DIR]... [--opt k=v,...] --out DIR FILE.proto...
+    protoc-gen-rgrpc compile [-I DIR]... [--opt k=v,...] [-o FILE] --out DIR FILE.proto...
 
     -I, --include, --proto_path DIR
                  directory the files and their imports are relative to (repeatable, searched
@@ -19,6 +19,9 @@ protoc-gen-rgrpc compile: generates without protoc (the .proto files are parsed 
     --opt k=v,...
                  the plugin parameters, as for --rgrpc_opt (repeatable, joined with ',')
     --out DIR    where to write the generated files (created if missing)
+    -o, --descriptor_set_out FILE
+                 also write the files' descriptors, imports and comments included, as one
+                 FileDescriptorSet (protoc's -o with --include_imports --include_source_info)
     -h, --help   print this help
 
 The output is the same as protoc --rgrpc_out with the same -I, parameters and files. Exit
@@ -29,7 +32,11 @@ status: 0 on success, 1 on an error in the input (printed as file:line:column: m
 #[derive(Debug, PartialEq)]
 enum Command {
     Help,
-    Compile { options: Options, out: PathBuf },
+    Compile {
+        options: Options,
+        out: PathBuf,
+        descriptor_set_out: Option<PathBuf>,
+    },
 }
 
 /// Runs `compile` with the arguments after the word `compile`.
@@ -39,8 +46,18 @@ pub(crate) fn main(args: &[String]) -> ExitCode {
             println!("{USAGE}");
             ExitCode::SUCCESS
         }
-        Ok(Command::Compile { options, out }) => {
-            match compile::run(&options).and_then(|output| compile::write(&output, &out)) {
+        Ok(Command::Compile {
+            options,
+            out,
+            descriptor_set_out,
+        }) => {
+            let written = compile::run(&options).and_then(|output| {
+                if let Some(path) = &descriptor_set_out {
+                    compile::write_descriptor_set(&output, path)?;
+                }
+                compile::write(&output, &out)
+            });
+            match written {
                 Ok(()) => ExitCode::SUCCESS,
                 Err(err) => {
                     eprintln!("{err}");
@@ -59,6 +76,7 @@ fn parse(args: &[String]) -> Result<Command, String> {
     let mut options = Options::default();
     let mut parameters: Vec<String> = Vec::new();
     let mut out: Option<PathBuf> = None;
+    let mut descriptor_set_out: Option<PathBuf> = None;
     let mut args = args.iter();
     let mut only_files = false;
     while let Some(arg) = args.next() {
@@ -83,6 +101,10 @@ fn parse(args: &[String]) -> Result<Command, String> {
             "--opt" => parameters.push(value()?),
             "--out" if out.is_some() => return Err("--out given twice".to_owned()),
             "--out" => out = Some(value()?.into()),
+            "-o" | "--descriptor_set_out" if descriptor_set_out.is_some() => {
+                return Err(format!("{flag} given twice"));
+            }
+            "-o" | "--descriptor_set_out" => descriptor_set_out = Some(value()?.into()),
             _ if flag.starts_with("-I") => options.includes.push(flag[2..].into()),
             _ => return Err(format!("unknown option {arg:?}")),
         }
@@ -94,7 +116,11 @@ fn parse(args: &[String]) -> Result<Command, String> {
     options.parameters = parameters
         .into_iter()
         .fold(Parameters::new(), Parameters::raw);
-    Ok(Command::Compile { options, out })
+    Ok(Command::Compile {
+        options,
+        out,
+        descriptor_set_out,
+    })
 }
 
 #[cfg(test)]
@@ -110,7 +136,7 @@ mod tests {
     #[test]
     fn protoc_style_flags_in_every_spelling() {
         let parsed = parse(&args(
-            "-I a -Ib --include c --proto_path=d --opt x=1 --opt=y --out o f.proto -- -g.proto",
+            "-I a -Ib --include c --proto_path=d --opt x=1 --opt=y --out o -o s.bin f.proto -- -g.proto",
         ))
         .unwrap();
         let expected = Options {
@@ -122,7 +148,8 @@ mod tests {
             parsed,
             Command::Compile {
                 options: expected,
-                out: "o".into()
+                out: "o".into(),
+                descriptor_set_out: Some("s.bin".into()),
             }
         );
     }
@@ -135,6 +162,7 @@ mod tests {
             ("--out o --out p f.proto", "--out given twice"),
             ("--out", "--out needs a value"),
             ("--out o -x f.proto", "unknown option \"-x\""),
+            ("--out o -o a -o b f.proto", "-o given twice"),
         ] {
             assert_eq!(parse(&args(line)).unwrap_err(), error, "{line}");
         }

@@ -49,6 +49,8 @@
 //! | `btree_map` | none | maps at these paths become `BTreeMap` (`.` for all) | `btree_map=.` |
 //! | `bytes` | none | `bytes` fields at these paths become `bytes::Bytes` | `bytes=.pkg.Blob.data` |
 //! | `client` | `true` | generate the async client | `client=false` |
+//! | `descriptor_source_info` | `true` | keep the proto comments in the embedded descriptors, so reflection clients show them; `false` saves their bytes | `descriptor_source_info=false` |
+//! | `descriptors` | `true` | embed in each server the serialized descriptors of its proto file and of every file it imports, which `rgrpc::Server` serves by reflection | `descriptors=false` |
 //! | `enum_attribute` | none | the same as `type_attribute`, for enums only | `enum_attribute=.pkg.Color=#[derive(strum::EnumIter)]` |
 //! | `extern_path` | none | take the types under a proto path from an existing Rust path, as prost-build's `extern_path` does; repeatable | `extern_path=.common.v1=::common_protos::v1` |
 //! | `field_attribute` | none | prost-build's `field_attribute`: an attribute on matching fields | `field_attribute=.pkg.Msg.id=#[serde(rename = "ID")]` |
@@ -70,6 +72,7 @@
 //! written. The plugin never panics on input and never writes part of its output.
 
 pub mod compile;
+mod descriptors;
 mod emit;
 mod error;
 mod include;

@@ -8,6 +8,7 @@ use std::collections::BTreeMap;
 
 use prost_types::FileDescriptorProto;
 
+use crate::descriptors::{Descriptors, Encoded};
 use crate::error::{self, Errors};
 use crate::names;
 use crate::params::Params;
@@ -44,6 +45,9 @@ pub(crate) struct Service {
     pub(crate) docs: Vec<String>,
     pub(crate) deprecated: bool,
     pub(crate) methods: Vec<Method>,
+    /// The serialized descriptors of its file and every file that imports, for reflection;
+    /// empty without a server or with `descriptors=false`.
+    pub(crate) file_descriptors: Vec<Encoded>,
 }
 
 pub(crate) struct Method {
@@ -109,6 +113,7 @@ const ESCAPE_SUFFIX: &str = "_rpc";
 pub(crate) fn build(request: &Request<'_>, params: &Params) -> Result<Vec<Package>, Errors> {
     let mut errors = Errors::default();
     let mut packages: BTreeMap<String, Package> = BTreeMap::new();
+    let mut descriptors = Descriptors::new(request, params.descriptor_source_info);
     for &file in request.to_generate() {
         let package = packages
             .entry(file.package().to_owned())
@@ -129,7 +134,10 @@ pub(crate) fn build(request: &Request<'_>, params: &Params) -> Result<Vec<Packag
                     params,
                     path: child(&[], FILE_SERVICE, service_index),
                 };
-                if let Some(service) = builder.build(service, &mut errors) {
+                if let Some(mut service) = builder.build(service, &mut errors) {
+                    if params.server && params.descriptors {
+                        service.file_descriptors = descriptors.with_imports(file.name());
+                    }
                     package.services.push(service);
                 }
             }
@@ -217,6 +225,7 @@ impl ServiceBuilder<'_> {
             deprecated: service.options.as_ref().is_some_and(|o| o.deprecated()),
             full_name,
             methods,
+            file_descriptors: Vec::new(),
         })
     }
 

@@ -189,7 +189,7 @@ fn bad_parameters_give_an_error_and_no_files() {
         response.error.as_deref(),
         Some(
             "invalid --rgrpc_opt: parameter \"server\" expects true or false, got \"nope\"\n\
-             invalid --rgrpc_opt: unknown parameter \"unknown\" (known: blocking, boxed, btree_map, bytes, client, enum_attribute, extern_path, field_attribute, include_file, layout, message_attribute, messages, runtime_path, server, type_attribute)"
+             invalid --rgrpc_opt: unknown parameter \"unknown\" (known: blocking, boxed, btree_map, bytes, client, descriptor_source_info, descriptors, enum_attribute, extern_path, field_attribute, include_file, layout, message_attribute, messages, runtime_path, server, type_attribute)"
         )
     );
 }

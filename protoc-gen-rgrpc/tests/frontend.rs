@@ -545,3 +545,32 @@ fn well_known_types_come_from_the_built_in_copies_even_when_an_include_dir_has_i
     );
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn cli_writes_a_descriptor_set_with_imports_and_comments() {
+    let out = scratch("cli-descriptor-set");
+    let set_path = out.join("sets/hello.bin");
+    let include = repo().join("fixtures/well_known/input");
+    let output = cli(&[
+        "-I",
+        include.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+        "--descriptor_set_out",
+        set_path.to_str().unwrap(),
+        include.join("wkt.proto").to_str().unwrap(),
+    ]);
+    assert_eq!(
+        output.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let set = FileDescriptorSet::decode(fs::read(&set_path).unwrap().as_slice()).unwrap();
+    let names: Vec<&str> = set.file.iter().map(FileDescriptorProto::name).collect();
+    assert!(names.contains(&"wkt.proto"), "{names:?}");
+    assert!(names.contains(&"google/protobuf/timestamp.proto"), "{names:?}");
+    let wkt = set.file.iter().find(|f| f.name() == "wkt.proto").unwrap();
+    assert!(wkt.source_code_info.is_some(), "comments are kept");
+    fs::remove_dir_all(&out).unwrap();
+}

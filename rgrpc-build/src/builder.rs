@@ -23,6 +23,8 @@ pub struct Builder {
     /// The plugin parameters, typed; handed to the plugin as they are.
     parameters: Parameters,
     out_dir: Option<PathBuf>,
+    /// Where to write the `FileDescriptorSet`, if anywhere.
+    descriptor_set_path: Option<PathBuf>,
     emit_rerun_if_changed: bool,
 }
 
@@ -32,6 +34,7 @@ impl Default for Builder {
             includes: Vec::new(),
             parameters: Parameters::new(),
             out_dir: None,
+            descriptor_set_path: None,
             emit_rerun_if_changed: true,
         }
     }
@@ -112,6 +115,16 @@ impl Builder {
         self
     }
 
+    /// Also writes the compiled files' descriptors, imports and comments included, as one
+    /// serialized `FileDescriptorSet` to `path` (relative to the output directory), as
+    /// tonic-build's `file_descriptor_set_path` and protoc's `--descriptor_set_out
+    /// --include_imports --include_source_info` do: for tools that read one. rgrpc's own
+    /// reflection needs none: each generated server embeds its descriptors.
+    pub fn file_descriptor_set_path(mut self, path: impl AsRef<Path>) -> Self {
+        self.descriptor_set_path = Some(path.as_ref().to_path_buf());
+        self
+    }
+
     /// Whether [`compile`](Self::compile) prints `cargo:rerun-if-changed` lines (default
     /// `true`); turn it off when not running as a build script.
     pub fn emit_rerun_if_changed(mut self, enable: bool) -> Self {
@@ -142,6 +155,9 @@ impl Builder {
             parameters: self.parameters.clone(),
         };
         let output = compile::run(&options)?;
+        if let Some(path) = &self.descriptor_set_path {
+            compile::write_descriptor_set(&output, &out_dir.join(path))?;
+        }
         compile::write(&output, &out_dir)?;
         if self.emit_rerun_if_changed {
             for line in rerun::lines(&output.inputs, &self.includes, Path::exists) {

@@ -86,6 +86,52 @@ fn defaults_give_the_hello_golden() {
 }
 
 #[test]
+fn a_file_descriptor_set_holds_every_file_with_its_comments() {
+    use prost::Message as _;
+    let input = fixture("interop").join("input");
+    let out = scratch("descriptor-set");
+    rgrpc_build::configure()
+        .include(&input)
+        .out_dir(&out)
+        .emit_rerun_if_changed(false)
+        .file_descriptor_set_path("sets/interop.bin")
+        .compile(
+            &["empty", "messages", "test"]
+                .map(|name| input.join(format!("grpc/testing/{name}.proto"))),
+        )
+        .unwrap();
+    let bytes = fs::read(out.join("sets/interop.bin")).unwrap();
+    let set = prost_types::FileDescriptorSet::decode(bytes.as_slice()).unwrap();
+    let mut names: Vec<&str> = set.file.iter().map(|file| file.name()).collect();
+    names.sort_unstable();
+    assert_eq!(
+        names,
+        [
+            "grpc/testing/empty.proto",
+            "grpc/testing/messages.proto",
+            "grpc/testing/test.proto"
+        ]
+    );
+    let test = set
+        .file
+        .iter()
+        .find(|f| f.name() == "grpc/testing/test.proto");
+    let comments = test.and_then(|f| f.source_code_info.as_ref()).unwrap();
+    assert!(
+        comments
+            .location
+            .iter()
+            .any(|location| location.leading_comments()
+                == " The service every interop server implements.\n"),
+        "the comments are kept"
+    );
+    assert!(
+        out.join("grpc.testing.rs").exists(),
+        "the code is written too"
+    );
+}
+
+#[test]
 fn typed_setters_give_the_prost_options_golden() {
     // The fixture's params file, written with typed setters where there is one: their
     // values carry raw commas, which must reach the generator as the escaped `\,` did.

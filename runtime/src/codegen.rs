@@ -19,6 +19,7 @@ pub use tower_service::Service;
 
 pub use crate::blocking::BlockingClient;
 pub use crate::client::{Client, ClientStreamingCall, StreamingCall, UnaryCall};
+pub use crate::server::DescribedService;
 
 /// A blocking unary (or client-streaming) call.
 pub type BlockingUnaryCall<Req, Resp> =

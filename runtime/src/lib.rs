@@ -325,6 +325,11 @@ mod compression;
 mod log;
 mod reserved;
 pub mod server;
+mod standard;
+#[cfg(feature = "health")]
+pub use standard::health;
+#[cfg(feature = "reflection")]
+pub use standard::reflection;
 #[cfg(feature = "tls")]
 pub mod tls;
 

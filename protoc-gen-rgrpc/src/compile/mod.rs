@@ -24,6 +24,8 @@ mod write;
 
 use std::path::{Path, PathBuf};
 
+use prost::Message as _;
+use prost_types::FileDescriptorSet;
 use prost_types::compiler::CodeGeneratorRequest;
 
 use crate::Parameters;
@@ -45,13 +47,18 @@ pub struct Options {
     pub parameters: Parameters,
 }
 
-/// The generated files and every .proto file read (for cargo's rerun-if-changed).
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+/// The generated files, every .proto file read (for cargo's rerun-if-changed), and their
+/// descriptors.
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct Output {
     /// Generated files, sorted by name, as the plugin returns them to protoc.
     pub files: Vec<GeneratedFile>,
     /// Every `.proto` file read from disk, imports included (not the built-in well-known types).
     pub inputs: Vec<PathBuf>,
+    /// The descriptors of the files compiled and of everything they import, with source
+    /// info: what `protoc --include_imports --include_source_info -o` writes, for tools
+    /// that read a `FileDescriptorSet` ([`write_descriptor_set`]).
+    pub descriptor_set: FileDescriptorSet,
 }
 
 /// One generated file.
@@ -74,6 +81,9 @@ pub struct GeneratedFile {
 pub fn run(options: &Options) -> Result<Output, Error> {
     let (request, inputs) = parse(options)?;
     let response = crate::generate_with(&request, &options.parameters);
+    let descriptor_set = FileDescriptorSet {
+        file: request.proto_file,
+    };
     if let Some(message) = response.error {
         return Err(Error::generator(message));
     }
@@ -85,7 +95,11 @@ pub fn run(options: &Options) -> Result<Output, Error> {
             content: file.content.unwrap_or_default(),
         })
         .collect();
-    Ok(Output { files, inputs })
+    Ok(Output {
+        files,
+        inputs,
+        descriptor_set,
+    })
 }
 
 /// The `CodeGeneratorRequest` protoc would send the plugin for `options` (what [`run`] hands
@@ -146,4 +160,14 @@ fn parse(options: &Options) -> Result<(CodeGeneratorRequest, Vec<PathBuf>), Erro
 /// complete (each in its new version) and the others in their old one.
 pub fn write(output: &Output, dir: &Path) -> Result<(), Error> {
     write::all(&output.files, dir)
+}
+
+/// Writes `output.descriptor_set`, encoded, to `path` (creating its directory), as
+/// [`write`] writes a file: whole or not at all, and untouched when unchanged.
+///
+/// # Errors
+///
+/// An I/O error, naming `path`.
+pub fn write_descriptor_set(output: &Output, path: &Path) -> Result<(), Error> {
+    write::one(path, &output.descriptor_set.encode_to_vec())
 }

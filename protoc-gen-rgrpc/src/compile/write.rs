@@ -12,6 +12,16 @@ pub(super) fn all(files: &[GeneratedFile], dir: &Path) -> Result<(), Error> {
     for file in files {
         targets.push((target(dir, &file.name)?, file.content.as_bytes()));
     }
+    stage_then_rename(targets)
+}
+
+/// Writes `content` to `path`; see [`super::write_descriptor_set`].
+pub(super) fn one(path: &Path, content: &[u8]) -> Result<(), Error> {
+    stage_then_rename(vec![(path.to_path_buf(), content)])
+}
+
+/// Writes every target to a temporary name beside it, then renames them all.
+fn stage_then_rename(mut targets: Vec<(PathBuf, &[u8])>) -> Result<(), Error> {
     // Unchanged files are skipped, so make and cargo do not see them as new.
     targets.retain(|(path, content)| fs::read(path).map_or(true, |old| old != *content));
 

@@ -1,10 +1,11 @@
 //! The server side of a service: the trait users implement, and the tower service that
 //! routes calls to it.
 
-use proc_macro2::TokenStream;
+use proc_macro2::{Literal, TokenStream};
 use quote::quote;
 
 use super::{deprecated_attr, doc_attrs, module_allows};
+use crate::descriptors;
 use crate::model::{Method, MethodKind, Service};
 use crate::rust::{RustIdent, RustPath};
 
@@ -51,6 +52,7 @@ pub(crate) fn emit(service: &Service, rt: &RustPath) -> TokenStream {
             }
         }
     };
+    let descriptors = emit_descriptors(service, rt);
     quote! {
         #module_docs
         pub mod #module {
@@ -98,6 +100,8 @@ pub(crate) fn emit(service: &Service, rt: &RustPath) -> TokenStream {
                 const NAME: &'static str = #full_name;
             }
 
+            #descriptors
+
             impl<T, B> #rt::codegen::Service<#rt::codegen::http::Request<B>> for #server<T>
             where
                 T: #server_trait,
@@ -119,6 +123,40 @@ pub(crate) fn emit(service: &Service, rt: &RustPath) -> TokenStream {
                     #dispatch
                 }
             }
+        }
+    }
+}
+
+/// The service's file descriptors, and the runtime trait that hands them to reflection.
+fn emit_descriptors(service: &Service, rt: &RustPath) -> TokenStream {
+    let server = &service.server_ident;
+    if service.file_descriptors.is_empty() {
+        return quote! {
+            impl<T> #rt::codegen::DescribedService for #server<T> {
+                const FILE_DESCRIPTORS: &'static [&'static [u8]] = &[];
+            }
+        };
+    }
+    let docs = doc_attrs(
+        &format!(
+            "The serialized `FileDescriptorProto`s of `{}`, which declares `{}`, then of every file it imports: what `rgrpc::Server` answers reflection requests from.",
+            service.source, service.full_name
+        ),
+        &[],
+        &[],
+    );
+    let files = service.file_descriptors.iter().map(|bytes| {
+        // The wrapped literal always parses; proc-macro2's own is the same bytes on one line.
+        descriptors::byte_string_literal(bytes)
+            .parse::<Literal>()
+            .unwrap_or_else(|_| Literal::byte_string(bytes))
+    });
+    quote! {
+        #docs
+        pub const FILE_DESCRIPTORS: &[&[u8]] = &[#(#files),*];
+
+        impl<T> #rt::codegen::DescribedService for #server<T> {
+            const FILE_DESCRIPTORS: &'static [&'static [u8]] = FILE_DESCRIPTORS;
         }
     }
 }

@@ -127,6 +127,24 @@ const KNOWN: &[Parameter] = &[
         example: "`client=false`",
     },
     Parameter {
+        name: "descriptor_source_info",
+        occurs: Occurs::Once,
+        value: "BOOL",
+        default: "`true`",
+        meaning: "keep the proto comments in the embedded descriptors, so reflection clients \
+            show them; `false` saves their bytes",
+        example: "`descriptor_source_info=false`",
+    },
+    Parameter {
+        name: "descriptors",
+        occurs: Occurs::Once,
+        value: "BOOL",
+        default: "`true`",
+        meaning: "embed in each server the serialized descriptors of its proto file and \
+            of every file it imports, which `rgrpc::Server` serves by reflection",
+        example: "`descriptors=false`",
+    },
+    Parameter {
         name: "enum_attribute",
         occurs: Occurs::Many,
         value: "PATH=ATTR",
@@ -263,6 +281,12 @@ pub(crate) struct Params {
     /// Generate the prost messages (`messages=false` emits services only, for users who pair
     /// rgrpc with another message generator). Default true.
     pub(crate) messages: bool,
+    /// Embed each server's file descriptors, for reflection (`descriptors=false`). Default
+    /// true.
+    pub(crate) descriptors: bool,
+    /// Keep the comments in embedded descriptors (`descriptor_source_info=false`). Default
+    /// true.
+    pub(crate) descriptor_source_info: bool,
     /// Absolute path of the runtime crate in generated code (`runtime_path=::my_rgrpc`).
     /// Default `::rgrpc`. Always starts with `::` or `crate`, without generic arguments.
     pub(crate) runtime_path: RustPath,
@@ -348,6 +372,8 @@ impl Default for Params {
             server: true,
             blocking: true,
             messages: true,
+            descriptors: true,
+            descriptor_source_info: true,
             runtime_path: RustPath::extern_crate(DEFAULT_RUNTIME_CRATE),
             extern_paths: Vec::new(),
             include_file: None,
@@ -429,6 +455,8 @@ impl Params {
             Setting::Server(on) => self.server = *on,
             Setting::Blocking(on) => self.blocking = *on,
             Setting::Messages(on) => self.messages = *on,
+            Setting::Descriptors(on) => self.descriptors = *on,
+            Setting::DescriptorSourceInfo(on) => self.descriptor_source_info = *on,
             Setting::RuntimePath(value) => self.runtime_path = parse_runtime_path(key, value)?,
             Setting::IncludeFile(value) => {
                 self.include_file = Some(parse_include_file(key, value)?);
@@ -523,6 +551,8 @@ impl Setting {
             "server" => Setting::Server(parse_bool(key, value)?),
             "blocking" => Setting::Blocking(parse_bool(key, value)?),
             "messages" => Setting::Messages(parse_bool(key, value)?),
+            "descriptors" => Setting::Descriptors(parse_bool(key, value)?),
+            "descriptor_source_info" => Setting::DescriptorSourceInfo(parse_bool(key, value)?),
             "runtime_path" => Setting::RuntimePath(needs_value(key, value)?.to_owned()),
             "include_file" => Setting::IncludeFile(needs_value(key, value)?.to_owned()),
             "layout" => Setting::Layout(needs_value(key, value)?.to_owned()),
@@ -775,7 +805,7 @@ mod tests {
 
     /// The known list as the unknown-key error spells it, written out so a change to KNOWN
     /// shows up here as a change to the user-visible message.
-    const KNOWN_LIST: &str = "blocking, boxed, btree_map, bytes, client, enum_attribute, extern_path, \
+    const KNOWN_LIST: &str = "blocking, boxed, btree_map, bytes, client, descriptor_source_info, descriptors, enum_attribute, extern_path, \
         field_attribute, include_file, layout, message_attribute, messages, runtime_path, server, \
         type_attribute";
 
@@ -924,6 +954,8 @@ mod tests {
             server: true,
             blocking: true,
             messages: true,
+            descriptors: true,
+            descriptor_source_info: true,
             runtime_path: path("::rgrpc"),
             extern_paths: Vec::new(),
             include_file: None,
@@ -1052,13 +1084,15 @@ mod tests {
                 r"field_attribute=.a.M.x=#[serde(rename = 'x')],",
                 r"message_attribute=.a=#[non_exhaustive],enum_attribute=.a.E=#[repr(i32)],",
                 r"btree_map=.,server=false,blocking=false,messages=false,runtime_path=crate::rt,",
-                r"layout=package"
+                r"layout=package,descriptors=false,descriptor_source_info=false"
             )),
             Params {
                 client: false,
                 server: false,
                 blocking: false,
                 messages: false,
+                descriptors: false,
+                descriptor_source_info: false,
                 runtime_path: path("crate::rt"),
                 extern_paths: externs(&[(".b", "::b"), (".c.D", "crate::c::D")]),
                 include_file: Some("all.rs".to_owned()),
@@ -1172,8 +1206,8 @@ mod tests {
         assert_eq!(
             errors("foo"),
             [
-                "unknown parameter \"foo\" (known: blocking, boxed, btree_map, bytes, client, \
-                 enum_attribute, extern_path, field_attribute, include_file, layout, \
+                "unknown parameter \"foo\" (known: blocking, boxed, btree_map, bytes, client, descriptor_source_info, \
+                 descriptors, enum_attribute, extern_path, field_attribute, include_file, layout, \
                  message_attribute, messages, runtime_path, server, type_attribute)"
             ]
         );

@@ -45,6 +45,8 @@ pub(super) enum Setting {
     BTreeMap(String),
     Bytes(String),
     Client(bool),
+    DescriptorSourceInfo(bool),
+    Descriptors(bool),
     EnumAttribute { path: String, attribute: String },
     ExternPath { proto: String, rust: String },
     FieldAttribute { path: String, attribute: String },
@@ -66,6 +68,8 @@ impl Setting {
             Setting::BTreeMap(_) => "btree_map",
             Setting::Bytes(_) => "bytes",
             Setting::Client(_) => "client",
+            Setting::DescriptorSourceInfo(_) => "descriptor_source_info",
+            Setting::Descriptors(_) => "descriptors",
             Setting::EnumAttribute { .. } => "enum_attribute",
             Setting::ExternPath { .. } => "extern_path",
             Setting::FieldAttribute { .. } => "field_attribute",
@@ -84,6 +88,8 @@ impl Setting {
         match self {
             Setting::Blocking(on)
             | Setting::Client(on)
+            | Setting::DescriptorSourceInfo(on)
+            | Setting::Descriptors(on)
             | Setting::Messages(on)
             | Setting::Server(on) => on.to_string(),
             Setting::Boxed(value)
@@ -135,6 +141,18 @@ impl Parameters {
     /// Whether to generate the blocking client (`blocking`, default `true`).
     pub fn blocking(self, enable: bool) -> Self {
         self.set(Setting::Blocking(enable))
+    }
+
+    /// Whether to embed each server's file descriptors for reflection (`descriptors`, default
+    /// `true`).
+    pub fn descriptors(self, enable: bool) -> Self {
+        self.set(Setting::Descriptors(enable))
+    }
+
+    /// Whether embedded descriptors keep the proto comments (`descriptor_source_info`,
+    /// default `true`).
+    pub fn descriptor_source_info(self, enable: bool) -> Self {
+        self.set(Setting::DescriptorSourceInfo(enable))
     }
 
     /// Whether to generate the messages (`messages`, default `true`).

@@ -106,6 +106,11 @@ impl<'a> Request<'a> {
         self.files
     }
 
+    /// The file named `name`, generated or imported.
+    pub(crate) fn file(&self, name: &str) -> Option<&'a FileDescriptorProto> {
+        self.by_name.get(name).copied()
+    }
+
     /// The files to generate, sorted by name.
     pub(crate) fn to_generate(&self) -> &[&'a FileDescriptorProto] {
         &self.to_generate

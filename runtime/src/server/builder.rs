@@ -55,6 +55,7 @@ use super::router::{GrpcService, Router};
 use super::settings::{CallSettings, Limited};
 use super::transport::connection::ConnectionSettings;
 use super::transport::routes::RoutesBuilder;
+use crate::standard::Standard;
 
 const DEFAULT_MAX_CONCURRENT_STREAMS: u32 = 200;
 const DEFAULT_MAX_HEADER_LIST_SIZE: u32 = 16 * 1024;
@@ -90,6 +91,8 @@ pub struct Server {
     connection: ConnectionSettings,
     /// Message size limits and response compression, for every service.
     settings: CallSettings,
+    /// Reflection and health, added after the user's services.
+    standard: Standard,
 }
 
 impl Default for Server {
@@ -110,6 +113,7 @@ impl Default for Server {
                 tls: None,
             },
             settings: CallSettings::default(),
+            standard: Standard::default(),
         }
     }
 }
@@ -129,7 +133,33 @@ impl Server {
             routes,
             settings: self.settings,
             connection: self.connection,
+            standard: self.standard,
         }
+    }
+
+    /// Whether to serve server reflection, `grpc.reflection.v1` and `v1alpha`, for every
+    /// service served (default: on). It describes each generated service from the
+    /// descriptors embedded in its code, so grpcurl and `buf curl` need no `.proto` files.
+    #[cfg(feature = "reflection")]
+    pub fn reflection(mut self, enable: bool) -> Self {
+        self.standard.reflection = enable;
+        self
+    }
+
+    /// Whether to serve health checking, `grpc.health.v1.Health` (default: on). Every
+    /// service served, and the server as a whole (`""`), starts `SERVING`; see
+    /// [`health_reporter`](Self::health_reporter).
+    #[cfg(feature = "health")]
+    pub fn health(mut self, enable: bool) -> Self {
+        self.standard.health = enable.then(|| self.health_reporter());
+        self
+    }
+
+    /// The handle that sets the statuses this server's health service reports. Statuses
+    /// set before serving are kept; the services left unset start `SERVING`.
+    #[cfg(feature = "health")]
+    pub fn health_reporter(&self) -> crate::health::HealthReporter {
+        self.standard.health.clone().unwrap_or_default()
     }
 
     /// How many bytes of request data a connection may have sent and the server not yet

@@ -14,7 +14,7 @@ use tonic::server::NamedService;
 use tower_service::Service;
 
 use super::driver::status_response;
-use super::router::GrpcService;
+use super::router::{DescribedService, GrpcService};
 
 /// What [`intercept`] runs on each call: tonic's interceptor, which any
 /// `FnMut(tonic::Request<()>) -> Result<tonic::Request<()>, Status>` closure is.
@@ -109,4 +109,8 @@ where
 
 impl<S: NamedService, I> NamedService for Intercepted<S, I> {
     const NAME: &'static str = S::NAME;
+}
+
+impl<S: DescribedService, I> DescribedService for Intercepted<S, I> {
+    const FILE_DESCRIPTORS: &'static [&'static [u8]] = S::FILE_DESCRIPTORS;
 }

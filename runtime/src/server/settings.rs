@@ -14,6 +14,7 @@ use tonic::server::NamedService;
 use tower_service::Service;
 
 use super::response_compression::ResponseCompression;
+use super::router::DescribedService;
 use crate::codec::{DEFAULT_MAX_RECEIVE_MESSAGE_SIZE, DEFAULT_MAX_SEND_MESSAGE_SIZE};
 
 /// The message size limits of a server.
@@ -140,6 +141,10 @@ impl<S> Limited<S> {
 
 impl<S: NamedService> NamedService for Limited<S> {
     const NAME: &'static str = S::NAME;
+}
+
+impl<S: DescribedService> DescribedService for Limited<S> {
+    const FILE_DESCRIPTORS: &'static [&'static [u8]] = S::FILE_DESCRIPTORS;
 }
 
 impl<S, B> Service<http::Request<B>> for Limited<S>

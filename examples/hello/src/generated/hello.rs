@@ -429,6 +429,20 @@ pub mod hello_service_server {
     impl<T> ::rgrpc::codegen::NamedService for HelloServiceServer<T> {
         const NAME: &'static str = "hello.HelloService";
     }
+    /// The serialized `FileDescriptorProto`s of `hello.proto`, which declares `hello.HelloService`, then of every file it imports: what `rgrpc::Server` answers reflection requests from.
+    pub const FILE_DESCRIPTORS: &[&[u8]] = &[
+        b"\n\x0bhello.proto\x12\x05hello\"*\n\x0cHelloRequest\x12\x1a\n\x08greeting\x18\x01 \x01(\tR\x08gr\
+eeting\"%\n\rHelloResponse\x12\x14\n\x05reply\x18\x01 \x01(\tR\x05reply2\xff\x01\n\x0cHelloServi\
+ce\x125\n\x08SayHello\x12\x13.hello.HelloRequest\x1a\x14.hello.HelloResponse\x12<\n\rLotsOfRepli\
+es\x12\x13.hello.HelloRequest\x1a\x14.hello.HelloResponse0\x01\x12>\n\x0fLotsOfGreetings\x12\x13\
+.hello.HelloRequest\x1a\x14.hello.HelloResponse(\x01\x12:\n\tBidiHello\x12\x13.hello.HelloReques\
+t\x1a\x14.hello.HelloResponse(\x010\x01J\x84\x01\n3\n\x02\x06\0\x12\x04\x06\0\x0b\x01\x1a' Greet\
+s people, in every way gRPC can.\n\nM\n\x01\x0c\x12\x03\x01\0\x12\x1aC The hello service: one rp\
+c of each of the four gRPC method kinds.\nb\x06proto3",
+    ];
+    impl<T> ::rgrpc::codegen::DescribedService for HelloServiceServer<T> {
+        const FILE_DESCRIPTORS: &'static [&'static [u8]] = FILE_DESCRIPTORS;
+    }
     impl<T, B> ::rgrpc::codegen::Service<::rgrpc::codegen::http::Request<B>>
     for HelloServiceServer<T>
     where

@@ -74,6 +74,11 @@ impl Connections {
         }
     }
 
+    /// The server takes no new calls from now on (see [`Routes::draining`]).
+    pub(crate) fn draining(&self) {
+        self.routes.draining();
+    }
+
     /// Serves `io`, from `addr`, until the client or the server ends the connection.
     /// `watcher` lets the server end it gracefully and wait for that.
     pub(crate) fn spawn<IO>(&self, io: IO, addr: Option<SocketAddr>, watcher: Watcher)

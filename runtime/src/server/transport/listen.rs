@@ -114,6 +114,7 @@ pub(crate) async fn serve<A: Accept>(
     // Closed now, not after the drain: new clients are refused at once instead of
     // connecting to a server that will never answer them.
     drop(accept);
+    connections.draining();
     graceful.shutdown().await;
 }
 

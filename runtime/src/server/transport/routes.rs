@@ -25,9 +25,16 @@ type Route = Box<dyn Fn(http::Request<tonic::body::Body>) -> ServerFuture + Send
 #[derive(Default)]
 pub(crate) struct RoutesBuilder {
     routes: HashMap<&'static str, Route>,
+    /// What each service says of its schema, in the order added (for reflection).
+    described: Vec<(&'static str, &'static [&'static [u8]])>,
     /// The first service added twice: serving then fails, naming it.
     duplicate: Option<&'static str>,
+    /// What to tell once the server stops taking calls.
+    on_drain: Vec<DrainHook>,
 }
+
+/// Told that the server is draining: it takes no new calls and waits for those in flight.
+type DrainHook = Box<dyn Fn() + Send + Sync>;
 
 impl std::fmt::Debug for RoutesBuilder {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -45,6 +52,7 @@ impl RoutesBuilder {
             }
             Entry::Vacant(slot) => {
                 slot.insert(route(service));
+                self.described.push((S::NAME, S::FILE_DESCRIPTORS));
             }
         }
     }
@@ -55,7 +63,37 @@ impl RoutesBuilder {
         }
         let mut routes: Vec<_> = self.routes.into_iter().collect();
         routes.sort_unstable_by_key(|(name, _)| *name);
-        Ok(Routes { routes })
+        Ok(Routes {
+            routes,
+            on_drain: self.on_drain,
+        })
+    }
+}
+
+/// What the standard services (`crate::standard`) ask of the table before it is built.
+#[cfg_attr(not(all(feature = "health", feature = "reflection")), allow(dead_code))]
+impl RoutesBuilder {
+    /// Whether a service named `name` was added.
+    pub(crate) fn contains(&self, name: &str) -> bool {
+        self.routes.contains_key(name)
+    }
+
+    /// The names of the services added.
+    pub(crate) fn names(&self) -> impl Iterator<Item = &'static str> + '_ {
+        self.described.iter().map(|(name, _)| *name)
+    }
+
+    /// Each service added, with its file descriptors.
+    pub(crate) fn described(
+        &self,
+    ) -> impl Iterator<Item = (&'static str, &'static [&'static [u8]])> + '_ {
+        self.described.iter().copied()
+    }
+
+    /// Runs `hook` when the server starts draining, before its connections are asked to
+    /// close.
+    pub(crate) fn on_drain(&mut self, hook: DrainHook) {
+        self.on_drain.push(hook);
     }
 }
 
@@ -64,9 +102,16 @@ impl RoutesBuilder {
 /// server has a handful of services, rarely hundreds).
 pub(crate) struct Routes {
     routes: Vec<(&'static str, Route)>,
+    on_drain: Vec<DrainHook>,
 }
 
 impl Routes {
+    /// The server takes no new calls from now on: health reports NOT_SERVING before the
+    /// connections are asked to close, so balancers stop sending first.
+    pub(crate) fn draining(&self) {
+        self.on_drain.iter().for_each(|hook| hook());
+    }
+
     /// The response to `request`, from the service its path names.
     pub(crate) fn call(&self, request: http::Request<tonic::body::Body>) -> ServerFuture {
         let service = service_name(request.uri().path());
