@@ -3,11 +3,13 @@
 #
 # Builds the Python (grpcio) side of the rgrpc interop harness:
 #   VENV_DIR/            virtualenv with the pinned requirements.txt
-#   VENV_DIR/gen/        protoc-generated stubs (grpc/testing/*_pb2*.py)
+#   VENV_DIR/gen/        protoc-generated stubs (grpc/testing/*_pb2*.py, and
+#                        grpc/reflection/v1/reflection_pb2*.py: grpcio-reflection
+#                        ships only the v1alpha stubs)
 #   VENV_DIR/.interop-stamp  sha256 of the inputs the build came from
 #
 # Idempotent: when the stamp matches the current inputs (requirements.txt,
-# the three protos, this script, the python3 version) it does nothing.
+# the four protos, this script, the python3 version) it does nothing.
 # Otherwise it deletes VENV_DIR and rebuilds it from scratch.
 # Concurrent runs on the same VENV_DIR serialize on VENV_DIR.lock (flock).
 # The interpreter can be overridden with PYTHON=/path/to/python3.
@@ -23,6 +25,11 @@ REPO_ROOT="$(cd "$SCRIPT_DIR/../.." && pwd)"
 PROTO_DIR="$REPO_ROOT/proto"
 PYTHON="${PYTHON:-python3}"
 PROTOS=(grpc/testing/empty.proto grpc/testing/messages.proto grpc/testing/test.proto)
+# The upstream standard-service protos (unchanged copies, see runtime/proto/README.md).
+# Only reflection v1 is generated here: grpcio-reflection 1.85.1 ships v1alpha stubs
+# only, and grpcio-health-checking 1.85.1's health stubs already have List.
+STD_PROTO_DIR="$REPO_ROOT/runtime/proto"
+STD_PROTOS=(grpc/reflection/v1/reflection.proto)
 
 VENV_ARG="$1"
 mkdir -p "$(dirname "$VENV_ARG")"
@@ -40,11 +47,18 @@ for p in "${PROTOS[@]}"; do
         exit 1
     fi
 done
+for p in "${STD_PROTOS[@]}"; do
+    if [ ! -f "$STD_PROTO_DIR/$p" ]; then
+        echo "setup_venv: error: missing $STD_PROTO_DIR/$p" >&2
+        exit 1
+    fi
+done
 
 compute_hash() {
     {
         cat "$SCRIPT_DIR/requirements.txt"
         for p in "${PROTOS[@]}"; do cat "$PROTO_DIR/$p"; done
+        for p in "${STD_PROTOS[@]}"; do cat "$STD_PROTO_DIR/$p"; done
         cat "$SCRIPT_DIR/setup_venv.sh"
         "$PYTHON" -c 'import sys; print(sys.version)'
     } | sha256sum | cut -d' ' -f1
@@ -53,6 +67,7 @@ compute_hash() {
 is_up_to_date() {
     [ -f "$STAMP" ] && [ -x "$VENV_DIR/bin/python" ] \
         && [ -f "$VENV_DIR/gen/grpc/testing/test_pb2_grpc.py" ] \
+        && [ -f "$VENV_DIR/gen/grpc/reflection/v1/reflection_pb2_grpc.py" ] \
         && [ "$(cat "$STAMP")" = "$WANT" ]
 }
 
@@ -102,6 +117,9 @@ mkdir -p "$VENV_DIR/gen"
 "$VENV_DIR/bin/python" -m grpc_tools.protoc -I "$PROTO_DIR" \
     --python_out="$VENV_DIR/gen" --grpc_python_out="$VENV_DIR/gen" \
     "${PROTOS[@]}"
+"$VENV_DIR/bin/python" -m grpc_tools.protoc -I "$STD_PROTO_DIR" \
+    --python_out="$VENV_DIR/gen" --grpc_python_out="$VENV_DIR/gen" \
+    "${STD_PROTOS[@]}"
 
 # Stamp last, atomically: a half-finished build is never taken as up to date.
 echo "$WANT" > "$STAMP.tmp"
