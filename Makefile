@@ -86,11 +86,11 @@ soak: ## Soak for 45 s: all four kinds, deadlines, cancellations; 3000 streams c
 
 .PHONY: golden
 golden: ## Accept the current generator output as the golden files (review git diff after)
-	UPDATE_GOLDEN=1 $(CARGO) test -p protoc-gen-rgrpc --test golden
+	UPDATE_GOLDEN=1 $(CARGO) test -p protoc-gen-rgrpc --test golden --test well_known
 
 .PHONY: check-golden
 check-golden: golden ## Fail if the golden files are stale
-	git diff --exit-code -- fixtures/
+	git diff --exit-code -- fixtures/ runtime/src/standard/
 
 # `make fuzz` explores new requests on each run (the seed is printed, and on a failure
 # so is the case's own seed to replay it); FUZZ_SEED=... repeats a run.

@@ -9,7 +9,7 @@ Three measurements, each printed as a Markdown table on stdout (progress on stde
      peer's into prost's and tonic's files;
   3. compile cost: throwaway crates holding rgrpc's code, the peer's code, and prost messages
      only, each built alone (dependencies prebuilt), alternated, debug and release;
-     with --breakdown, also rgrpc's service code kind by kind and a what-if for its cost.
+     with --breakdown, also rgrpc's service code kind by kind and without its descriptors.
 """
 
 import argparse
@@ -520,7 +520,8 @@ def compile_cost(b, tier, crates, profile, reps):
 
 
 # ---------------------------------------------------------------------------------------------
-# --breakdown: where rgrpc's service code spends its compile time, and a what-if for the fix
+# --breakdown: where rgrpc's service code spends its compile time, and what the embedded
+# descriptors cost
 
 
 # part -> (rgrpc parameters, label); each crate holds the messages plus that part.
@@ -528,33 +529,9 @@ BREAKDOWN = {
     "async": ("server=false,blocking=false", "messages + async client (`FooClient`, `FooApi`)"),
     "blocking": ("client=false,server=false", "messages + blocking client"),
     "server": ("client=false,blocking=false", "messages + server"),
-    "inline": (None, "what-if: defaults with `#[inline]` on every fn of the `*_client` modules"),
+    "no_descriptors": ("descriptors=false",
+                       "defaults without the embedded reflection descriptors (`descriptors=false`)"),
 }
-
-
-def inline_client_fns(gen_dir):
-    """Adds `#[inline]` before every fn in the `pub mod *_client { … }` modules.
-
-    A what-if for the fix, not something rgrpc generates: a non-generic function is compiled
-    in the crate that defines it even if nothing calls it, and `impl FooApi for FooClient`
-    awaits `IntoFuture::into_future(Call<Req, Resp, _>)`, which instantiates the runtime's whole
-    generic call path once per method. `#[inline]` defers that to the crates that call the
-    method, as tonic's client (generic over its transport) defers it."""
-    changed = 0
-    for path in sorted(Path(gen_dir).glob("*.rs")):
-        out, inside = [], False
-        for line in path.read_text().split("\n"):
-            if re.match(r"pub mod \w+_client \{$", line):
-                inside = True
-            elif inside and line == "}":
-                inside = False
-            m = re.match(r"(\s+)(pub )?fn ", line) if inside else None
-            if m:
-                out.append(f"{m.group(1)}#[inline]")
-                changed += 1
-            out.append(line)
-        path.write_text("\n".join(out))
-    return changed
 
 
 def prepare_breakdown(b, tier, files):
@@ -563,22 +540,25 @@ def prepare_breakdown(b, tier, files):
         dir_ = b.cache / "crates" / f"{tier}-part-{part}"
         gen = dir_ / "src" / "gen"
         b.generate(files, "rgrpc", gen, ",".join(x for x in (opt, "include_file=mod.rs") if x))
-        if part == "inline":
-            inline_client_fns(gen)
         name = f"bcg-{tier}-part-{part}"
         write_crate(b, dir_, name, "rgrpc",
                     f"//! Throwaway crate of bench/codegen --breakdown: {part}, {tier} tier.\n"
                     f"pub mod proto {{\n    include!(\"gen/mod.rs\");\n}}\n")
         # Same dependencies as the rgrpc crates: their target dir is reused.
         crates[part] = {"dir": dir_, "name": name, "deps_dir": b.cache / "crates" / "deps-rgrpc",
-                        "target": b.cache / "cargo-target" / "rgrpc"}
+                        "target": b.cache / "cargo-target" / "rgrpc",
+                        "bytes": generated_bytes(gen)}
     return crates
 
 
+def generated_bytes(gen_dir):
+    return sum(f.stat().st_size for f in Path(gen_dir).glob("*.rs"))
+
+
 def breakdown(b, crates):
-    """One debug build of each part; one release build of the what-if."""
+    """One debug build of each part; one release build without descriptors."""
     results = {}
-    plan = [(part, "debug") for part in BREAKDOWN] + [("inline", "release")]
+    plan = [(part, "debug") for part in BREAKDOWN] + [("no_descriptors", "release")]
     for part, profile in plan:
         res, _ = measure_build(b, crates[part], profile)
         if res.rc != 0:
@@ -591,7 +571,7 @@ def breakdown(b, crates):
     return results
 
 
-def md_breakdown(tier, results, compiles):
+def md_breakdown(b, tier, results, compiles, crates):
     by_profile = {cc["profile"]: cc for cc in compiles if not cc["failed"]}
     if "debug" not in by_profile:
         return ""
@@ -618,6 +598,11 @@ def md_breakdown(tier, results, compiles):
         out.append(f"| rgrpc defaults / peer (p50 above) | release | {p50(rel['rgrpc']):.1f} / "
                    f"{p50(rel['tonic']):.1f} | {p50(rel['rgrpc']) - p50(rel['messages']):.1f} / "
                    f"{p50(rel['tonic']) - p50(rel['messages']):.1f} | — | — |")
+    defaults = generated_bytes(b.cache / "crates" / f"{tier}-rgrpc" / "src" / "gen")
+    without = crates["no_descriptors"]["bytes"]
+    out.append(f"\nGenerated source, {tier} tier: {defaults / 1e6:.2f} MB with rgrpc's defaults, "
+               f"{without / 1e6:.2f} MB with `descriptors=false`: the embedded descriptors are "
+               f"{(defaults - without) / 1e6:.2f} MB ({(defaults - without) / defaults:.0%}).")
     return "\n".join(out) + "\n"
 
 
@@ -820,7 +805,7 @@ def main():
     if args.breakdown:
         t0 = time.monotonic()
         parts = prepare_breakdown(b, compile_tier, tiers[compile_tier])
-        breakdown_md = md_breakdown(compile_tier, breakdown(b, parts), compiles)
+        breakdown_md = md_breakdown(b, compile_tier, breakdown(b, parts), compiles, parts)
         b.timings["breakdown"] = time.monotonic() - t0
 
     lock = crates["tonic"]["dir"] / "Cargo.lock"

@@ -9,7 +9,8 @@
 #                 minutes once the setup is cached (each build takes 25-40 s).
 #   --no-release  leave the release builds out: about 7 minutes.
 #   --breakdown   add one build each of rgrpc's messages + async client / blocking client /
-#                 server, and a what-if with `#[inline]` on the client fns: about 5 minutes.
+#                 server, and the defaults without the reflection descriptors (descriptors=false),
+#                 with the bytes they add: about 5 minutes.
 #   --quick       a tiny tier (google/pubsub/v1 and its imports), 2 reps of plugin speed and 1
 #                 debug build of each crate, to prove the harness works; under a minute once
 #                 set up (a first run also builds the crates' dependencies: about 2 minutes).

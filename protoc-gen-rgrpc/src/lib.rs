@@ -73,6 +73,8 @@
 
 pub mod compile;
 mod descriptors;
+#[doc(hidden)]
+pub use descriptors::well_known_module;
 mod emit;
 mod error;
 mod include;

@@ -569,7 +569,10 @@ fn cli_writes_a_descriptor_set_with_imports_and_comments() {
     let set = FileDescriptorSet::decode(fs::read(&set_path).unwrap().as_slice()).unwrap();
     let names: Vec<&str> = set.file.iter().map(FileDescriptorProto::name).collect();
     assert!(names.contains(&"wkt.proto"), "{names:?}");
-    assert!(names.contains(&"google/protobuf/timestamp.proto"), "{names:?}");
+    assert!(
+        names.contains(&"google/protobuf/timestamp.proto"),
+        "{names:?}"
+    );
     let wkt = set.file.iter().find(|f| f.name() == "wkt.proto").unwrap();
     assert!(wkt.source_code_info.is_some(), "comments are kept");
     fs::remove_dir_all(&out).unwrap();

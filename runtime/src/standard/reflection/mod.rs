@@ -22,6 +22,7 @@
 //! ```
 
 mod schema;
+mod well_known;
 
 use std::collections::HashSet;
 use std::sync::{Arc, OnceLock};

@@ -30,9 +30,10 @@ struct File {
 }
 
 impl Schema {
-    /// Indexes the files of `services` (each service's name and serialized files). A file
-    /// that several services embed is read once; one that does not decode is left out,
-    /// with a warning.
+    /// Indexes the files of `services` (each service's name and serialized files), then
+    /// the well-known types, which generated servers leave out when they are this copy. A
+    /// file that several services embed is read once; one that does not decode is left
+    /// out, with a warning.
     pub(crate) fn new(services: &[(&'static str, &'static [&'static [u8]])]) -> Self {
         let mut schema = Schema::default();
         for &(name, files) in services {
@@ -40,6 +41,9 @@ impl Schema {
             for &encoded in files {
                 schema.add_file(encoded);
             }
+        }
+        for &encoded in super::well_known::WELL_KNOWN_FILES {
+            schema.add_file(encoded);
         }
         schema.services.sort_unstable();
         schema.services.dedup();
