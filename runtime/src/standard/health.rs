@@ -149,12 +149,9 @@ impl HealthReporter {
             let mut changed = false;
             for service in services {
                 if !statuses.by_service.contains_key(service) {
-                    let status = if statuses.shutting_down {
-                        ServingStatus::NotServing
-                    } else {
-                        ServingStatus::Serving
-                    };
-                    statuses.by_service.insert(service.to_owned(), status);
+                    statuses
+                        .by_service
+                        .insert(service.to_owned(), ServingStatus::Serving);
                     changed = true;
                 }
             }
@@ -162,13 +159,12 @@ impl HealthReporter {
         });
     }
 
-    /// Applies `change` unless shutting down (shutting down itself excepted); tells the
-    /// watchers when it says something changed.
+    /// Applies `change`, unless the server is already shutting down; tells the watchers
+    /// when it says something changed.
     fn update(&self, change: impl FnOnce(&mut Statuses) -> bool) {
         let changed = {
             let mut statuses = self.lock();
-            let was_shutting_down = statuses.shutting_down;
-            if was_shutting_down {
+            if statuses.shutting_down {
                 return;
             }
             change(&mut statuses)

@@ -53,18 +53,27 @@ use v1::server_reflection_response::MessageResponse;
 /// The reflection services of a set of services: build it with [`with`](Self::with), serve
 /// [`v1`](Self::v1) and [`v1alpha`](Self::v1alpha). Both reflection services list and
 /// describe themselves too. Cheap to clone.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct Reflection {
     inner: Arc<Inner>,
 }
 
-#[derive(Debug)]
 struct Inner {
     /// Each service's name and files, as added.
     services: Vec<(&'static str, &'static [&'static [u8]])>,
     /// Built from `services` on the first request: a server that is never asked pays
     /// nothing at start-up.
     schema: OnceLock<Schema>,
+}
+
+/// The services described, not their bytes.
+impl std::fmt::Debug for Reflection {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let names = self.inner.services.iter().map(|(name, _)| name);
+        f.debug_struct("Reflection")
+            .field("services", &names.collect::<Vec<_>>())
+            .finish()
+    }
 }
 
 impl Default for Reflection {
@@ -88,8 +97,7 @@ impl Reflection {
     }
 
     /// Also describes `service` (any generated `…Server`).
-    pub fn with<S: NamedService + DescribedService>(self, service: &S) -> Self {
-        let _ = service;
+    pub fn with<S: NamedService + DescribedService>(self, _service: &S) -> Self {
         self.with_described::<S>()
     }
 

@@ -9,7 +9,7 @@ use prost_types::{
 };
 
 /// The schema of a server's services.
-#[derive(Debug, Default)]
+#[derive(Default)]
 pub(crate) struct Schema {
     /// The full names of the services served, sorted.
     services: Vec<&'static str>,
@@ -22,7 +22,6 @@ pub(crate) struct Schema {
     extension_numbers: BTreeMap<String, Vec<i32>>,
 }
 
-#[derive(Debug)]
 struct File {
     /// As the service embedded it: sent on unchanged.
     encoded: &'static [u8],
