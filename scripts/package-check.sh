@@ -5,7 +5,7 @@
 # ships and prints each crate's size and file count.
 #
 # Fails on any packaging or verification error, on a file over MAX_FILE_KIB, on a crate missing
-# its README or licenses, on a .proto under protoc-gen-rgrpc/proto/ left out of its package, and
+# its README or licenses, on a file of runtime/proto/ left out of rgrpc's package, and
 # if the packaged plugin cannot compile a .proto importing the well-known types (which are not
 # files of the package: protox embeds them).
 #
@@ -88,16 +88,20 @@ for crate in "${crates[@]}"; do
     fi
 done
 
-# The plugin: the binary, and every .proto it carries (the standard services, once added).
+# The plugin's binary.
 plugin_version=$(version_of protoc-gen-rgrpc)
 plugin_root="protoc-gen-rgrpc-$plugin_version"
 grep -qxF "$plugin_root/src/main.rs" <(cut -f1 "$work/protoc-gen-rgrpc.list") ||
     error "protoc-gen-rgrpc's package lacks src/main.rs"
-while read -r proto; do
-    [[ -n $proto ]] || continue
-    grep -qxF "$plugin_root/${proto#protoc-gen-rgrpc/}" <(cut -f1 "$work/protoc-gen-rgrpc.list") ||
-        error "protoc-gen-rgrpc's package lacks $proto"
-done < <(git ls-files -- 'protoc-gen-rgrpc/proto/*.proto')
+
+# The runtime: the upstream protos its standard services are generated from, with their
+# license (Apache-2.0), ship beside the generated code.
+runtime_root="rgrpc-$(version_of rgrpc)"
+while read -r file; do
+    [[ -n $file ]] || continue
+    grep -qxF "$runtime_root/${file#runtime/}" <(cut -f1 "$work/rgrpc.list") ||
+        error "rgrpc's package lacks $file"
+done < <(git ls-files -- 'runtime/proto')
 
 # The well-known types come from protox's embedded copies, not from files of the package: the
 # plugin compiles a file importing them with nothing but that file on disk. The binary is the

@@ -6,7 +6,7 @@ Usage:
 
 Runs the cases in the order given and prints, for each, one JSON object per
 line on stdout (flushed): ``{"case": NAME, "ok": true|false, ...details}``.
-``health_watch`` prints one more line before it (see below). A case that raises
+``health_watch`` prints two more lines before it (see below). A case that raises
 prints ``"ok": false`` with ``"error"`` (and ``"code"`` / ``"details"`` for a
 failed RPC). Exit code: 0 when every case ran (ok or not), 2 on bad usage
 (no --addr, no case, an unknown case).
@@ -71,11 +71,14 @@ health_check
 health_watch
     Watch("grpc.testing.TestService"). As soon as the first message arrives,
     prints ``{"case": "health_watch", "event": "first", "status": NAME}``
-    (no "ok"). Then reads one line from stdin (the harness sends "changed"
-    after it set the service NOT_SERVING), notes when, and waits for the next
-    message; prints ``{"case": "health_watch", "ok": ..., "first": NAME,
-    "stdin": LINE, "second": NAME, "ms_after_change": MS}``, MS the milliseconds from reading
-    the stdin line to that message, 0 if it arrived before the line was read.
+    (no "ok"). Then reads one line from stdin (the harness sends "changing"),
+    notes when, prints ``{"case": "health_watch", "event": "armed"}``, and waits
+    for the next message: the harness changes the status only once it has read
+    "armed". Prints ``{"case": "health_watch", "ok": ..., "first": NAME,
+    "stdin": LINE, "second": NAME, "ms_after_change": MS}``, MS the milliseconds
+    from reading the stdin line to that message: an upper bound on the delay
+    from the change to the message (it also holds one pipe round trip), 0 if
+    the message came first (a harness that changed the status too early).
     Each of the three waits is bounded by 10 s (the Watch's deadline is 30 s,
     and the call is cancelled at the end). ok: SERVING then NOT_SERVING.
 health_list
@@ -498,6 +501,7 @@ def case_health_watch(ctx):
             out["error"] = "no line on stdin within %g s (or stdin closed)" % TIMEOUT_S
             return out
         out["stdin"] = line.strip()
+        emit({"case": "health_watch", "event": "armed"})
         try:
             kind, at, value = events.get(timeout=TIMEOUT_S)
         except queue.Empty:
