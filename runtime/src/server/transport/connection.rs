@@ -100,11 +100,7 @@ impl Connections {
                 }
                 return;
             }
-            let peer = Peer {
-                addr,
-                ..Peer::default()
-            };
-            this.serve(io, peer, watcher).await;
+            this.serve(io, Peer::plain(addr), watcher).await;
         });
     }
 

@@ -25,6 +25,15 @@ pub(crate) struct Peer {
 }
 
 impl Peer {
+    /// A client at `addr` that presented no certificate (a connection without TLS).
+    pub(crate) fn plain(addr: Option<SocketAddr>) -> Peer {
+        Peer {
+            addr,
+            #[cfg(feature = "tls")]
+            certificates: None,
+        }
+    }
+
     /// The peer of a request, whichever server accepted its connection.
     pub(crate) fn of(extensions: &http::Extensions) -> Peer {
         if let Some(peer) = extensions.get::<Peer>() {
