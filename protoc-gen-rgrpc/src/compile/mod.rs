@@ -163,7 +163,7 @@ pub fn write(output: &Output, dir: &Path) -> Result<(), Error> {
 }
 
 /// Writes `output.descriptor_set`, encoded, to `path` (creating its directory), as
-/// [`write`] writes a file: whole or not at all, and untouched when unchanged.
+/// [`write()`] writes a file: whole or not at all, and untouched when unchanged.
 ///
 /// # Errors
 ///
