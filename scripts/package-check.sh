@@ -35,6 +35,18 @@ for crate in "${crates[@]}"; do
     package_args+=(-p "$crate")
 done
 
+# cargo verifies rgrpc-build against the just-packaged plugin through a temporary registry.
+# It takes a registry crate of a known name and version as unchanging: it reuses a copy
+# extracted under $CARGO_HOME/registry/src/-<hash of the registry's path>/ by an earlier run,
+# and the build of it in the target directory, and would verify against those. Both go
+# first: the unnamed registries' copies (never crates.io's), and our three crates' build
+# fingerprints, which only rebuilds those three.
+cargo_home=${CARGO_HOME:-$HOME/.cargo}
+for crate in "${crates[@]}"; do
+    rm -rf "$cargo_home"/registry/src/-*/"$crate-$(version_of "$crate")"
+    rm -rf "$target_dir"/debug/.fingerprint/"$crate"-*
+done
+
 echo "== cargo package ${package_args[*]} (verifying each crate)"
 $CARGO package --locked --allow-dirty "${package_args[@]}"
 
