@@ -17,12 +17,11 @@
 mod peers;
 
 use std::io::{BufRead, BufReader, Write};
-use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 use std::sync::mpsc;
 use std::time::Duration;
 
-use peers::{Server, python, repo, rgrpc_server, run_bounded, venv};
+use peers::{Server, buf, buf_curl, python, rgrpc_server, run_bounded, venv};
 use rgrpc::health::{HealthReporter, ServingStatus};
 use rgrpc_interop::service::Interop;
 use rgrpc_interop::testing::test_service_server::TestServiceServer;
@@ -33,6 +32,9 @@ use serde_json::Value;
 const LIMIT: Duration = Duration::from_secs(120);
 
 const TEST_SERVICE: &str = "grpc.testing.TestService";
+
+/// buf curl's flags for gRPC over HTTP/2 without TLS.
+const GRPC_H2C: &str = "--http2-prior-knowledge --protocol grpc";
 
 /// Every service the interop server serves, as reflection must list them.
 const SERVED: [&str; 4] = [
@@ -295,51 +297,6 @@ fn the_grpcio_control_server_passes_the_same_client() {
     );
 }
 
-/// The pinned buf CLI (`make buf-setup`), or `None` when it is not installed.
-fn buf() -> Option<PathBuf> {
-    let path = repo().join("tools/buf/node_modules/.bin/buf");
-    if path.exists() {
-        return Some(path);
-    }
-    assert!(
-        !std::env::var("RGRPC_REQUIRE_INTEROP").is_ok_and(|v| v == "1"),
-        "RGRPC_REQUIRE_INTEROP=1 but buf is not installed at {}; run `make buf-setup`",
-        path.display()
-    );
-    None
-}
-
-/// `buf curl` over h2c (prior knowledge), reflection on (its default): its stdout.
-fn buf_curl(buf: &Path, args: &[&str]) -> String {
-    let home = tempfile_dir();
-    let mut command = Command::new(buf);
-    command
-        .arg("curl")
-        .args(["--http2-prior-knowledge", "--protocol", "grpc"])
-        .args(args)
-        .env("HOME", &home)
-        .env("BUF_CACHE_DIR", home.join("cache"));
-    let (status, stdout, _) = run_bounded(command, "buf curl", LIMIT);
-    let _ = std::fs::remove_dir_all(&home);
-    assert_eq!(
-        status.and_then(|s| s.code()),
-        Some(0),
-        "buf curl {args:?} failed:\n{stdout}"
-    );
-    stdout
-}
-
-/// A fresh directory for buf's cache and home, under the target directory.
-fn tempfile_dir() -> PathBuf {
-    static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
-    let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    let dir = repo()
-        .join("target/tmp")
-        .join(format!("buf-curl-{}-{n}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
-
 #[test]
 fn buf_curl_lists_and_calls_the_interop_server_with_no_schema() {
     let Some(buf) = buf() else {
@@ -349,10 +306,10 @@ fn buf_curl_lists_and_calls_the_interop_server_with_no_schema() {
     let server = rgrpc_server();
     let url = format!("http://127.0.0.1:{}", server.port);
 
-    let listed = buf_curl(&buf, &["--list-services", &url]);
+    let listed = buf_curl(&buf, &[GRPC_H2C, "--list-services", &url]);
     assert_eq!(listed.lines().collect::<Vec<_>>(), SERVED);
 
-    let methods = buf_curl(&buf, &["--list-methods", &url]);
+    let methods = buf_curl(&buf, &[GRPC_H2C, "--list-methods", &url]);
     assert!(
         methods
             .lines()
@@ -365,6 +322,7 @@ fn buf_curl_lists_and_calls_the_interop_server_with_no_schema() {
     let unary = buf_curl(
         &buf,
         &[
+            GRPC_H2C,
             "-d",
             r#"{"responseSize": 3, "fillUsername": false}"#,
             &format!("{url}/grpc.testing.TestService/UnaryCall"),
@@ -377,6 +335,7 @@ fn buf_curl_lists_and_calls_the_interop_server_with_no_schema() {
     let streamed = buf_curl(
         &buf,
         &[
+            GRPC_H2C,
             "-d",
             r#"{"responseParameters": [{"size": 1}, {"size": 2}, {"size": 3}]}"#,
             &format!("{url}/grpc.testing.TestService/StreamingOutputCall"),

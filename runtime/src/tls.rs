@@ -120,7 +120,9 @@ impl ServerTls {
         let mut config = builder.with_single_cert(chain, key).map_err(|err| {
             TlsError::with_source("the server's certificate and key do not go together", err)
         })?;
-        config.alpn_protocols = vec![b"h2".to_vec()];
+        // h2 first: gRPC clients ask for it; browsers and HTTP/1.1-only paths (gRPC-Web) get
+        // http/1.1 on the same port.
+        config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
         Ok(TlsAcceptor::new(Arc::new(config), self.handshake_timeout))
     }
 }

@@ -97,21 +97,61 @@ pub fn run_bounded(
 
 /// [`run_bounded`], with a failure to start returned instead of a panic.
 pub fn try_run_bounded(
-    mut command: Command,
+    command: Command,
     limit: Duration,
 ) -> std::io::Result<(Option<ExitStatus>, String, Duration)> {
+    run_child(command, limit, false)
+        .map(|finished| (finished.status, finished.stdout, finished.took))
+}
+
+/// How a child run by [`run_child`] ended.
+pub struct Finished {
+    /// `None` if it was killed at the limit.
+    pub status: Option<ExitStatus>,
+    pub stdout: String,
+    /// Empty unless captured.
+    pub stderr: String,
+    pub took: Duration,
+}
+
+/// Runs `command` to its end within `limit` (killed, by its own handle, past it), reading
+/// its stdout, and its stderr if `capture_stderr` (else the child inherits ours).
+pub fn run_child(
+    mut command: Command,
+    limit: Duration,
+    capture_stderr: bool,
+) -> std::io::Result<Finished> {
     let started = Instant::now();
     let mut child = command
         .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
+        .stderr(if capture_stderr {
+            Stdio::piped()
+        } else {
+            Stdio::inherit()
+        })
         .spawn()?;
-    let mut stdout = child.stdout.take().expect("stdout is piped");
-    // Read stdout on a thread so a chatty child never blocks on a full pipe.
-    let reader = std::thread::spawn(move || {
-        let mut text = String::new();
-        let _ = stdout.read_to_string(&mut text);
-        text
-    });
+    // Read on threads so a chatty child never blocks on a full pipe.
+    let read = |pipe: Option<Box<dyn Read + Send>>| {
+        std::thread::spawn(move || {
+            let mut text = String::new();
+            if let Some(mut pipe) = pipe {
+                let _ = pipe.read_to_string(&mut text);
+            }
+            text
+        })
+    };
+    let stdout = read(
+        child
+            .stdout
+            .take()
+            .map(|p| Box::new(p) as Box<dyn Read + Send>),
+    );
+    let stderr = read(
+        child
+            .stderr
+            .take()
+            .map(|p| Box::new(p) as Box<dyn Read + Send>),
+    );
     let deadline = started + limit;
     let status = loop {
         if let Some(status) = child.try_wait().expect("child status") {
@@ -124,8 +164,12 @@ pub fn try_run_bounded(
         }
         std::thread::sleep(Duration::from_millis(20));
     };
-    let text = reader.join().unwrap_or_default();
-    Ok((status, text, started.elapsed()))
+    Ok(Finished {
+        status,
+        stdout: stdout.join().unwrap_or_default(),
+        stderr: stderr.join().unwrap_or_default(),
+        took: started.elapsed(),
+    })
 }
 
 /// How long one client run of every case may take.
@@ -299,4 +343,75 @@ pub fn wait_for_observations(path: &Path, wanted: &[(&str, &str)]) -> Vec<(Strin
         observed = observations(path);
     }
     observed
+}
+
+/// The pinned buf CLI (`make buf-setup`), or `None` when it is not installed.
+pub fn buf() -> Option<PathBuf> {
+    let path = repo().join("tools/buf/node_modules/.bin/buf");
+    if path.exists() {
+        return Some(path);
+    }
+    assert!(
+        !std::env::var("RGRPC_REQUIRE_INTEROP").is_ok_and(|v| v == "1"),
+        "RGRPC_REQUIRE_INTEROP=1 but buf is not installed at {}; run `make buf-setup`",
+        path.display()
+    );
+    None
+}
+
+/// `buf curl` with `args` (the first may hold several flags separated by spaces, such as
+/// `"--http2-prior-knowledge --protocol grpc"`), reflection on (its default): its stdout.
+pub fn buf_curl(buf: &Path, args: &[&str]) -> String {
+    let finished = run_buf_curl(buf, args);
+    assert_eq!(
+        finished.status.and_then(|s| s.code()),
+        Some(0),
+        "buf curl {args:?} failed:\n{}{}",
+        finished.stdout,
+        finished.stderr
+    );
+    finished.stdout
+}
+
+/// `buf curl` as [`buf_curl`] runs it, for a call that must fail: the error it printed.
+pub fn buf_curl_error(buf: &Path, args: &[&str]) -> String {
+    let finished = run_buf_curl(buf, args);
+    assert_ne!(
+        finished.status.and_then(|s| s.code()),
+        Some(0),
+        "buf curl {args:?} should have failed:\n{}",
+        finished.stdout
+    );
+    finished.stderr
+}
+
+fn run_buf_curl(buf: &Path, args: &[&str]) -> Finished {
+    let home = tempfile_dir();
+    let mut command = Command::new(buf);
+    command.arg("curl");
+    if let Some((flags, rest)) = args.split_first() {
+        command.args(flags.split_whitespace()).args(rest);
+    }
+    command
+        .env("HOME", &home)
+        .env("BUF_CACHE_DIR", home.join("cache"));
+    let finished = run_child(command, RUN_LIMIT, true)
+        .unwrap_or_else(|err| panic!("cannot start buf curl: {err}"));
+    let _ = std::fs::remove_dir_all(&home);
+    assert!(
+        finished.status.is_some(),
+        "buf curl {args:?} did not finish"
+    );
+    finished
+}
+
+/// A fresh directory for buf's cache and home, under the target directory.
+fn tempfile_dir() -> PathBuf {
+    static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let dir = repo()
+        .join("target/tmp")
+        .join(format!("buf-curl-{}-{n}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
 }

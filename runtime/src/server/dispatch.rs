@@ -171,6 +171,14 @@ pub(crate) fn answer_with(status: &Status) -> ServerFuture {
     Box::pin(std::future::ready(Ok(driver::status_response(status))))
 }
 
+/// A request refused at once with an HTTP status (415, 505), `status` going with it so that
+/// a gRPC client can say what was wrong.
+pub(crate) fn answer_with_http_status(http: http::StatusCode, status: &Status) -> ServerFuture {
+    let mut response = driver::status_response(status);
+    *response.status_mut() = http;
+    Box::pin(std::future::ready(Ok(response)))
+}
+
 /// How many messages each side of a call sends: one, or a stream.
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Count {
@@ -333,7 +341,7 @@ fn admit(parts: &http::request::Parts) -> Result<Admitted, Refusal> {
         .headers
         .get(http::header::CONTENT_TYPE)
         .map_or(&b""[..], |value| value.as_bytes());
-    if !is_grpc(content_type) {
+    if !super::protocol::is_grpc(content_type) {
         return Err(Refusal::NotGrpc(Status::invalid_argument(format!(
             "invalid gRPC request content-type {:?}",
             String::from_utf8_lossy(content_type)
@@ -362,14 +370,6 @@ fn admit(parts: &http::request::Parts) -> Result<Admitted, Refusal> {
         encoding,
         timeout,
     })
-}
-
-/// Whether a request's content-type is gRPC's: `application/grpc`, alone or followed by a
-/// `+subtype` or `;parameters` (so `application/grpc-web` is not).
-fn is_grpc(content_type: &[u8]) -> bool {
-    content_type
-        .strip_prefix(b"application/grpc")
-        .is_some_and(|rest| matches!(rest.first(), None | Some(b'+' | b';')))
 }
 
 /// Reads the one request message of a unary or server-streaming call.

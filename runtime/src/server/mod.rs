@@ -22,6 +22,7 @@ mod in_process;
 mod inbox;
 mod intercept;
 mod outbox;
+pub(crate) mod protocol;
 mod response_compression;
 mod router;
 pub(crate) mod settings;

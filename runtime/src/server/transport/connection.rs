@@ -33,10 +33,10 @@ pub(crate) struct ConnectionSettings {
 }
 
 impl ConnectionSettings {
-    /// hyper's connection builder with these settings. HTTP/2 only, for now: the builder
-    /// is hyper's automatic one so that HTTP/1.1 can be served on the same port.
+    /// hyper's connection builder with these settings: HTTP/2 (prior knowledge, or chosen
+    /// by ALPN) and HTTP/1.1 on the same port, told apart by the connection's first bytes.
     fn http(&self) -> auto::Builder<TokioExecutor> {
-        let mut builder = auto::Builder::new(TokioExecutor::new()).http2_only();
+        let mut builder = auto::Builder::new(TokioExecutor::new());
         builder
             .http2()
             .timer(TokioTimer::new())
@@ -136,6 +136,6 @@ impl hyper::service::Service<http::Request<Incoming>> for RequestService {
     fn call(&self, request: http::Request<Incoming>) -> ServerFuture {
         let mut request = request.map(tonic::body::Body::new);
         request.extensions_mut().insert(self.peer.clone());
-        self.routes.call(request)
+        crate::server::protocol::serve(&self.routes, request)
     }
 }
