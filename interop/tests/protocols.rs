@@ -1,7 +1,8 @@
 //! The protocols besides gRPC, driven by clients we did not write against rgrpc's interop
-//! server on one port: `buf curl --protocol grpcweb` over HTTP/1.1 and over HTTP/2 without
-//! TLS. Everything buf knows of the schema it learns by reflection, itself spoken in the
-//! protocol under test.
+//! server on one port: `buf curl --protocol grpcweb` and `--protocol connect`, each over
+//! HTTP/1.1 and over HTTP/2 without TLS. Everything buf knows of the schema it learns by
+//! reflection, itself spoken in the protocol under test (a bidi stream, half-duplex over
+//! HTTP/1.1).
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -11,23 +12,28 @@ use peers::{buf, buf_curl, buf_curl_error, rgrpc_server};
 use serde_json::Value;
 
 /// (label, buf curl's flags) of each way to reach the server.
-const GRPC_WEB: [(&str, &str); 2] = [
+const WAYS: [(&str, &str); 4] = [
     ("gRPC-Web over HTTP/1.1", "--protocol grpcweb"),
     (
         "gRPC-Web over HTTP/2",
         "--protocol grpcweb --http2-prior-knowledge",
     ),
+    ("Connect over HTTP/1.1", "--protocol connect"),
+    (
+        "Connect over HTTP/2",
+        "--protocol connect --http2-prior-knowledge",
+    ),
 ];
 
 #[test]
-fn buf_curl_speaks_grpc_web_over_http1_and_h2c() {
+fn buf_curl_speaks_grpc_web_and_connect_over_http1_and_h2c() {
     let Some(buf) = buf() else {
         eprintln!("SKIPPED: buf is not installed (make buf-setup)");
         return;
     };
     let server = rgrpc_server();
     let url = format!("http://127.0.0.1:{}", server.port);
-    for (how, flags) in GRPC_WEB {
+    for (how, flags) in WAYS {
         let listed = buf_curl(&buf, &[flags, "--list-services", &url]);
         assert!(
             listed

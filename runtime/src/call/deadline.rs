@@ -86,6 +86,14 @@ pub(crate) const GRPC_TIMEOUT: TimeoutHeader = TimeoutHeader {
     format: "1 to 8 digits and a unit (H, M, S, m, u, n)",
 };
 
+/// Connect's `connect-timeout-ms`: milliseconds, at most 10 digits.
+pub(crate) const CONNECT_TIMEOUT: TimeoutHeader = TimeoutHeader {
+    name: HeaderName::from_static("connect-timeout-ms"),
+    encode: encode_connect_timeout,
+    decode: decode_connect_timeout,
+    format: "1 to 10 digits, in milliseconds",
+};
+
 /// What a request's timeout header said: nothing, a timeout, or something unreadable.
 #[derive(Debug, PartialEq, Eq)]
 pub(crate) enum Parsed {
@@ -139,6 +147,19 @@ fn encode_grpc_timeout(timeout: Duration) -> HeaderValue {
     HeaderValue::from_str(&value).unwrap_or_else(|_| HeaderValue::from_static("99999999H"))
 }
 
+/// Milliseconds, rounded down, saturating at 10 digits (about 115 days).
+fn encode_connect_timeout(timeout: Duration) -> HeaderValue {
+    HeaderValue::from(timeout.as_millis().min(9_999_999_999) as u64)
+}
+
+fn decode_connect_timeout(value: &[u8]) -> Option<Duration> {
+    if value.is_empty() || value.len() > 10 || !value.iter().all(u8::is_ascii_digit) {
+        return None;
+    }
+    let millis: u64 = std::str::from_utf8(value).ok()?.parse().ok()?;
+    Some(Duration::from_millis(millis))
+}
+
 fn decode_grpc_timeout(value: &[u8]) -> Option<Duration> {
     let (&unit, digits) = value.split_last()?;
     if digits.is_empty() || digits.len() > 8 || !digits.iter().all(u8::is_ascii_digit) {
@@ -182,6 +203,24 @@ mod tests {
                 "{value}"
             );
         }
+    }
+
+    #[test]
+    fn connect_timeouts_are_milliseconds_of_up_to_ten_digits() {
+        let mut headers = HeaderMap::new();
+        headers.insert("connect-timeout-ms", HeaderValue::from_static("1500"));
+        assert_eq!(
+            CONNECT_TIMEOUT.read(&headers),
+            Parsed::Timeout(Duration::from_millis(1500))
+        );
+        for bad in ["", "12345678901", "1.5", "-1", "1s"] {
+            headers.insert("connect-timeout-ms", HeaderValue::from_str(bad).unwrap());
+            assert!(
+                matches!(CONNECT_TIMEOUT.read(&headers), Parsed::Malformed(_)),
+                "{bad:?}"
+            );
+        }
+        assert_eq!(encode_connect_timeout(Duration::from_micros(2500)), "2");
     }
 
     #[test]

@@ -10,8 +10,8 @@
 //!
 //! [`seen_by_client`] applies the client's rules in order; a new rule goes there (and as a
 //! function here) so that every call shape picks it up. How a status goes on the wire is
-//! per protocol: [`write_grpc`] for gRPC's trailers (a protocol that maps statuses to HTTP
-//! codes, as Connect does, adds its mapping next to it).
+//! per protocol: [`write_grpc`] for gRPC's trailers, [`connect_http_status`] and
+//! [`connect_error_json`] for Connect's HTTP status and error body.
 //!
 //! tonic turns transport errors into statuses by guessing: a server that crashed under a
 //! call gives `UNKNOWN` ("transport error"), a call refused because the server was shutting
@@ -256,9 +256,116 @@ pub(crate) fn write_grpc(status: &Status, headers: &mut HeaderMap) {
     }
 }
 
+/// Connect's name for a status code (`not_found`), as its error bodies spell it.
+pub(crate) fn connect_code(code: Code) -> &'static str {
+    match code {
+        Code::Ok => "ok",
+        Code::Cancelled => "canceled",
+        Code::Unknown => "unknown",
+        Code::InvalidArgument => "invalid_argument",
+        Code::DeadlineExceeded => "deadline_exceeded",
+        Code::NotFound => "not_found",
+        Code::AlreadyExists => "already_exists",
+        Code::PermissionDenied => "permission_denied",
+        Code::ResourceExhausted => "resource_exhausted",
+        Code::FailedPrecondition => "failed_precondition",
+        Code::Aborted => "aborted",
+        Code::OutOfRange => "out_of_range",
+        Code::Unimplemented => "unimplemented",
+        Code::Internal => "internal",
+        Code::Unavailable => "unavailable",
+        Code::DataLoss => "data_loss",
+        Code::Unauthenticated => "unauthenticated",
+    }
+}
+
+/// The HTTP status of a Connect unary error with `code`, as the Connect protocol maps them.
+pub(crate) fn connect_http_status(code: Code) -> http::StatusCode {
+    use http::StatusCode as Http;
+    match code {
+        Code::Ok => Http::OK,
+        Code::Cancelled => Http::from_u16(499).unwrap_or(Http::BAD_REQUEST),
+        Code::InvalidArgument | Code::FailedPrecondition | Code::OutOfRange => Http::BAD_REQUEST,
+        Code::DeadlineExceeded => Http::GATEWAY_TIMEOUT,
+        Code::NotFound => Http::NOT_FOUND,
+        Code::AlreadyExists | Code::Aborted => Http::CONFLICT,
+        Code::PermissionDenied => Http::FORBIDDEN,
+        Code::ResourceExhausted => Http::TOO_MANY_REQUESTS,
+        Code::Unimplemented => Http::NOT_IMPLEMENTED,
+        Code::Unavailable => Http::SERVICE_UNAVAILABLE,
+        Code::Unauthenticated => Http::UNAUTHORIZED,
+        Code::Unknown | Code::Internal | Code::DataLoss => Http::INTERNAL_SERVER_ERROR,
+    }
+}
+
+/// `google.rpc.Status`, as `grpc-status-details-bin` carries it: only its details are read.
+#[derive(Clone, PartialEq, prost::Message)]
+struct RpcStatus {
+    #[prost(message, repeated, tag = "3")]
+    details: Vec<prost_types::Any>,
+}
+
+/// A status as Connect's JSON error: `code`, `message`, and the details from
+/// `grpc-status-details-bin` (type without its URL prefix, value base64 without padding).
+pub(crate) fn connect_error_json(status: &Status) -> serde_json::Value {
+    use base64::Engine as _;
+    let mut error = serde_json::Map::new();
+    error.insert("code".into(), connect_code(status.code()).into());
+    if !status.message().is_empty() {
+        error.insert("message".into(), status.message().into());
+    }
+    let details = <RpcStatus as prost::Message>::decode(status.details())
+        .map(|decoded| decoded.details)
+        .unwrap_or_default();
+    if !details.is_empty() {
+        let details: Vec<serde_json::Value> = details
+            .iter()
+            .map(|any| {
+                let kind = any.type_url.rsplit('/').next().unwrap_or_default();
+                serde_json::json!({
+                    "type": kind,
+                    "value": base64::engine::general_purpose::STANDARD_NO_PAD.encode(&any.value),
+                })
+            })
+            .collect();
+        error.insert("details".into(), details.into());
+    }
+    serde_json::Value::Object(error)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn connect_errors_name_the_code_and_map_to_http() {
+        let status = Status::not_found("no such thing");
+        assert_eq!(
+            connect_error_json(&status),
+            serde_json::json!({"code": "not_found", "message": "no such thing"})
+        );
+        assert_eq!(
+            connect_http_status(Code::NotFound),
+            http::StatusCode::NOT_FOUND
+        );
+        assert_eq!(connect_http_status(Code::Cancelled).as_u16(), 499);
+        assert_eq!(connect_http_status(Code::ResourceExhausted).as_u16(), 429);
+        let details = RpcStatus {
+            details: vec![prost_types::Any {
+                type_url: "type.googleapis.com/google.rpc.RetryInfo".into(),
+                value: vec![1, 2, 3],
+            }],
+        };
+        let status = Status::with_details(
+            Code::Unavailable,
+            "later",
+            prost::Message::encode_to_vec(&details).into(),
+        );
+        assert_eq!(
+            connect_error_json(&status)["details"],
+            serde_json::json!([{"type": "google.rpc.RetryInfo", "value": "AQID"}])
+        );
+    }
 
     #[test]
     fn ok_is_written_as_tonic_writes_it() {

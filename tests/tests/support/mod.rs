@@ -3,7 +3,9 @@
 
 #![allow(dead_code)] // each test file uses its own subset
 
+pub mod greeter;
 pub mod hostile_service;
+pub mod http1;
 pub mod raw;
 
 use std::future::IntoFuture;

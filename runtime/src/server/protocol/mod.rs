@@ -1,8 +1,9 @@
 //! The protocols one server speaks on one port, told apart by each request's content-type:
-//! gRPC (HTTP/2), and gRPC-Web (HTTP/1.1 or HTTP/2), which is adapted to gRPC here so the
-//! same generated handler, deadlines, cancellation and status rules serve it.
+//! gRPC (HTTP/2), and gRPC-Web and Connect (HTTP/1.1 or HTTP/2), which are adapted to gRPC
+//! here so the same generated handler, deadlines, cancellation and status rules serve them.
 
 mod base64_body;
+mod connect;
 mod grpc_web;
 
 use http::header::CONTENT_TYPE;
@@ -20,6 +21,12 @@ pub(crate) fn serve(routes: &Routes, request: http::Request<tonic::body::Body>) 
     if let Some(form) = grpc_web::Form::of(content_type) {
         return match form {
             Some(form) => grpc_web::serve(routes, request, form),
+            None => refuse_content_type(content_type),
+        };
+    }
+    if let Some(shape) = connect::Shape::of(content_type) {
+        return match shape {
+            Some(shape) => connect::serve(routes, request, shape),
             None => refuse_content_type(content_type),
         };
     }
@@ -41,7 +48,8 @@ pub(crate) fn serve(routes: &Routes, request: http::Request<tonic::body::Body>) 
 /// The content-types this server serves, as a refusal lists them.
 const ACCEPTED: &str = "application/grpc, application/grpc+proto (HTTP/2); \
                         application/grpc-web, application/grpc-web+proto, \
-                        application/grpc-web-text, application/grpc-web-text+proto";
+                        application/grpc-web-text, application/grpc-web-text+proto; \
+                        application/proto, application/connect+proto (Connect)";
 
 /// HTTP 415 for a content-type no protocol here speaks, saying which ones they do.
 fn refuse_content_type(content_type: &[u8]) -> ServerFuture {

@@ -1,0 +1,391 @@
+//! The Connect protocol (connectrpc.com/docs/protocol), served as gRPC with the binary
+//! codec: unary calls as `application/proto` POSTs, streams as `application/connect+proto`.
+//!
+//! A unary request is one bare message: it is given gRPC's 5-byte envelope and served as a
+//! gRPC call. Its answer waits for the call's end, because the HTTP status says how the call
+//! ended: 200 with the bare message and its trailers as `trailer-` headers, or the Connect
+//! status (404, 503, …) with the JSON error. A stream's envelopes are gRPC's; only the end
+//! differs: instead of trailers, an end-of-stream envelope (flag `0x02`) holding the error,
+//! if any, and the trailers as JSON metadata.
+
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+use bytes::{BufMut, Bytes, BytesMut};
+use http::header::{ACCEPT_ENCODING, CONTENT_ENCODING, CONTENT_LENGTH, CONTENT_TYPE};
+use http::{HeaderMap, HeaderName, HeaderValue};
+use http_body::{Body, Frame};
+use http_body_util::BodyExt as _;
+
+use crate::Status;
+use crate::call::deadline::{CONNECT_TIMEOUT, GRPC_TIMEOUT, Parsed};
+use crate::call::status::{connect_error_json, connect_http_status};
+use crate::compression::{GRPC_ACCEPT_ENCODING, GRPC_ENCODING};
+use crate::server::dispatch::ServerFuture;
+use crate::server::transport::routes::Routes;
+
+const CONNECT_CONTENT_ENCODING: HeaderName = HeaderName::from_static("connect-content-encoding");
+const CONNECT_ACCEPT_ENCODING: HeaderName = HeaderName::from_static("connect-accept-encoding");
+
+/// The flag of a compressed envelope, the same in gRPC and Connect.
+const COMPRESSED: u8 = 0x01;
+/// The flag of Connect's end-of-stream envelope.
+const END_STREAM: u8 = 0x02;
+
+/// A Connect request unary or streaming, with the binary codec.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum Shape {
+    Unary,
+    Stream,
+}
+
+impl Shape {
+    /// The shape a content-type names: `None` when it is not Connect, `Some(None)` for
+    /// Connect with a codec this server does not speak yet (JSON).
+    pub(super) fn of(content_type: &[u8]) -> Option<Option<Shape>> {
+        let essence = content_type
+            .split(|byte| *byte == b';')
+            .next()
+            .unwrap_or_default();
+        match essence {
+            b"application/proto" => Some(Some(Shape::Unary)),
+            b"application/connect+proto" => Some(Some(Shape::Stream)),
+            b"application/json" | b"application/connect+json" => Some(None),
+            _ => None,
+        }
+    }
+}
+
+/// Serves a Connect request as the gRPC call it stands for.
+pub(super) fn serve(
+    routes: &Routes,
+    request: http::Request<tonic::body::Body>,
+    shape: Shape,
+) -> ServerFuture {
+    if request.method() != http::Method::POST {
+        return Box::pin(std::future::ready(Ok(error_response(
+            &Status::unimplemented(format!(
+                "Connect calls are POSTs here, not {}",
+                request.method()
+            )),
+            Some(http::StatusCode::METHOD_NOT_ALLOWED),
+        ))));
+    }
+    let (mut parts, body) = request.into_parts();
+    let headers = &mut parts.headers;
+    match CONNECT_TIMEOUT.read(headers) {
+        Parsed::Absent => {}
+        Parsed::Timeout(timeout) => GRPC_TIMEOUT.write(headers, timeout),
+        Parsed::Malformed(problem) => {
+            return Box::pin(std::future::ready(Ok(error_response(
+                &Status::invalid_argument(problem),
+                None,
+            ))));
+        }
+    }
+    headers.insert(
+        CONTENT_TYPE,
+        HeaderValue::from_static("application/grpc+proto"),
+    );
+    let (encoding, accepted) = match shape {
+        Shape::Unary => (CONTENT_ENCODING, ACCEPT_ENCODING),
+        Shape::Stream => (CONNECT_CONTENT_ENCODING, CONNECT_ACCEPT_ENCODING),
+    };
+    let compressed = move_header(headers, &encoding, GRPC_ENCODING)
+        .is_some_and(|value| value.as_bytes() != b"identity");
+    move_header(headers, &accepted, GRPC_ACCEPT_ENCODING);
+    let body = match shape {
+        Shape::Unary => {
+            let length = headers
+                .remove(CONTENT_LENGTH)
+                .and_then(|value| value.to_str().ok()?.parse::<u32>().ok());
+            enveloped(body, compressed, length)
+        }
+        Shape::Stream => body,
+    };
+    let response = routes.call(http::Request::from_parts(parts, body));
+    Box::pin(async move {
+        let response = response.await?;
+        Ok(match shape {
+            Shape::Unary => unary_response(response).await,
+            Shape::Stream => stream_response(response),
+        })
+    })
+}
+
+/// Moves a header to another name; its value.
+fn move_header(headers: &mut HeaderMap, from: &HeaderName, to: HeaderName) -> Option<HeaderValue> {
+    let value = headers.remove(from)?;
+    headers.insert(to, value.clone());
+    Some(value)
+}
+
+/// A unary request's bare message as one gRPC envelope. With its length known from
+/// `content-length`, the body streams through and the service's size limit applies from
+/// the envelope, as for gRPC; without it, the body is read first, up to 4 MiB.
+fn enveloped(body: tonic::body::Body, compressed: bool, length: Option<u32>) -> tonic::body::Body {
+    let flag = if compressed { COMPRESSED } else { 0 };
+    match length {
+        Some(length) => tonic::body::Body::new(Prefixed {
+            prefix: Some(envelope_header(flag, length)),
+            inner: body,
+        }),
+        None => tonic::body::Body::new(http_body_util::StreamBody::new(
+            futures_util::stream::once(async move {
+                let whole = Limited::collect(body, UNSIZED_LIMIT).await?;
+                let length = u32::try_from(whole.len()).unwrap_or(u32::MAX);
+                let mut out = BytesMut::with_capacity(5 + whole.len());
+                out.extend_from_slice(&envelope_header(flag, length));
+                out.extend_from_slice(&whole);
+                Ok::<_, Status>(Frame::data(out.freeze()))
+            }),
+        )),
+    }
+}
+
+/// The most a unary request without `content-length` may send.
+const UNSIZED_LIMIT: usize = 4 * 1024 * 1024;
+
+/// Reading a whole body, within a limit.
+struct Limited;
+
+impl Limited {
+    async fn collect(mut body: tonic::body::Body, limit: usize) -> Result<Bytes, Status> {
+        let mut whole = BytesMut::new();
+        while let Some(frame) = body.frame().await {
+            if let Ok(data) = frame?.into_data() {
+                if whole.len() + data.len() > limit {
+                    return Err(Status::resource_exhausted(format!(
+                        "a Connect request without content-length may send at most {limit} bytes"
+                    )));
+                }
+                whole.extend_from_slice(&data);
+            }
+        }
+        Ok(whole.freeze())
+    }
+}
+
+fn envelope_header(flag: u8, length: u32) -> Bytes {
+    let mut header = BytesMut::with_capacity(5);
+    header.put_u8(flag);
+    header.put_u32(length);
+    header.freeze()
+}
+
+/// A body with `prefix` sent before it.
+struct Prefixed {
+    prefix: Option<Bytes>,
+    inner: tonic::body::Body,
+}
+
+impl Body for Prefixed {
+    type Data = Bytes;
+    type Error = Status;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, Status>>> {
+        if let Some(prefix) = self.prefix.take() {
+            return Poll::Ready(Some(Ok(Frame::data(prefix))));
+        }
+        Pin::new(&mut self.inner).poll_frame(cx)
+    }
+}
+
+/// The headers gRPC uses for itself, which a Connect response does not repeat as metadata.
+fn is_grpc_protocol_header(name: &HeaderName) -> bool {
+    name.as_str().starts_with("grpc-") || *name == CONTENT_TYPE
+}
+
+/// The Connect unary answer to a finished gRPC call.
+async fn unary_response(
+    response: http::Response<tonic::body::Body>,
+) -> http::Response<tonic::body::Body> {
+    let (parts, body) = response.into_parts();
+    let collected = match body.collect().await {
+        Ok(collected) => collected,
+        Err(status) => return error_response(&status, None),
+    };
+    let trailers = collected.trailers().cloned().unwrap_or_default();
+    let data = collected.to_bytes();
+    // A call that ended before any message has its status in the headers.
+    let status = Status::from_header_map(&trailers)
+        .or_else(|| Status::from_header_map(&parts.headers))
+        .unwrap_or_else(|| Status::internal("the call ended without a status"));
+    let mut metadata = HeaderMap::new();
+    for (name, value) in &parts.headers {
+        if !is_grpc_protocol_header(name) {
+            metadata.append(name.clone(), value.clone());
+        }
+    }
+    for (name, value) in &trailers {
+        if !is_grpc_protocol_header(name)
+            && let Ok(prefixed) = HeaderName::try_from(format!("trailer-{name}"))
+        {
+            metadata.append(prefixed, value.clone());
+        }
+    }
+    if status.code() != tonic::Code::Ok {
+        let mut response = error_response(&status, None);
+        response.headers_mut().extend(metadata);
+        return response;
+    }
+    if data.len() < 5 {
+        return error_response(
+            &Status::internal("the call succeeded without a response message"),
+            None,
+        );
+    }
+    let mut response = http::Response::new(tonic::body::Body::new(
+        http_body_util::Full::new(data.slice(5..)).map_err(|never| match never {}),
+    ));
+    *response.headers_mut() = metadata;
+    let headers = response.headers_mut();
+    headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/proto"));
+    if data[0] & COMPRESSED != 0
+        && let Some(encoding) = parts.headers.get(GRPC_ENCODING)
+    {
+        headers.insert(CONTENT_ENCODING, encoding.clone());
+    }
+    if let Some(accepted) = parts.headers.get(GRPC_ACCEPT_ENCODING) {
+        headers.insert(ACCEPT_ENCODING, accepted.clone());
+    }
+    response
+}
+
+/// A Connect unary error: its HTTP status (or `http`), and the JSON error body.
+fn error_response(
+    status: &Status,
+    http: Option<http::StatusCode>,
+) -> http::Response<tonic::body::Body> {
+    let body = Bytes::from(connect_error_json(status).to_string());
+    let mut response = http::Response::new(tonic::body::Body::new(
+        http_body_util::Full::new(body).map_err(|never| match never {}),
+    ));
+    *response.status_mut() = http.unwrap_or_else(|| connect_http_status(status.code()));
+    response
+        .headers_mut()
+        .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    response
+}
+
+/// The Connect streaming answer: the gRPC envelopes, then the end-of-stream envelope.
+fn stream_response(
+    response: http::Response<tonic::body::Body>,
+) -> http::Response<tonic::body::Body> {
+    let (mut parts, body) = response.into_parts();
+    // A call that ended before any message has its status in the headers: it moves to the
+    // end-of-stream message.
+    let early = Status::from_header_map(&parts.headers).map(|status| {
+        let trailers = std::mem::take(&mut parts.headers);
+        for (name, value) in &trailers {
+            if !name.as_str().starts_with("grpc-") {
+                parts.headers.append(name.clone(), value.clone());
+            }
+        }
+        (status, trailers)
+    });
+    parts.status = http::StatusCode::OK;
+    if let Some(encoding) = parts.headers.remove(GRPC_ENCODING) {
+        parts.headers.insert(CONNECT_CONTENT_ENCODING, encoding);
+    }
+    if let Some(accepted) = parts.headers.remove(GRPC_ACCEPT_ENCODING) {
+        parts.headers.insert(CONNECT_ACCEPT_ENCODING, accepted);
+    }
+    parts.headers.insert(
+        CONTENT_TYPE,
+        HeaderValue::from_static("application/connect+proto"),
+    );
+    let body = match early {
+        Some((status, trailers)) => StreamBody {
+            inner: None,
+            end: Some(end_of_stream(&status, &trailers)),
+        },
+        None => StreamBody {
+            inner: Some(body),
+            end: None,
+        },
+    };
+    http::Response::from_parts(parts, tonic::body::Body::new(body))
+}
+
+/// A gRPC response body as Connect's: the trailers become the end-of-stream envelope.
+struct StreamBody {
+    inner: Option<tonic::body::Body>,
+    /// The end-of-stream envelope, once known.
+    end: Option<Bytes>,
+}
+
+impl Body for StreamBody {
+    type Data = Bytes;
+    type Error = Status;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, Status>>> {
+        let Some(inner) = &mut self.inner else {
+            return Poll::Ready(self.end.take().map(|end| Ok(Frame::data(end))));
+        };
+        match Pin::new(inner).poll_frame(cx) {
+            Poll::Pending => Poll::Pending,
+            Poll::Ready(Some(Ok(frame))) => match frame.into_data() {
+                Ok(data) => Poll::Ready(Some(Ok(Frame::data(data)))),
+                Err(frame) => {
+                    let trailers = frame.into_trailers().unwrap_or_default();
+                    let status = Status::from_header_map(&trailers)
+                        .unwrap_or_else(|| Status::internal("the call ended without a status"));
+                    self.inner = None;
+                    Poll::Ready(Some(Ok(Frame::data(end_of_stream(&status, &trailers)))))
+                }
+            },
+            Poll::Ready(Some(Err(status))) => {
+                self.inner = None;
+                Poll::Ready(Some(Ok(Frame::data(end_of_stream(
+                    &status,
+                    &HeaderMap::new(),
+                )))))
+            }
+            Poll::Ready(None) => {
+                self.inner = None;
+                let status = Status::internal("the call ended without a status");
+                Poll::Ready(Some(Ok(Frame::data(end_of_stream(
+                    &status,
+                    &HeaderMap::new(),
+                )))))
+            }
+        }
+    }
+}
+
+/// Connect's end-of-stream envelope: the error unless OK, and the trailers as metadata.
+fn end_of_stream(status: &Status, trailers: &HeaderMap) -> Bytes {
+    let mut metadata = serde_json::Map::new();
+    for name in trailers.keys() {
+        if is_grpc_protocol_header(name) {
+            continue;
+        }
+        let values: Vec<serde_json::Value> = trailers
+            .get_all(name)
+            .iter()
+            .filter_map(|value| value.to_str().ok())
+            .map(|value| value.into())
+            .collect();
+        metadata.insert(name.as_str().to_owned(), values.into());
+    }
+    let mut end = serde_json::Map::new();
+    if status.code() != tonic::Code::Ok {
+        end.insert("error".into(), connect_error_json(status));
+    }
+    if !metadata.is_empty() {
+        end.insert("metadata".into(), metadata.into());
+    }
+    let json = serde_json::Value::Object(end).to_string();
+    let mut envelope = BytesMut::with_capacity(5 + json.len());
+    envelope.put_u8(END_STREAM);
+    envelope.put_u32(u32::try_from(json.len()).unwrap_or(u32::MAX));
+    envelope.extend_from_slice(json.as_bytes());
+    envelope.freeze()
+}

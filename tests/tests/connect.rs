@@ -1,0 +1,161 @@
+//! The Connect protocol on rgrpc's server, read byte by byte with a plain HTTP/1.1 client:
+//! unary calls are a bare message each way with the status in the HTTP status and a JSON
+//! error, trailers travel as `trailer-` headers, streams end with the end-of-stream
+//! envelope, and `connect-timeout-ms` is the deadline. (buf curl and connect-node drive
+//! Connect in `interop/`.)
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod support;
+
+use prost::Message as _;
+use rgrpc_tests::hello::HelloResponse;
+use serde_json::Value;
+use support::greeter::server;
+use support::greeting;
+use support::http1::{frames, post};
+
+const SAY_HELLO: &str = "/hello.HelloService/SayHello";
+const LOTS_OF_REPLIES: &str = "/hello.HelloService/LotsOfReplies";
+const PROTO: (&str, &str) = ("content-type", "application/proto");
+const STREAM: (&str, &str) = ("content-type", "application/connect+proto");
+
+fn message(text: &str) -> Vec<u8> {
+    greeting(text).encode_to_vec()
+}
+
+fn json(body: &[u8]) -> Value {
+    serde_json::from_slice(body).unwrap_or_else(|err| panic!("{err}: {body:?}"))
+}
+
+#[tokio::test]
+async fn unary_is_a_bare_message_each_way() {
+    let server = server().await;
+    let answer = post(&server, SAY_HELLO, &[PROTO], &[&message("connect")]).await;
+    assert_eq!(answer.status, 200, "{answer:?}");
+    assert_eq!(answer.header("content-type"), Some("application/proto"));
+    assert_eq!(
+        HelloResponse::decode(answer.body.as_slice()).unwrap().reply,
+        "Hello, connect!"
+    );
+    // Sent in chunks with no content-length: read whole, then served.
+    let request = message("chunked");
+    let (a, b) = request.split_at(3);
+    let answer = post(&server, SAY_HELLO, &[PROTO], &[a, b]).await;
+    assert_eq!(
+        HelloResponse::decode(answer.body.as_slice()).unwrap().reply,
+        "Hello, chunked!"
+    );
+}
+
+#[tokio::test]
+async fn unary_errors_are_the_connect_http_status_and_json_with_trailers_as_headers() {
+    let server = server().await;
+    let answer = post(&server, SAY_HELLO, &[PROTO], &[&message("fail")]).await;
+    assert_eq!(answer.status, 400, "failed_precondition is 400: {answer:?}");
+    assert_eq!(answer.header("content-type"), Some("application/json"));
+    assert_eq!(
+        json(&answer.body),
+        serde_json::json!({"code": "failed_precondition", "message": "failing as asked"})
+    );
+    assert_eq!(answer.header("x-why"), Some("asked to"), "{answer:?}");
+
+    let answer = post(
+        &server,
+        "/hello.HelloService/Nope",
+        &[PROTO],
+        &[&message("x")],
+    )
+    .await;
+    assert_eq!(answer.status, 501, "{answer:?}");
+    assert_eq!(json(&answer.body)["code"], "unimplemented");
+}
+
+#[tokio::test]
+async fn connect_timeout_ms_is_the_deadline() {
+    let server = server().await;
+    let answer = post(
+        &server,
+        SAY_HELLO,
+        &[PROTO, ("connect-timeout-ms", "50")],
+        &[&message("sleep")],
+    )
+    .await;
+    assert_eq!(answer.status, 504, "{answer:?}");
+    assert_eq!(json(&answer.body)["code"], "deadline_exceeded");
+
+    let answer = post(
+        &server,
+        SAY_HELLO,
+        &[PROTO, ("connect-timeout-ms", "soon")],
+        &[&message("x")],
+    )
+    .await;
+    assert_eq!(answer.status, 400, "{answer:?}");
+    assert_eq!(
+        json(&answer.body),
+        serde_json::json!({
+            "code": "invalid_argument",
+            "message": "malformed connect-timeout-ms \"soon\": expected 1 to 10 digits, in milliseconds"
+        })
+    );
+}
+
+#[tokio::test]
+async fn a_stream_ends_with_the_end_of_stream_envelope() {
+    let server = server().await;
+    let mut request = vec![0, 0, 0, 0, 0];
+    let payload = message("s");
+    request[1..5].copy_from_slice(&u32::try_from(payload.len()).unwrap().to_be_bytes());
+    request.extend_from_slice(&payload);
+
+    let answer = post(&server, LOTS_OF_REPLIES, &[STREAM], &[&request]).await;
+    assert_eq!(answer.status, 200, "{answer:?}");
+    assert_eq!(
+        answer.header("content-type"),
+        Some("application/connect+proto")
+    );
+    let replies_frames = frames(&answer.body);
+    let replies: Vec<String> = replies_frames[..3]
+        .iter()
+        .map(|(_, payload)| HelloResponse::decode(payload.as_slice()).unwrap().reply)
+        .collect();
+    assert_eq!(replies, ["1 s", "2 s", "3 s"]);
+    assert_eq!(replies_frames[3].0, 0x02);
+    assert_eq!(json(&replies_frames[3].1), serde_json::json!({}));
+
+    let payload = message("fail");
+    let mut request = vec![0];
+    request.extend_from_slice(&u32::try_from(payload.len()).unwrap().to_be_bytes());
+    request.extend_from_slice(&payload);
+    let answer = post(&server, LOTS_OF_REPLIES, &[STREAM], &[&request]).await;
+    let failed = frames(&answer.body);
+    assert_eq!(failed.len(), 4, "{answer:?}");
+    assert_eq!(
+        json(&failed[3].1),
+        serde_json::json!({
+            "error": {"code": "aborted", "message": "stopped after 3"},
+            "metadata": {"x-why": ["asked to"]}
+        })
+    );
+}
+
+#[tokio::test]
+async fn what_is_not_served_yet_is_refused_clearly() {
+    let server = server().await;
+    let answer = post(
+        &server,
+        SAY_HELLO,
+        &[("content-type", "application/json")],
+        &[b"{}"],
+    )
+    .await;
+    assert_eq!(answer.status, 415, "{answer:?}");
+    assert!(
+        answer
+            .header("grpc-message")
+            .unwrap()
+            .contains("application/proto"),
+        "{answer:?}"
+    );
+}
