@@ -141,6 +141,32 @@ async fn a_stream_ends_with_the_end_of_stream_envelope() {
 }
 
 #[tokio::test]
+async fn bidi_over_http1_is_refused_not_left_to_hang() {
+    let server = server().await;
+    let mut request = vec![0];
+    let payload = message("b");
+    request.extend_from_slice(&u32::try_from(payload.len()).unwrap().to_be_bytes());
+    request.extend_from_slice(&payload);
+    let answer = post(
+        &server,
+        "/hello.HelloService/BidiHello",
+        &[STREAM],
+        &[&request],
+    )
+    .await;
+    let end = frames(&answer.body);
+    assert_eq!(end.len(), 1, "{answer:?}");
+    assert_eq!(
+        json(&end[0].1)["error"],
+        serde_json::json!({
+            "code": "unimplemented",
+            "message": "/hello.HelloService/BidiHello is a bidi stream, which needs HTTP/2; \
+                        this request came over HTTP/1.1"
+        })
+    );
+}
+
+#[tokio::test]
 async fn what_is_not_served_yet_is_refused_clearly() {
     let server = server().await;
     let answer = post(

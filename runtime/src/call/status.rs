@@ -54,6 +54,14 @@ pub(crate) fn deadline_exceeded(timeout: Duration) -> Status {
     Status::deadline_exceeded(format!("deadline of {timeout:?} exceeded"))
 }
 
+/// The status of a bidi call over HTTP/1.1, where no answer can start before the request
+/// ended.
+pub(crate) fn bidi_needs_http2(method: &str) -> Status {
+    Status::unimplemented(format!(
+        "{method} is a bidi stream, which needs HTTP/2; this request came over HTTP/1.1"
+    ))
+}
+
 /// The status of a served call whose client's deadline passed before it completed.
 pub(crate) fn deadline_passed(method: &str) -> Status {
     Status::deadline_exceeded(format!(

@@ -264,6 +264,14 @@ where
         Ok(admitted) => admitted,
         Err(refusal) => return Box::pin(std::future::ready(Ok(refusal.into_response()))),
     };
+    // Over HTTP/1.1 (gRPC-Web, Connect) the request ends before the response starts: a
+    // bidi handler could never answer mid-stream, so the call is refused, never left to hang.
+    if shape.requests == Count::Stream
+        && shape.responses == Count::Stream
+        && call.parts.version < http::Version::HTTP_2
+    {
+        return answer_with(&crate::call::status::bidi_needs_http2(method));
+    }
     // Put there by `Limited`; absent when the server's settings are the defaults, or when
     // the service is mounted in a plain tonic server.
     let settings = call.parts.extensions.remove::<Arc<CallSettings>>();
