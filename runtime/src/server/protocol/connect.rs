@@ -132,7 +132,7 @@ fn enveloped(body: tonic::body::Body, compressed: bool, length: Option<u32>) -> 
         }),
         None => tonic::body::Body::new(http_body_util::StreamBody::new(
             futures_util::stream::once(async move {
-                let whole = Limited::collect(body, UNSIZED_LIMIT).await?;
+                let whole = collect_within(body, UNSIZED_LIMIT).await?;
                 let length = u32::try_from(whole.len()).unwrap_or(u32::MAX);
                 let mut out = BytesMut::with_capacity(5 + whole.len());
                 out.extend_from_slice(&envelope_header(flag, length));
@@ -146,24 +146,20 @@ fn enveloped(body: tonic::body::Body, compressed: bool, length: Option<u32>) -> 
 /// The most a unary request without `content-length` may send.
 const UNSIZED_LIMIT: usize = 4 * 1024 * 1024;
 
-/// Reading a whole body, within a limit.
-struct Limited;
-
-impl Limited {
-    async fn collect(mut body: tonic::body::Body, limit: usize) -> Result<Bytes, Status> {
-        let mut whole = BytesMut::new();
-        while let Some(frame) = body.frame().await {
-            if let Ok(data) = frame?.into_data() {
-                if whole.len() + data.len() > limit {
-                    return Err(Status::resource_exhausted(format!(
-                        "a Connect request without content-length may send at most {limit} bytes"
-                    )));
-                }
-                whole.extend_from_slice(&data);
+/// The whole of `body`, or `RESOURCE_EXHAUSTED` once it passes `limit` bytes.
+async fn collect_within(mut body: tonic::body::Body, limit: usize) -> Result<Bytes, Status> {
+    let mut whole = BytesMut::new();
+    while let Some(frame) = body.frame().await {
+        if let Ok(data) = frame?.into_data() {
+            if whole.len() + data.len() > limit {
+                return Err(Status::resource_exhausted(format!(
+                    "a Connect request without content-length may send at most {limit} bytes"
+                )));
             }
+            whole.extend_from_slice(&data);
         }
-        Ok(whole.freeze())
     }
+    Ok(whole.freeze())
 }
 
 fn envelope_header(flag: u8, length: u32) -> Bytes {
