@@ -1,8 +1,8 @@
-//! The protocols besides gRPC, driven by clients we did not write against rgrpc's interop
-//! server on one port: `buf curl --protocol grpcweb` and `--protocol connect`, each over
-//! HTTP/1.1 and over HTTP/2 without TLS. Everything buf knows of the schema it learns by
-//! reflection, itself spoken in the protocol under test (a bidi stream, half-duplex over
-//! HTTP/1.1).
+//! The three protocols, driven by a client we did not write against rgrpc's interop server
+//! on one port started with no flag: `buf curl` with `--protocol grpc` (HTTP/2 without TLS),
+//! and `--protocol grpcweb` and `--protocol connect`, each over HTTP/1.1 and HTTP/2. No
+//! `--schema`: everything buf knows of the schema it learns by reflection, itself spoken in
+//! the protocol under test (a bidi stream, half-duplex over HTTP/1.1).
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -12,7 +12,11 @@ use peers::{buf, buf_curl, buf_curl_error, rgrpc_server};
 use serde_json::Value;
 
 /// (label, buf curl's flags) of each way to reach the server.
-const WAYS: [(&str, &str); 4] = [
+const WAYS: [(&str, &str); 5] = [
+    (
+        "gRPC over HTTP/2",
+        "--protocol grpc --http2-prior-knowledge",
+    ),
     ("gRPC-Web over HTTP/1.1", "--protocol grpcweb"),
     (
         "gRPC-Web over HTTP/2",
@@ -26,7 +30,7 @@ const WAYS: [(&str, &str); 4] = [
 ];
 
 #[test]
-fn buf_curl_speaks_grpc_web_and_connect_over_http1_and_h2c() {
+fn buf_curl_speaks_grpc_grpc_web_and_connect_over_http1_and_h2c() {
     let Some(buf) = buf() else {
         eprintln!("SKIPPED: buf is not installed (make buf-setup)");
         return;

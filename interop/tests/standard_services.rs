@@ -5,8 +5,8 @@
 //!   a message;
 //! * grpcio-health-checking checks, lists and watches health, the watch seeing a change
 //!   made through [`HealthReporter`];
-//! * `buf curl` lists the services and calls unary and server-streaming methods with no
-//!   `--schema`: everything it knows, it learnt by reflection.
+//! * `buf curl` lists the services and methods with no `--schema` (its calls, in every
+//!   protocol, are in `protocols.rs`).
 //!
 //! The interop server runs with no flag: both services are on by default. The grpcio
 //! control server (`interop/python/standard_services_server.py`, grpcio's own reflection
@@ -298,7 +298,7 @@ fn the_grpcio_control_server_passes_the_same_client() {
 }
 
 #[test]
-fn buf_curl_lists_and_calls_the_interop_server_with_no_schema() {
+fn buf_curl_lists_the_interop_server_services_and_methods_with_no_schema() {
     let Some(buf) = buf() else {
         eprintln!("SKIPPED: buf is not installed (make buf-setup)");
         return;
@@ -316,39 +316,5 @@ fn buf_curl_lists_and_calls_the_interop_server_with_no_schema() {
             .any(|line| line == "grpc.testing.TestService/StreamingOutputCall"),
         "{methods}"
     );
-
-    // Unary: buf builds the request from JSON and reads the answer with the schema it
-    // learnt by reflection.
-    let unary = buf_curl(
-        &buf,
-        &[
-            GRPC_H2C,
-            "-d",
-            r#"{"responseSize": 3, "fillUsername": false}"#,
-            &format!("{url}/grpc.testing.TestService/UnaryCall"),
-        ],
-    );
-    let answer: Value = serde_json::from_str(&unary).unwrap_or_else(|err| panic!("{err}: {unary}"));
-    assert_eq!(answer["payload"]["body"], "AAAA", "{answer:#}");
-
-    // Server streaming: three messages of the sizes asked for, in order.
-    let streamed = buf_curl(
-        &buf,
-        &[
-            GRPC_H2C,
-            "-d",
-            r#"{"responseParameters": [{"size": 1}, {"size": 2}, {"size": 3}]}"#,
-            &format!("{url}/grpc.testing.TestService/StreamingOutputCall"),
-        ],
-    );
-    let bodies: Vec<String> = serde_json::Deserializer::from_str(&streamed)
-        .into_iter::<Value>()
-        .map(|message| {
-            message.unwrap()["payload"]["body"]
-                .as_str()
-                .unwrap()
-                .to_owned()
-        })
-        .collect();
-    assert_eq!(bodies, ["AA==", "AAA=", "AAAA"], "{streamed}");
+    // Calls with the schema learnt this way, in every protocol: interop/tests/protocols.rs.
 }

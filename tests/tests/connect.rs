@@ -165,23 +165,3 @@ async fn bidi_over_http1_is_refused_not_left_to_hang() {
         })
     );
 }
-
-#[tokio::test]
-async fn what_is_not_served_yet_is_refused_clearly() {
-    let server = server().await;
-    let answer = post(
-        &server,
-        SAY_HELLO,
-        &[("content-type", "application/json")],
-        &[b"{}"],
-    )
-    .await;
-    assert_eq!(answer.status, 415, "{answer:?}");
-    assert!(
-        answer
-            .header("grpc-message")
-            .unwrap()
-            .contains("application/proto"),
-        "{answer:?}"
-    );
-}
