@@ -38,7 +38,7 @@ pub(crate) fn serve(routes: &Routes, request: http::Request<tonic::body::Body>) 
             http::StatusCode::HTTP_VERSION_NOT_SUPPORTED,
             &Status::internal(
                 "gRPC needs HTTP/2; over HTTP/1.1 this server speaks gRPC-Web \
-                 (application/grpc-web)",
+                 (application/grpc-web) and Connect (application/proto)",
             ),
         );
     }
