@@ -109,6 +109,7 @@ impl Default for Server {
                 max_pending_accept_reset_streams: DEFAULT_MAX_PENDING_ACCEPT_RESET_STREAMS,
                 max_local_error_reset_streams: Some(DEFAULT_MAX_LOCAL_ERROR_RESET_STREAMS),
                 tcp_keepalive: Some(DEFAULT_TCP_KEEPALIVE),
+                cors: None,
                 #[cfg(feature = "tls")]
                 tls: None,
             },
@@ -135,6 +136,14 @@ impl Server {
             connection: self.connection,
             standard: self.standard,
         }
+    }
+
+    /// Lets web pages of other origins call the server (gRPC-Web and Connect from a
+    /// browser), as `cors` says; without it browsers only let pages of the server's own
+    /// origin call. See [`Cors`](super::Cors).
+    pub fn cors(mut self, cors: super::Cors) -> Self {
+        self.connection.cors = Some(cors);
+        self
     }
 
     /// Whether to serve server reflection, `grpc.reflection.v1` and `v1alpha`, for every

@@ -38,4 +38,4 @@ pub use response_compression::ResponseCompression;
 pub use router::{DescribedService, GrpcService, Router, Undescribed};
 pub use settings::{Limited, MessageLimits};
 pub use streams::{RequestStream, ResponseSink};
-pub use transport::ServeError;
+pub use transport::{Cors, CorsError, ServeError};

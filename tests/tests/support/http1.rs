@@ -59,8 +59,19 @@ pub async fn post(
     headers: &[(&str, &str)],
     chunks: &[&[u8]],
 ) -> Http1 {
+    request(server, "POST", path, headers, chunks).await
+}
+
+/// [`post`] with another method (`OPTIONS` for a CORS preflight).
+pub async fn request(
+    server: &Running,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    chunks: &[&[u8]],
+) -> Http1 {
     let mut tcp = TcpStream::connect(server.addr).await.unwrap();
-    let mut head = format!("POST {path} HTTP/1.1\r\nhost: 127.0.0.1\r\nconnection: close\r\n");
+    let mut head = format!("{method} {path} HTTP/1.1\r\nhost: 127.0.0.1\r\nconnection: close\r\n");
     for (name, value) in headers {
         head.push_str(&format!("{name}: {value}\r\n"));
     }

@@ -15,6 +15,8 @@ use tokio::io::{AsyncRead, AsyncWrite};
 use super::peer::Peer;
 use super::routes::Routes;
 use crate::server::dispatch::ServerFuture;
+use tower::Layer as _;
+use tower_http::cors::CorsLayer;
 
 /// The HTTP/2 settings of every connection (the `Server` builder's, documented there).
 #[derive(Clone, Debug)]
@@ -28,6 +30,8 @@ pub(crate) struct ConnectionSettings {
     pub(crate) max_pending_accept_reset_streams: usize,
     pub(crate) max_local_error_reset_streams: Option<usize>,
     pub(crate) tcp_keepalive: Option<Duration>,
+    /// Cross-origin calls from browsers; `None`: same origin only.
+    pub(crate) cors: Option<super::Cors>,
     #[cfg(feature = "tls")]
     pub(crate) tls: Option<super::tls::TlsAcceptor>,
 }
@@ -57,6 +61,7 @@ impl ConnectionSettings {
 pub(crate) struct Connections {
     http: Arc<auto::Builder<TokioExecutor>>,
     routes: Arc<Routes>,
+    cors: Option<Arc<CorsLayer>>,
     #[cfg(feature = "tls")]
     tls: Option<super::tls::TlsAcceptor>,
 }
@@ -69,6 +74,7 @@ impl Connections {
         Self {
             http: Arc::new(settings.http()),
             routes: Arc::new(routes),
+            cors: settings.cors.as_ref().map(|cors| Arc::new(cors.layer())),
             #[cfg(feature = "tls")]
             tls: settings.tls.clone().filter(|_| with_tls),
         }
@@ -110,6 +116,7 @@ impl Connections {
     {
         let service = RequestService {
             routes: self.routes.clone(),
+            cors: self.cors.clone(),
             peer,
         };
         let connection = self.http.serve_connection(TokioIo::new(io), service);
@@ -125,6 +132,7 @@ impl Connections {
 #[derive(Clone)]
 struct RequestService {
     routes: Arc<Routes>,
+    cors: Option<Arc<CorsLayer>>,
     peer: Peer,
 }
 
@@ -136,6 +144,17 @@ impl hyper::service::Service<http::Request<Incoming>> for RequestService {
     fn call(&self, request: http::Request<Incoming>) -> ServerFuture {
         let mut request = request.map(tonic::body::Body::new);
         request.extensions_mut().insert(self.peer.clone());
-        crate::server::protocol::serve(&self.routes, request)
+        let Some(cors) = &self.cors else {
+            return crate::server::protocol::serve(&self.routes, request);
+        };
+        // tower-http answers preflights and adds the CORS headers to every answer.
+        let routes = self.routes.clone();
+        let mut service = cors.layer(tower::service_fn(move |request| {
+            crate::server::protocol::serve(&routes, request)
+        }));
+        // Always ready: the route table is, and the policy was checked when it was built.
+        let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+        let _ = tower_service::Service::poll_ready(&mut service, &mut cx);
+        Box::pin(tower_service::Service::call(&mut service, request))
     }
 }

@@ -21,6 +21,7 @@
 //! with tower layers, and tonic services mount here.
 
 pub(crate) mod connection;
+mod cors;
 mod error;
 pub(crate) mod listen;
 pub(crate) mod peer;
@@ -28,4 +29,5 @@ pub(crate) mod routes;
 #[cfg(feature = "tls")]
 pub(crate) mod tls;
 
+pub use cors::{Cors, CorsError};
 pub use error::ServeError;
