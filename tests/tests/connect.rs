@@ -165,3 +165,28 @@ async fn bidi_over_http1_is_refused_not_left_to_hang() {
         })
     );
 }
+
+#[tokio::test]
+async fn protocols_turned_off_are_415_and_no_longer_listed() {
+    use rgrpc_tests::hello::hello_service_server::HelloServiceServer;
+    let router = rgrpc::Server::builder()
+        .grpc_web(false)
+        .connect(false)
+        .add_service(HelloServiceServer::new(support::greeter::Greeter));
+    let server = support::Running::serve(router).await;
+    for content_type in ["application/proto", "application/grpc-web"] {
+        let answer = post(
+            &server,
+            SAY_HELLO,
+            &[("content-type", content_type)],
+            &[&message("x")],
+        )
+        .await;
+        assert_eq!(answer.status, 415, "{content_type}: {answer:?}");
+        let listed = answer.header("grpc-message").unwrap();
+        assert!(
+            listed.ends_with("(accepted:%20application/grpc,%20application/grpc+proto%20(HTTP/2))"),
+            "{listed}"
+        );
+    }
+}

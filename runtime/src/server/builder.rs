@@ -55,6 +55,7 @@ use super::router::{GrpcService, Router};
 use super::settings::{CallSettings, Limited};
 use super::transport::connection::ConnectionSettings;
 use super::transport::routes::RoutesBuilder;
+use crate::server::protocol::Protocols;
 use crate::standard::Standard;
 
 const DEFAULT_MAX_CONCURRENT_STREAMS: u32 = 200;
@@ -110,6 +111,7 @@ impl Default for Server {
                 max_local_error_reset_streams: Some(DEFAULT_MAX_LOCAL_ERROR_RESET_STREAMS),
                 tcp_keepalive: Some(DEFAULT_TCP_KEEPALIVE),
                 cors: None,
+                protocols: Protocols::default(),
                 #[cfg(feature = "tls")]
                 tls: None,
             },
@@ -143,6 +145,19 @@ impl Server {
     /// origin call. See [`Cors`](super::Cors).
     pub fn cors(mut self, cors: super::Cors) -> Self {
         self.connection.cors = Some(cors);
+        self
+    }
+
+    /// Whether to serve gRPC-Web (default: on). Off, its requests are answered HTTP 415.
+    pub fn grpc_web(mut self, enable: bool) -> Self {
+        self.connection.protocols.grpc_web = enable;
+        self
+    }
+
+    /// Whether to serve the Connect protocol (default: on). Off, its requests are answered
+    /// HTTP 415.
+    pub fn connect(mut self, enable: bool) -> Self {
+        self.connection.protocols.connect = enable;
         self
     }
 

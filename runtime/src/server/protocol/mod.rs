@@ -12,51 +12,75 @@ use super::dispatch::{ServerFuture, answer_with_http_status};
 use super::transport::routes::Routes;
 use crate::Status;
 
+/// Which protocols besides gRPC a server speaks (both by default).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Protocols {
+    pub(crate) grpc_web: bool,
+    pub(crate) connect: bool,
+}
+
+impl Default for Protocols {
+    fn default() -> Self {
+        Self {
+            grpc_web: true,
+            connect: true,
+        }
+    }
+}
+
 /// Serves `request` in the protocol its content-type names.
-pub(crate) fn serve(routes: &Routes, request: http::Request<tonic::body::Body>) -> ServerFuture {
+pub(crate) fn serve(
+    routes: &Routes,
+    protocols: Protocols,
+    request: http::Request<tonic::body::Body>,
+) -> ServerFuture {
     let content_type = request
         .headers()
         .get(CONTENT_TYPE)
         .map_or(&b""[..], |value| value.as_bytes());
     if let Some(form) = grpc_web::Form::of(content_type) {
         return match form {
-            Some(form) => grpc_web::serve(routes, request, form),
-            None => refuse_content_type(content_type),
+            Some(form) if protocols.grpc_web => grpc_web::serve(routes, request, form),
+            _ => refuse_content_type(content_type, protocols),
         };
     }
     if let Some(shape) = connect::Shape::of(content_type) {
         return match shape {
-            Some(shape) => connect::serve(routes, request, shape),
-            None => refuse_content_type(content_type),
+            Some(shape) if protocols.connect => connect::serve(routes, request, shape),
+            _ => refuse_content_type(content_type, protocols),
         };
     }
     if !is_grpc(content_type) {
-        return refuse_content_type(content_type);
+        return refuse_content_type(content_type, protocols);
     }
     if request.version() < http::Version::HTTP_2 {
         return answer_with_http_status(
             http::StatusCode::HTTP_VERSION_NOT_SUPPORTED,
             &Status::internal(
-                "gRPC needs HTTP/2; over HTTP/1.1 this server speaks gRPC-Web \
-                 (application/grpc-web) and Connect (application/proto)",
+                "gRPC needs HTTP/2; over HTTP/1.1 use gRPC-Web (application/grpc-web) or \
+                 Connect (application/proto), where the server speaks them",
             ),
         );
     }
     routes.call(request)
 }
 
-/// The content-types this server serves, as a refusal lists them.
-const ACCEPTED: &str = "application/grpc, application/grpc+proto (HTTP/2); \
-                        application/grpc-web, application/grpc-web+proto, \
-                        application/grpc-web-text, application/grpc-web-text+proto; \
-                        application/proto, application/connect+proto (Connect)";
-
 /// HTTP 415 for a content-type no protocol here speaks, saying which ones they do.
-fn refuse_content_type(content_type: &[u8]) -> ServerFuture {
+fn refuse_content_type(content_type: &[u8], protocols: Protocols) -> ServerFuture {
+    let mut accepted = String::from("application/grpc, application/grpc+proto (HTTP/2)");
+    if protocols.grpc_web {
+        accepted.push_str(
+            "; application/grpc-web, application/grpc-web+proto, application/grpc-web-text, \
+             application/grpc-web-text+proto",
+        );
+    }
+    if protocols.connect {
+        accepted.push_str("; application/proto, application/connect+proto (Connect)");
+    }
     answer_with_http_status(
         http::StatusCode::UNSUPPORTED_MEDIA_TYPE,
         &Status::invalid_argument(format!(
-            "content-type {:?} is not served (accepted: {ACCEPTED})",
+            "content-type {:?} is not served (accepted: {accepted})",
             String::from_utf8_lossy(content_type)
         )),
     )

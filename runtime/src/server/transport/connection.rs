@@ -15,6 +15,7 @@ use tokio::io::{AsyncRead, AsyncWrite};
 use super::peer::Peer;
 use super::routes::Routes;
 use crate::server::dispatch::ServerFuture;
+use crate::server::protocol::{self, Protocols};
 use tower::Layer as _;
 use tower_http::cors::CorsLayer;
 
@@ -32,6 +33,8 @@ pub(crate) struct ConnectionSettings {
     pub(crate) tcp_keepalive: Option<Duration>,
     /// Cross-origin calls from browsers; `None`: same origin only.
     pub(crate) cors: Option<super::Cors>,
+    /// The protocols served besides gRPC.
+    pub(crate) protocols: Protocols,
     #[cfg(feature = "tls")]
     pub(crate) tls: Option<super::tls::TlsAcceptor>,
 }
@@ -61,6 +64,7 @@ impl ConnectionSettings {
 pub(crate) struct Connections {
     http: Arc<auto::Builder<TokioExecutor>>,
     routes: Arc<Routes>,
+    protocols: Protocols,
     cors: Option<Arc<CorsLayer>>,
     #[cfg(feature = "tls")]
     tls: Option<super::tls::TlsAcceptor>,
@@ -74,6 +78,7 @@ impl Connections {
         Self {
             http: Arc::new(settings.http()),
             routes: Arc::new(routes),
+            protocols: settings.protocols,
             cors: settings.cors.as_ref().map(|cors| Arc::new(cors.layer())),
             #[cfg(feature = "tls")]
             tls: settings.tls.clone().filter(|_| with_tls),
@@ -116,6 +121,7 @@ impl Connections {
     {
         let service = RequestService {
             routes: self.routes.clone(),
+            protocols: self.protocols,
             cors: self.cors.clone(),
             peer,
         };
@@ -132,6 +138,7 @@ impl Connections {
 #[derive(Clone)]
 struct RequestService {
     routes: Arc<Routes>,
+    protocols: Protocols,
     cors: Option<Arc<CorsLayer>>,
     peer: Peer,
 }
@@ -145,12 +152,12 @@ impl hyper::service::Service<http::Request<Incoming>> for RequestService {
         let mut request = request.map(tonic::body::Body::new);
         request.extensions_mut().insert(self.peer.clone());
         let Some(cors) = &self.cors else {
-            return crate::server::protocol::serve(&self.routes, request);
+            return protocol::serve(&self.routes, self.protocols, request);
         };
         // tower-http answers preflights and adds the CORS headers to every answer.
-        let routes = self.routes.clone();
+        let (routes, protocols) = (self.routes.clone(), self.protocols);
         let mut service = cors.layer(tower::service_fn(move |request| {
-            crate::server::protocol::serve(&routes, request)
+            protocol::serve(&routes, protocols, request)
         }));
         // Always ready: the route table is, and the policy was checked when it was built.
         let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
