@@ -190,3 +190,78 @@ async fn protocols_turned_off_are_415_and_no_longer_listed() {
         );
     }
 }
+
+fn gzip(bytes: &[u8]) -> Vec<u8> {
+    use std::io::Write as _;
+    let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    encoder.write_all(bytes).unwrap();
+    encoder.finish().unwrap()
+}
+
+fn gunzip(bytes: &[u8]) -> Vec<u8> {
+    use std::io::Read as _;
+    let mut out = Vec::new();
+    flate2::read::GzDecoder::new(bytes)
+        .read_to_end(&mut out)
+        .unwrap();
+    out
+}
+
+#[tokio::test]
+async fn compression_is_content_encoding_for_unary_and_connect_content_encoding_for_streams() {
+    use rgrpc_tests::hello::hello_service_server::HelloServiceServer;
+    let router = rgrpc::Server::builder()
+        .response_compression(
+            rgrpc::server::ResponseCompression::new().all(Some(rgrpc::Compression::Gzip)),
+        )
+        .add_service(HelloServiceServer::new(support::greeter::Greeter));
+    let server = support::Running::serve(router).await;
+
+    // Unary: the request body gzipped whole, the answer gzipped for a client accepting it.
+    let answer = post(
+        &server,
+        SAY_HELLO,
+        &[
+            PROTO,
+            ("content-encoding", "gzip"),
+            ("accept-encoding", "gzip"),
+        ],
+        &[&gzip(&message("zipped"))],
+    )
+    .await;
+    assert_eq!(answer.status, 200, "{answer:?}");
+    assert_eq!(
+        answer.header("content-encoding"),
+        Some("gzip"),
+        "{answer:?}"
+    );
+    let reply = HelloResponse::decode(gunzip(&answer.body).as_slice()).unwrap();
+    assert_eq!(reply.reply, "Hello, zipped!");
+
+    // A stream: each envelope flagged compressed, the encoding named once.
+    let payload = gzip(&message("s"));
+    let mut request = vec![0x01];
+    request.extend_from_slice(&u32::try_from(payload.len()).unwrap().to_be_bytes());
+    request.extend_from_slice(&payload);
+    let answer = post(
+        &server,
+        LOTS_OF_REPLIES,
+        &[
+            STREAM,
+            ("connect-content-encoding", "gzip"),
+            ("connect-accept-encoding", "gzip"),
+        ],
+        &[&request],
+    )
+    .await;
+    assert_eq!(
+        answer.header("connect-content-encoding"),
+        Some("gzip"),
+        "{answer:?}"
+    );
+    let received = frames(&answer.body);
+    assert_eq!(received[0].0, 0x01, "compressed: {received:?}");
+    let first = HelloResponse::decode(gunzip(&received[0].1).as_slice()).unwrap();
+    assert_eq!(first.reply, "1 s");
+    assert_eq!(received.last().unwrap().0, 0x02);
+}
