@@ -174,9 +174,14 @@ pub(crate) fn answer_with(status: &Status) -> ServerFuture {
 /// A request refused at once with an HTTP status (415, 505), `status` going with it so that
 /// a gRPC client can say what was wrong.
 pub(crate) fn answer_with_http_status(http: http::StatusCode, status: &Status) -> ServerFuture {
+    Box::pin(std::future::ready(Ok(http_refusal(http, status))))
+}
+
+/// `status` alone, under the HTTP status `http`.
+fn http_refusal(http: http::StatusCode, status: &Status) -> http::Response<tonic::body::Body> {
     let mut response = driver::status_response(status);
     *response.status_mut() = http;
-    Box::pin(std::future::ready(Ok(response)))
+    response
 }
 
 /// How many messages each side of a call sends: one, or a stream.
@@ -331,9 +336,7 @@ impl Refusal {
     fn into_response(self) -> http::Response<tonic::body::Body> {
         match self {
             Refusal::NotGrpc(status) => {
-                let mut response = driver::status_response(&status);
-                *response.status_mut() = http::StatusCode::UNSUPPORTED_MEDIA_TYPE;
-                response
+                http_refusal(http::StatusCode::UNSUPPORTED_MEDIA_TYPE, &status)
             }
             // Every response lists what the server decodes (`grpc-accept-encoding`).
             Refusal::UnsupportedEncoding(status) => driver::status_response(&status),

@@ -234,9 +234,7 @@ async fn unary_response(
             None,
         );
     }
-    let mut response = http::Response::new(tonic::body::Body::new(
-        http_body_util::Full::new(data.slice(5..)).map_err(|never| match never {}),
-    ));
+    let mut response = http::Response::new(whole_body(data.slice(5..)));
     *response.headers_mut() = metadata;
     let headers = response.headers_mut();
     headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/proto"));
@@ -257,14 +255,17 @@ fn error_response(
     http: Option<http::StatusCode>,
 ) -> http::Response<tonic::body::Body> {
     let body = Bytes::from(connect_error_json(status).to_string());
-    let mut response = http::Response::new(tonic::body::Body::new(
-        http_body_util::Full::new(body).map_err(|never| match never {}),
-    ));
+    let mut response = http::Response::new(whole_body(body));
     *response.status_mut() = http.unwrap_or_else(|| connect_http_status(status.code()));
     response
         .headers_mut()
         .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
     response
+}
+
+/// A response body of `bytes`, all at once.
+fn whole_body(bytes: Bytes) -> tonic::body::Body {
+    tonic::body::Body::new(http_body_util::Full::new(bytes).map_err(|never| match never {}))
 }
 
 /// The Connect streaming answer: the gRPC envelopes, then the end-of-stream envelope.

@@ -38,6 +38,19 @@ pub(crate) fn serve(
         .headers()
         .get(CONTENT_TYPE)
         .map_or(&b""[..], |value| value.as_bytes());
+    // gRPC first: the common case pays for one comparison.
+    if is_grpc(content_type) {
+        if request.version() < http::Version::HTTP_2 {
+            return answer_with_http_status(
+                http::StatusCode::HTTP_VERSION_NOT_SUPPORTED,
+                &Status::internal(
+                    "gRPC needs HTTP/2; over HTTP/1.1 use gRPC-Web (application/grpc-web) or \
+                     Connect (application/proto), where the server speaks them",
+                ),
+            );
+        }
+        return routes.call(request);
+    }
     if let Some(form) = grpc_web::Form::of(content_type) {
         return match form {
             Some(form) if protocols.grpc_web => grpc_web::serve(routes, request, form),
@@ -50,19 +63,7 @@ pub(crate) fn serve(
             _ => refuse_content_type(content_type, protocols),
         };
     }
-    if !is_grpc(content_type) {
-        return refuse_content_type(content_type, protocols);
-    }
-    if request.version() < http::Version::HTTP_2 {
-        return answer_with_http_status(
-            http::StatusCode::HTTP_VERSION_NOT_SUPPORTED,
-            &Status::internal(
-                "gRPC needs HTTP/2; over HTTP/1.1 use gRPC-Web (application/grpc-web) or \
-                 Connect (application/proto), where the server speaks them",
-            ),
-        );
-    }
-    routes.call(request)
+    refuse_content_type(content_type, protocols)
 }
 
 /// HTTP 415 for a content-type no protocol here speaks, saying which ones they do.
