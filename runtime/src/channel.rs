@@ -2,6 +2,10 @@
 //! balanced over several replicas of it.
 
 mod balance;
+mod http1;
+pub(crate) mod protocol;
+
+pub use protocol::Protocol;
 
 use std::fmt;
 use std::future::Future;
@@ -36,6 +40,7 @@ pub(crate) const RESET_STREAMS_REMEMBERED: usize = 4096;
 #[derive(Clone, Debug)]
 pub struct Channel {
     inner: Transport,
+    protocol: Protocol,
 }
 
 /// What a [`Channel`] sends its calls over.
@@ -45,6 +50,26 @@ enum Transport {
     Single(tonic::transport::Channel),
     /// Several replicas, round robin over the reachable ones.
     Balanced(balance::Balanced),
+    /// One server, over HTTP/1.1 (boxed: hyper's pool handle is large, and rarely used).
+    Http1(Box<http1::Http1>),
+}
+
+impl Transport {
+    /// Sends one request; for the protocols that adapt requests (gRPC's go straight to
+    /// [`Channel::call`]).
+    fn send(&self, request: http::Request<Body>) -> protocol::Exchange {
+        match self {
+            Transport::Single(channel) => {
+                let channel = channel.clone();
+                Box::pin(async move {
+                    use tower::ServiceExt as _;
+                    Ok(channel.oneshot(request).await?)
+                })
+            }
+            Transport::Balanced(replicas) => replicas.call(request),
+            Transport::Http1(http1) => http1.send(request),
+        }
+    }
 }
 
 impl Channel {
@@ -85,6 +110,8 @@ impl Channel {
             keepalive_timeout: DEFAULT_KEEPALIVE_TIMEOUT,
             keepalive_while_idle: false,
             tcp_keepalive: None,
+            protocol: Protocol::Grpc,
+            http1: false,
             #[cfg(feature = "tls")]
             tls: None,
         }
@@ -103,6 +130,8 @@ pub struct ChannelBuilder {
     keepalive_timeout: Duration,
     keepalive_while_idle: bool,
     tcp_keepalive: Option<Duration>,
+    protocol: Protocol,
+    http1: bool,
     #[cfg(feature = "tls")]
     tls: Option<crate::tls::ClientTls>,
 }
@@ -151,24 +180,87 @@ impl ChannelBuilder {
         self
     }
 
+    /// Speaks `protocol` to the server instead of gRPC: [`Protocol::GrpcWeb`] or
+    /// [`Protocol::Connect`], for proxies and paths that only pass HTTP/1.1 or drop
+    /// trailers. Calls, deadlines, cancellation, metadata and statuses behave as with gRPC.
+    ///
+    /// ```no_run
+    /// # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+    /// let channel = rgrpc::Channel::builder("http://localhost:8080")
+    ///     .protocol(rgrpc::Protocol::Connect)
+    ///     .http1()
+    ///     .connect()
+    ///     .await?;
+    /// # Ok(()) }
+    /// ```
+    pub fn protocol(mut self, protocol: Protocol) -> Self {
+        self.protocol = protocol;
+        self
+    }
+
+    /// Speaks HTTP/1.1 instead of HTTP/2, with a pool of connections (one call at a time
+    /// on each). Only gRPC-Web and Connect work over HTTP/1.1, and not bidi calls: those
+    /// end at once with `UNIMPLEMENTED`. Not yet over TLS (`https://`).
+    pub fn http1(mut self) -> Self {
+        self.http1 = true;
+        self
+    }
+
+    /// The server's URI, as given.
+    pub(crate) fn uri(&self) -> &str {
+        &self.uri
+    }
+
     /// Connects now, failing if the settings are wrong or the server cannot be reached.
+    /// Over HTTP/1.1 connections are made per call, so only the settings are checked.
     pub async fn connect(self) -> Result<Channel, ConnectError> {
+        if self.http1 {
+            return self.connect_lazy();
+        }
         let endpoint = self.endpoint()?;
         let inner = endpoint
             .connect()
             .await
             .map_err(|err| ConnectError::new(&self.uri, err))?;
-        Ok(Channel::from(inner))
+        Ok(Channel {
+            inner: Transport::Single(inner),
+            protocol: self.protocol,
+        })
     }
 
     /// A channel that connects on its first call (see [`Channel::lazy`]); fails only if the
     /// settings are wrong.
     pub fn connect_lazy(self) -> Result<Channel, ConnectError> {
-        Ok(Channel::from(self.endpoint()?.connect_lazy()))
+        let endpoint = self.endpoint()?;
+        let inner = if self.http1 {
+            Transport::Http1(Box::new(http1::Http1::new(
+                endpoint.uri().clone(),
+                self.connect_timeout,
+                self.tcp_keepalive,
+            )))
+        } else {
+            Transport::Single(endpoint.connect_lazy())
+        };
+        Ok(Channel {
+            inner,
+            protocol: self.protocol,
+        })
     }
 
     fn endpoint(&self) -> Result<Endpoint, ConnectError> {
         let uri = self.uri.as_str();
+        if self.http1 && self.protocol == Protocol::Grpc {
+            return Err(ConnectError::not_attempted(
+                uri,
+                "gRPC needs HTTP/2; over HTTP/1.1 choose Protocol::GrpcWeb or Protocol::Connect",
+            ));
+        }
+        if self.http1 && uri.starts_with("https:") {
+            return Err(ConnectError::not_attempted(
+                uri,
+                "HTTP/1.1 over TLS is not supported yet; use HTTP/2 (drop .http1()) for https://",
+            ));
+        }
         let mut endpoint = Endpoint::from_shared(uri.to_owned())
             .map_err(|err| ConnectError::new(uri, err))?
             .connect_timeout(self.connect_timeout)
@@ -231,6 +323,7 @@ impl From<tonic::transport::Channel> for Channel {
     fn from(inner: tonic::transport::Channel) -> Self {
         Self {
             inner: Transport::Single(inner),
+            protocol: Protocol::Grpc,
         }
     }
 }
@@ -253,19 +346,32 @@ impl Channel {
         Self::balance_with(uris.into_iter().map(Channel::builder))
     }
 
-    /// [`Channel::balance`] over replicas with settings, one builder each (TLS, timeouts).
+    /// [`Channel::balance`] over replicas with settings, one builder each (TLS, timeouts,
+    /// protocol: the same for all, over HTTP/2).
     pub fn balance_with(
         replicas: impl IntoIterator<Item = ChannelBuilder>,
     ) -> Result<Self, ConnectError> {
-        let endpoints = replicas
-            .into_iter()
-            .map(|replica| replica.endpoint())
-            .collect::<Result<Vec<_>, _>>()?;
-        if endpoints.is_empty() {
+        let replicas: Vec<ChannelBuilder> = replicas.into_iter().collect();
+        let Some(first) = replicas.first() else {
             return Err(ConnectError::new("", "no replica to balance over"));
+        };
+        let protocol = first.protocol;
+        if let Some(other) = replicas
+            .iter()
+            .find(|replica| replica.http1 || replica.protocol != protocol)
+        {
+            return Err(ConnectError::not_attempted(
+                &other.uri,
+                "the replicas of a balanced channel speak one protocol, over HTTP/2",
+            ));
         }
+        let endpoints = replicas
+            .iter()
+            .map(ChannelBuilder::endpoint)
+            .collect::<Result<Vec<_>, _>>()?;
         Ok(Self {
             inner: Transport::Balanced(balance::Balanced::new(endpoints)),
+            protocol,
         })
     }
 }
@@ -276,17 +382,33 @@ impl tower_service::Service<http::Request<Body>> for Channel {
     type Future = ResponseFuture;
 
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        if self.protocol != Protocol::Grpc {
+            // Each adapted call waits for the transport's readiness itself.
+            return Poll::Ready(Ok(()));
+        }
         match &mut self.inner {
             Transport::Single(channel) => channel.poll_ready(cx).map_err(Into::into),
-            // Each call waits for its replica's own readiness.
-            Transport::Balanced(_) => Poll::Ready(Ok(())),
+            // Each call waits for its replica's own readiness; the HTTP/1.1 pool's calls
+            // wait for a connection of their own.
+            Transport::Balanced(_) | Transport::Http1(_) => Poll::Ready(Ok(())),
         }
     }
 
     fn call(&mut self, request: http::Request<Body>) -> Self::Future {
+        if self.protocol != Protocol::Grpc {
+            let transport = self.inner.clone();
+            let http1 = matches!(transport, Transport::Http1(_));
+            return ResponseFuture(Answer::Adapted(protocol::exchange(
+                self.protocol,
+                http1,
+                request,
+                move |request| transport.send(request),
+            )));
+        }
         ResponseFuture(match &mut self.inner {
             Transport::Single(channel) => Answer::Single(channel.call(request)),
             Transport::Balanced(replicas) => Answer::Balanced(replicas.call(request)),
+            Transport::Http1(http1) => Answer::Adapted(http1.send(request)),
         })
     }
 }
@@ -297,6 +419,8 @@ pub struct ResponseFuture(Answer);
 enum Answer {
     Single(tonic::transport::channel::ResponseFuture),
     Balanced(balance::ResponseFuture),
+    /// In another protocol than gRPC, or over HTTP/1.1.
+    Adapted(protocol::Exchange),
 }
 
 impl Future for ResponseFuture {
@@ -305,7 +429,7 @@ impl Future for ResponseFuture {
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         match &mut self.0 {
             Answer::Single(answer) => Pin::new(answer).poll(cx).map_err(Into::into),
-            Answer::Balanced(answer) => answer.as_mut().poll(cx),
+            Answer::Balanced(answer) | Answer::Adapted(answer) => answer.as_mut().poll(cx),
         }
     }
 }

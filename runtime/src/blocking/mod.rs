@@ -45,7 +45,7 @@ use std::sync::OnceLock;
 use tokio::runtime::{Handle, Runtime};
 use tonic::Status;
 
-use crate::channel::{Channel as AsyncChannel, ConnectError};
+use crate::channel::{Channel as AsyncChannel, ChannelBuilder, ConnectError};
 use crate::client;
 use crate::client::Requests;
 use crate::server::{InProcessServer, Router};
@@ -112,6 +112,27 @@ impl Channel {
         let _entered = runtime.enter();
         Ok(Self {
             inner: AsyncChannel::lazy(uri)?,
+            runtime: runtime.handle().clone(),
+        })
+    }
+
+    /// Connects with settings from [`AsyncChannel::builder`] (TLS, timeouts, the protocol:
+    /// e.g. Connect over HTTP/1.1), failing if the server cannot be reached.
+    pub fn connect_with(builder: ChannelBuilder) -> Result<Self, ConnectError> {
+        let runtime = blocking_runtime(builder.uri())?;
+        let inner = runtime.block_on(builder.connect())?;
+        Ok(Self {
+            inner,
+            runtime: runtime.handle().clone(),
+        })
+    }
+
+    /// [`Channel::lazy`] with settings from [`AsyncChannel::builder`].
+    pub fn lazy_with(builder: ChannelBuilder) -> Result<Self, ConnectError> {
+        let runtime = blocking_runtime(builder.uri())?;
+        let _entered = runtime.enter();
+        Ok(Self {
+            inner: builder.connect_lazy()?,
             runtime: runtime.handle().clone(),
         })
     }

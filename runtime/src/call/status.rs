@@ -62,6 +62,13 @@ pub(crate) fn bidi_needs_http2(method: &str) -> Status {
     ))
 }
 
+/// The status of a bidi call a client refuses to send over HTTP/1.1.
+pub(crate) fn bidi_over_http1(method: &str) -> Status {
+    Status::unimplemented(format!(
+        "{method} is a bidi stream, which needs HTTP/2; this channel speaks HTTP/1.1"
+    ))
+}
+
 /// The status of a served call whose client's deadline passed before it completed.
 pub(crate) fn deadline_passed(method: &str) -> Status {
     Status::deadline_exceeded(format!(
@@ -306,11 +313,100 @@ pub(crate) fn connect_http_status(code: Code) -> http::StatusCode {
     }
 }
 
-/// `google.rpc.Status`, as `grpc-status-details-bin` carries it: only its details are read.
+/// The code a Connect error names (`not_found`); UNKNOWN for a name Connect does not have.
+pub(crate) fn code_of_connect_name(name: &str) -> Code {
+    const CODES: [Code; 17] = [
+        Code::Ok,
+        Code::Cancelled,
+        Code::Unknown,
+        Code::InvalidArgument,
+        Code::DeadlineExceeded,
+        Code::NotFound,
+        Code::AlreadyExists,
+        Code::PermissionDenied,
+        Code::ResourceExhausted,
+        Code::FailedPrecondition,
+        Code::Aborted,
+        Code::OutOfRange,
+        Code::Unimplemented,
+        Code::Internal,
+        Code::Unavailable,
+        Code::DataLoss,
+        Code::Unauthenticated,
+    ];
+    CODES
+        .into_iter()
+        .find(|code| connect_code(*code) == name)
+        .unwrap_or(Code::Unknown)
+}
+
+/// The code of an answer that failed with HTTP `status` and no status of its own, as gRPC
+/// and Connect both map them (not the reverse of [`connect_http_status`]: a proxy's 502 is
+/// UNAVAILABLE, a 400 is INTERNAL).
+pub(crate) fn code_of_http_status(status: http::StatusCode) -> Code {
+    match status.as_u16() {
+        400 => Code::Internal,
+        401 => Code::Unauthenticated,
+        403 => Code::PermissionDenied,
+        404 => Code::Unimplemented,
+        429 | 502 | 503 | 504 => Code::Unavailable,
+        _ => Code::Unknown,
+    }
+}
+
+/// `google.rpc.Status`, as `grpc-status-details-bin` carries it.
 #[derive(Clone, PartialEq, prost::Message)]
 struct RpcStatus {
+    #[prost(int32, tag = "1")]
+    code: i32,
+    #[prost(string, tag = "2")]
+    message: String,
     #[prost(message, repeated, tag = "3")]
     details: Vec<prost_types::Any>,
+}
+
+/// The status a Connect JSON error stands for: its code, message and details (which
+/// become `grpc-status-details-bin`, as gRPC carries them). Details whose value is not
+/// base64 are left out.
+pub(crate) fn status_of_connect_error(error: &serde_json::Value) -> Status {
+    use base64::Engine as _;
+    let code = code_of_connect_name(
+        error
+            .get("code")
+            .and_then(serde_json::Value::as_str)
+            .unwrap_or_default(),
+    );
+    let message = error
+        .get("message")
+        .and_then(serde_json::Value::as_str)
+        .unwrap_or_default()
+        .to_owned();
+    let details: Vec<prost_types::Any> = error
+        .get("details")
+        .and_then(serde_json::Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(|detail| {
+            let kind = detail.get("type")?.as_str()?;
+            let value = detail.get("value")?.as_str()?;
+            let value = base64::engine::general_purpose::STANDARD_NO_PAD
+                .decode(value.trim_end_matches('='))
+                .ok()?;
+            Some(prost_types::Any {
+                type_url: format!("type.googleapis.com/{kind}"),
+                value,
+            })
+        })
+        .collect();
+    if details.is_empty() {
+        return Status::new(code, message);
+    }
+    let encoded = prost::Message::encode_to_vec(&RpcStatus {
+        code: code as i32,
+        message: message.clone(),
+        details,
+    });
+    Status::with_details(code, message, encoded.into())
 }
 
 /// A status as Connect's JSON error: `code`, `message`, and the details from
@@ -359,6 +455,8 @@ mod tests {
         assert_eq!(connect_http_status(Code::Cancelled).as_u16(), 499);
         assert_eq!(connect_http_status(Code::ResourceExhausted).as_u16(), 429);
         let details = RpcStatus {
+            code: Code::Unavailable as i32,
+            message: "later".into(),
             details: vec![prost_types::Any {
                 type_url: "type.googleapis.com/google.rpc.RetryInfo".into(),
                 value: vec![1, 2, 3],
@@ -372,6 +470,20 @@ mod tests {
         assert_eq!(
             connect_error_json(&status)["details"],
             serde_json::json!([{"type": "google.rpc.RetryInfo", "value": "AQID"}])
+        );
+        // And back: the client reads the same status from the JSON.
+        let back = status_of_connect_error(&connect_error_json(&status));
+        assert_eq!(back.code(), Code::Unavailable);
+        assert_eq!(back.message(), "later");
+        assert_eq!(back.details(), status.details());
+        assert_eq!(
+            code_of_connect_name("deadline_exceeded"),
+            Code::DeadlineExceeded
+        );
+        assert_eq!(code_of_connect_name("no_such_code"), Code::Unknown);
+        assert_eq!(
+            code_of_http_status(http::StatusCode::BAD_GATEWAY),
+            Code::Unavailable
         );
     }
 

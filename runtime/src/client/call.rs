@@ -28,6 +28,7 @@ use crate::call::cancel::ResetOnDrop;
 use crate::call::deadline::{Deadline, GRPC_TIMEOUT, earliest};
 use crate::call::status::cancelled_by_caller;
 use crate::channel::Channel;
+use crate::channel::protocol::CallShape;
 use crate::log::{CallLog, Side};
 use crate::reserved;
 use crate::server::context::Context;
@@ -212,7 +213,8 @@ where
     Req: Message + Send + 'static,
 {
     /// Everything needed to run the call, or the status that ends it before it starts.
-    fn prepare(self) -> Result<Prepared<Req>, Status> {
+    /// `streams_responses` says the call answers with a stream.
+    fn prepare(self, streams_responses: bool) -> Result<Prepared<Req>, Status> {
         let Options {
             metadata,
             timeout,
@@ -244,6 +246,12 @@ where
             GRPC_TIMEOUT.write(&mut headers, deadline.timeout);
         }
         *request.metadata_mut() = MetadataMap::from_headers(headers);
+        // What a channel speaking gRPC-Web or Connect needs to know of the call.
+        request.extensions_mut().insert(CallShape {
+            streams_requests: streamed,
+            streams_responses,
+            max_response: sizes.max_response,
+        });
         let reset = streamed.then(|| ResetOnDrop::new(request.cancellation_handle()));
         let mut grpc = self.grpc.max_decoding_message_size(sizes.max_response);
         if let Some(encoding) = compression {
@@ -290,7 +298,7 @@ where
     type IntoFuture = BoxFuture<Self::Output>;
 
     fn into_future(self) -> Self::IntoFuture {
-        let prepared = self.prepare();
+        let prepared = self.prepare(false);
         Box::pin(async move {
             let Prepared {
                 grpc,
@@ -343,7 +351,7 @@ where
             .cancellations
             .iter()
             .any(CancellationToken::is_cancelled);
-        let prepared = self.prepare();
+        let prepared = self.prepare(true);
         Box::pin(async move {
             let Prepared {
                 grpc,

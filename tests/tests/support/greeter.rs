@@ -1,16 +1,18 @@
-//! The service the protocol tests (gRPC-Web, Connect) call: it says hello, fails on
-//! request, and sleeps past deadlines.
+//! The service the protocol tests (gRPC-Web, Connect, both sides) call: it says hello in
+//! all four kinds, fails on request, sleeps past deadlines and echoes metadata.
 
 use std::time::Duration;
 
-use rgrpc::{Context, ResponseSink, Status};
+use rgrpc::metadata::MetadataMap;
+use rgrpc::{Context, RequestStream, ResponseSink, Status};
 use rgrpc_tests::hello::hello_service_server::{HelloService, HelloServiceServer};
 use rgrpc_tests::hello::{HelloRequest, HelloResponse};
 
 use super::{Running, reply};
 
 /// Says hello; fails on "fail" with a trailer (a stream after its three replies); sleeps on
-/// "sleep".
+/// "sleep"; says what deadline it got on "deadline?"; a unary call's `x-echo` metadata comes back as header `x-echo-header` and
+/// trailer `x-echo-trailer`.
 pub struct Greeter;
 
 impl HelloService for Greeter {
@@ -30,8 +32,52 @@ impl HelloService for Greeter {
                 tokio::time::sleep(Duration::from_secs(60)).await;
                 Ok(reply("woke up"))
             }
-            greeting => Ok(reply(format!("Hello, {greeting}!"))),
+            // What deadline reached the handler, to the minute.
+            "deadline?" => Ok(reply(match ctx.time_remaining() {
+                Some(left) if left <= Duration::from_secs(60) => "deadline within a minute",
+                Some(_) => "deadline later",
+                None => "no deadline",
+            })),
+            greeting => {
+                if let Some(echo) = ctx.metadata().get("x-echo") {
+                    let mut headers = MetadataMap::new();
+                    headers.insert("x-echo-header", echo.clone());
+                    ctx.set_headers(headers)?;
+                    let mut trailers = MetadataMap::new();
+                    trailers.insert("x-echo-trailer", echo.clone());
+                    ctx.set_trailers(trailers);
+                }
+                Ok(reply(format!("Hello, {greeting}!")))
+            }
         }
+    }
+
+    /// Greets everyone who sent a greeting, in order: "Hello, a, b!".
+    async fn lots_of_greetings(
+        &self,
+        _ctx: Context,
+        mut requests: RequestStream<HelloRequest>,
+    ) -> Result<HelloResponse, Status> {
+        let mut names = Vec::new();
+        while let Some(request) = requests.message().await? {
+            names.push(request.greeting);
+        }
+        Ok(reply(format!("Hello, {}!", names.join(", "))))
+    }
+
+    /// Answers each greeting as it comes.
+    async fn bidi_hello(
+        &self,
+        _ctx: Context,
+        mut requests: RequestStream<HelloRequest>,
+        responses: ResponseSink<HelloResponse>,
+    ) -> Result<(), Status> {
+        while let Some(request) = requests.message().await? {
+            responses
+                .send(reply(format!("Hello, {}!", request.greeting)))
+                .await?;
+        }
+        Ok(())
     }
 
     async fn lots_of_replies(
