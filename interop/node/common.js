@@ -1,5 +1,5 @@
 'use strict';
-// Shared by the Node.js (@grpc/grpc-js) peers of the rgrpc interop harness:
+// Shared by the Node.js peers of the rgrpc interop harness (grpc-js and connect-node):
 // finding the pinned modules, loading the grpc.testing protos, flags, status names.
 //
 // Modules: from $INTEROP_NODE_DIR/node_modules when INTEROP_NODE_DIR is set (setup.sh DIR
@@ -23,14 +23,16 @@ function die(tool, message) {
   process.exit(2);
 }
 
-/** Requires `name` from the peer's own node_modules, checking it is the pinned version. */
-function requirePinned(tool, name) {
+/**
+ * Requires `name` (or its export `name/subpath`, e.g. @bufbuild/protobuf/wkt) from the
+ * peer's own node_modules, checking it is the pinned version.
+ */
+function requirePinned(tool, name, subpath) {
   const base = modulesBase();
   const pins = JSON.parse(fs.readFileSync(path.join(HERE, 'package.json'), 'utf8')).dependencies;
-  let manifest;
-  try {
-    manifest = require.resolve(`${name}/package.json`, { paths: [base] });
-  } catch (err) {
+  // Read directly: a package's "exports" map may not export its package.json.
+  const manifest = path.join(base, 'node_modules', name, 'package.json');
+  if (!fs.existsSync(manifest)) {
     die(tool, `${name} is not installed under ${base}/node_modules (run interop/node/setup.sh${
       process.env.INTEROP_NODE_DIR ? ' ' + base : ''})`);
   }
@@ -38,6 +40,10 @@ function requirePinned(tool, name) {
   if (pins[name] !== version) {
     die(tool, `${name} ${version} is installed under ${base}, package.json pins ${pins[name]} ` +
       '(run interop/node/setup.sh again)');
+  }
+  if (subpath) {
+    // Through the package's "exports" map, which a directory require would skip.
+    return require(require.resolve(`${name}/${subpath}`, { paths: [base] }));
   }
   return require(path.dirname(manifest));
 }
@@ -142,6 +148,7 @@ function oneLine(text) {
 
 module.exports = {
   REPO_ROOT,
+  requirePinned,
   loadGrpc,
   loadTesting,
   requireInternal,

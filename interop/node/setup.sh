@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Usage: setup.sh [DIR]
 #
-# Installs the Node.js (@grpc/grpc-js) side of the rgrpc interop harness:
+# Installs the Node.js side of the rgrpc interop harness: @grpc/grpc-js (the matrix) and
+# @connectrpc/connect-node with @bufbuild/protobuf (tests/connect_node.rs):
 #   DIR/node_modules/                 `npm ci` of the pinned package.json + package-lock.json
 #   DIR/node_modules/.interop-stamp   sha256 of the inputs the install came from
 #
@@ -33,7 +34,9 @@ DIR="$(cd "$DIR_ARG" && pwd)"
 MODULES="$DIR/node_modules"
 
 npm_ci_pinned setup_node "$SCRIPT_DIR" "$DIR" .interop-stamp true \
-    @grpc/grpc-js/package.json @grpc/proto-loader/package.json
+    @grpc/grpc-js/package.json @grpc/proto-loader/package.json \
+    @connectrpc/connect/package.json @connectrpc/connect-node/package.json \
+    @bufbuild/protobuf/package.json
 
 if [ "$NPM_CI_DONE" = "up to date" ]; then
     echo "setup_node: up to date: $MODULES"
@@ -43,5 +46,7 @@ version() {
     "$NODE" -p "require('$MODULES/$1/package.json').version"
 }
 echo "setup_node: installed $MODULES (@grpc/grpc-js $(version @grpc/grpc-js)," \
-     "@grpc/proto-loader $(version @grpc/proto-loader), node $("$NODE" --version))" \
+     "@grpc/proto-loader $(version @grpc/proto-loader)," \
+     "@connectrpc/connect-node $(version @connectrpc/connect-node)," \
+     "@bufbuild/protobuf $(version @bufbuild/protobuf), node $("$NODE" --version))" \
      "with npm ci in ${NPM_CI_SECONDS}s"

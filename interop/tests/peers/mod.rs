@@ -312,6 +312,32 @@ pub fn node_peer() -> Option<NodePeer> {
     }
 }
 
+/// The connect-node peer: the grpc-js peer's Node.js and modules, with
+/// `@connectrpc/connect-node` and `@bufbuild/protobuf` installed beside grpc-js (the same
+/// `interop/node/setup.sh`), or `None` when they are not.
+pub fn connect_node_peer() -> Option<NodePeer> {
+    let peer = node_peer()?;
+    let modules = peer.dir.join("node_modules");
+    let missing: Vec<&str> = [
+        "@connectrpc/connect",
+        "@connectrpc/connect-node",
+        "@bufbuild/protobuf",
+    ]
+    .into_iter()
+    .filter(|module| !modules.join(module).join("package.json").is_file())
+    .collect();
+    if missing.is_empty() {
+        return Some(peer);
+    }
+    assert!(
+        !required(),
+        "RGRPC_REQUIRE_INTEROP=1 but {missing:?} are not installed under {}; run `make \
+         interop-node`",
+        modules.display()
+    );
+    None
+}
+
 /// How a peer server saw each call end: (method, outcome) pairs, in order, from the JSON
 /// lines of its `--observations` file.
 pub fn observations(path: &Path) -> Vec<(String, String)> {
