@@ -461,3 +461,55 @@ fn prost_types_any(encoded: &[u8]) -> Vec<(String, Vec<u8>)> {
         .map(|any| (any.type_url, any.value))
         .collect()
 }
+
+/// Reports when its unary handler starts, and when it sees its call cancelled.
+struct CancelWatcher {
+    events: tokio::sync::mpsc::UnboundedSender<&'static str>,
+}
+
+impl rgrpc_tests::hello::hello_service_server::HelloService for CancelWatcher {
+    async fn say_hello(
+        &self,
+        ctx: rgrpc::Context,
+        _request: rgrpc_tests::hello::HelloRequest,
+    ) -> Result<rgrpc_tests::hello::HelloResponse, rgrpc::Status> {
+        // A cancelled call's handler is dropped: a task of its own reports the token.
+        let token = ctx.cancellation_token();
+        let events = self.events.clone();
+        tokio::spawn(async move {
+            token.cancelled().await;
+            let _ = events.send("cancelled");
+        });
+        let _ = self.events.send("started");
+        std::future::pending().await
+    }
+}
+
+#[tokio::test]
+async fn cancelling_a_call_cancels_the_handler_over_every_way() {
+    let (events, mut seen) = tokio::sync::mpsc::unbounded_channel();
+    let server = support::Running::start(CancelWatcher { events }).await;
+    for (how, protocol, http1) in WAYS {
+        let client = client(server.addr, protocol, http1).await;
+        let token = rgrpc::CancellationToken::new();
+        let call = tokio::spawn(
+            client
+                .say_hello(greeting("x"))
+                .cancellation(token.clone())
+                .into_future(),
+        );
+        assert_eq!(
+            bounded("start", seen.recv()).await,
+            Some("started"),
+            "{how}"
+        );
+        token.cancel();
+        let status = bounded("the call's end", call).await.unwrap().unwrap_err();
+        assert_eq!(status.code(), Code::Cancelled, "{how}");
+        assert_eq!(
+            bounded(&format!("{how}: the handler cancellation"), seen.recv()).await,
+            Some("cancelled"),
+            "{how}"
+        );
+    }
+}
