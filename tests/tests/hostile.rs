@@ -159,7 +159,7 @@ async fn a_wrong_content_type_is_http_415() {
     let server = Serving::start(service).await;
     let mut raw = Raw::connect(server.addr).await;
     for content_type in [
-        "application/json",
+        "application/xml",
         "application/grpc-web+json",
         "text/plain",
         "",

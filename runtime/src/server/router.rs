@@ -144,6 +144,7 @@ impl Router {
     /// services join the user's here, once every user service is known.
     pub(super) fn into_connections(mut self, with_tls: bool) -> Result<Connections, ServeError> {
         self.standard.install(&mut self.routes, &self.settings);
+        self.routes.limits(self.settings.limits);
         Ok(Connections::new(
             &self.connection,
             self.routes.build()?,

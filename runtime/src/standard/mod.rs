@@ -7,6 +7,12 @@
 pub mod health;
 #[cfg(feature = "reflection")]
 pub mod reflection;
+// Generated beside reflection, its first user; Connect's JSON codec resolves the
+// well-known types from it too, with or without the `reflection` feature.
+#[path = "reflection/well_known.rs"]
+mod well_known;
+
+pub(crate) use well_known::WELL_KNOWN_FILES;
 
 #[cfg(any(feature = "health", feature = "reflection"))]
 use crate::server::GrpcService;

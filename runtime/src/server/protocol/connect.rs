@@ -1,5 +1,7 @@
-//! The Connect protocol (connectrpc.com/docs/protocol), served as gRPC with the binary
-//! codec: unary calls as `application/proto` POSTs, streams as `application/connect+proto`.
+//! The Connect protocol (connectrpc.com/docs/protocol), served as gRPC: unary calls as
+//! `application/proto` or `application/json` POSTs (or GETs, see `get`), streams as
+//! `application/connect+proto` or `application/connect+json`. JSON messages are transcoded
+//! to protobuf on the way in and back on the way out (`json`), so the handler is the same.
 //!
 //! A unary request is one bare message: it is given gRPC's 5-byte envelope and served as a
 //! gRPC call. Its answer waits for the call's end, because the HTTP status says how the call
@@ -7,6 +9,8 @@
 //! status (404, 503, …) with the JSON error. A stream's envelopes are gRPC's; only the end
 //! differs: instead of trailers, an end-of-stream envelope (flag `0x02`) holding the error,
 //! if any, and the trailers as JSON metadata.
+//!
+//! Errors are JSON whatever the codec, and the answer's content-type mirrors the request's.
 
 use std::pin::Pin;
 use std::task::{Context, Poll};
@@ -16,7 +20,11 @@ use http::header::{ACCEPT_ENCODING, CONTENT_ENCODING, CONTENT_LENGTH, CONTENT_TY
 use http::{HeaderMap, HeaderName, HeaderValue};
 use http_body::{Body, Frame};
 use http_body_util::BodyExt as _;
+use tonic::codec::CompressionEncoding as Compression;
 
+use super::descriptors::Missing;
+use super::envelopes::{Rewrite, Rewritten};
+use super::json::{self, Transcoder, envelope};
 use crate::Status;
 use crate::call::deadline::{CONNECT_TIMEOUT, GRPC_TIMEOUT, Parsed};
 use crate::call::status::{connect_error_json, connect_http_status};
@@ -32,28 +40,58 @@ const COMPRESSED: u8 = 0x01;
 /// The flag of Connect's end-of-stream envelope.
 const END_STREAM: u8 = 0x02;
 
-/// A Connect request unary or streaming, with the binary codec.
+/// A Connect request: unary (one bare message) or streaming (envelopes).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(super) enum Shape {
     Unary,
     Stream,
 }
 
+/// The codec a Connect request names in its content-type.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum Codec {
+    Proto,
+    Json,
+}
+
 impl Shape {
-    /// The shape a content-type names: `None` when it is not Connect, `Some(None)` for
-    /// Connect with a codec this server does not speak yet (JSON).
-    pub(super) fn of(content_type: &[u8]) -> Option<Option<Shape>> {
+    /// The shape and codec a content-type names; `None` when it is not Connect's.
+    pub(super) fn of(content_type: &[u8]) -> Option<(Shape, Codec)> {
         let essence = content_type
             .split(|byte| *byte == b';')
             .next()
             .unwrap_or_default();
         match essence {
-            b"application/proto" => Some(Some(Shape::Unary)),
-            b"application/connect+proto" => Some(Some(Shape::Stream)),
-            b"application/json" | b"application/connect+json" => Some(None),
+            b"application/proto" => Some((Shape::Unary, Codec::Proto)),
+            b"application/json" => Some((Shape::Unary, Codec::Json)),
+            b"application/connect+proto" => Some((Shape::Stream, Codec::Proto)),
+            b"application/connect+json" => Some((Shape::Stream, Codec::Json)),
             _ => None,
         }
     }
+
+    /// The request and response header of the messages' compression.
+    fn encoding_headers(self) -> (HeaderName, HeaderName) {
+        match self {
+            Shape::Unary => (CONTENT_ENCODING, ACCEPT_ENCODING),
+            Shape::Stream => (CONNECT_CONTENT_ENCODING, CONNECT_ACCEPT_ENCODING),
+        }
+    }
+
+    fn content_type(self, messages: &Messages) -> HeaderValue {
+        HeaderValue::from_static(match (self, messages) {
+            (Shape::Unary, Messages::Proto) => "application/proto",
+            (Shape::Unary, Messages::Json(_)) => "application/json",
+            (Shape::Stream, Messages::Proto) => "application/connect+proto",
+            (Shape::Stream, Messages::Json(_)) => "application/connect+json",
+        })
+    }
+}
+
+/// How a call's messages travel: protobuf passed through, or JSON transcoded.
+enum Messages {
+    Proto,
+    Json(Transcoder),
 }
 
 /// Serves a Connect request as the gRPC call it stands for.
@@ -61,56 +99,97 @@ pub(super) fn serve(
     routes: &Routes,
     request: http::Request<tonic::body::Body>,
     shape: Shape,
+    codec: Codec,
 ) -> ServerFuture {
     if request.method() != http::Method::POST {
-        return Box::pin(std::future::ready(Ok(error_response(
+        return refuse(
             &Status::unimplemented(format!(
                 "Connect calls are POSTs here, not {}",
                 request.method()
             )),
             Some(http::StatusCode::METHOD_NOT_ALLOWED),
-        ))));
+        );
     }
     let (mut parts, body) = request.into_parts();
     let headers = &mut parts.headers;
     match CONNECT_TIMEOUT.read(headers) {
         Parsed::Absent => {}
         Parsed::Timeout(timeout) => GRPC_TIMEOUT.write(headers, timeout),
-        Parsed::Malformed(problem) => {
-            return Box::pin(std::future::ready(Ok(error_response(
-                &Status::invalid_argument(problem),
-                None,
-            ))));
-        }
+        Parsed::Malformed(problem) => return refuse(&Status::invalid_argument(problem), None),
     }
     headers.insert(
         CONTENT_TYPE,
         HeaderValue::from_static("application/grpc+proto"),
     );
-    let (encoding, accepted) = match shape {
-        Shape::Unary => (CONTENT_ENCODING, ACCEPT_ENCODING),
-        Shape::Stream => (CONNECT_CONTENT_ENCODING, CONNECT_ACCEPT_ENCODING),
-    };
-    let compressed = move_header(headers, &encoding, GRPC_ENCODING)
-        .is_some_and(|value| value.as_bytes() != b"identity");
+    let (encoding, accepted) = shape.encoding_headers();
     move_header(headers, &accepted, GRPC_ACCEPT_ENCODING);
-    let body = match shape {
-        Shape::Unary => {
-            let length = headers
-                .remove(CONTENT_LENGTH)
-                .and_then(|value| value.to_str().ok()?.parse::<u32>().ok());
-            enveloped(body, compressed, length)
+    let (body, messages) = match codec {
+        Codec::Proto => {
+            let compressed = move_header(headers, &encoding, GRPC_ENCODING)
+                .is_some_and(|value| value.as_bytes() != b"identity");
+            let body = match shape {
+                Shape::Unary => {
+                    let length = headers
+                        .remove(CONTENT_LENGTH)
+                        .and_then(|value| value.to_str().ok()?.parse::<u32>().ok());
+                    enveloped(body, compressed, length)
+                }
+                Shape::Stream => body,
+            };
+            (body, Messages::Proto)
         }
-        Shape::Stream => body,
+        Codec::Json => {
+            let transcoder = match routes.descriptors().method(parts.uri.path()) {
+                Ok(method) => Transcoder::new(&method),
+                Err(Missing::Unknown) => {
+                    let path = parts.uri.path();
+                    return refuse(
+                        &Status::unimplemented(format!("unknown method {path}")),
+                        None,
+                    );
+                }
+                Err(missing) => {
+                    let why = missing.explain(parts.uri.path(), "JSON");
+                    return refuse(
+                        &Status::invalid_argument(why),
+                        Some(http::StatusCode::UNSUPPORTED_MEDIA_TYPE),
+                    );
+                }
+            };
+            let compression = match json::encoding_named(headers.remove(&encoding).as_ref()) {
+                Ok(compression) => compression,
+                Err(status) => return refuse(&status, None),
+            };
+            // The body is rewritten: its length changes.
+            let length = headers.remove(CONTENT_LENGTH);
+            let limit = routes.max_request_message_size();
+            let body = match shape {
+                Shape::Unary => {
+                    let length = length.and_then(|value| value.to_str().ok()?.parse().ok());
+                    json_unary_request(body, transcoder.clone(), compression, length, limit)
+                }
+                Shape::Stream => tonic::body::Body::new(Rewritten::new(
+                    body,
+                    limit,
+                    json_stream_request(transcoder.clone(), compression, limit),
+                )),
+            };
+            (body, Messages::Json(transcoder))
+        }
     };
     let response = routes.call(http::Request::from_parts(parts, body));
     Box::pin(async move {
         let response = response.await?;
         Ok(match shape {
-            Shape::Unary => unary_response(response).await,
-            Shape::Stream => stream_response(response),
+            Shape::Unary => unary_response(response, &messages).await,
+            Shape::Stream => stream_response(response, messages),
         })
     })
+}
+
+/// A Connect error answered at once, before any call.
+pub(super) fn refuse(status: &Status, http: Option<http::StatusCode>) -> ServerFuture {
+    Box::pin(std::future::ready(Ok(error_response(status, http))))
 }
 
 /// Moves a header to another name; its value.
@@ -132,7 +211,7 @@ fn enveloped(body: tonic::body::Body, compressed: bool, length: Option<u32>) -> 
         }),
         None => tonic::body::Body::new(http_body_util::StreamBody::new(
             futures_util::stream::once(async move {
-                let whole = collect_within(body, UNSIZED_LIMIT).await?;
+                let whole = collect_within(body, UNSIZED_LIMIT, unsized_too_large).await?;
                 let length = u32::try_from(whole.len()).unwrap_or(u32::MAX);
                 let mut out = BytesMut::with_capacity(5 + whole.len());
                 out.extend_from_slice(&envelope_header(flag, length));
@@ -146,20 +225,114 @@ fn enveloped(body: tonic::body::Body, compressed: bool, length: Option<u32>) -> 
 /// The most a unary request without `content-length` may send.
 const UNSIZED_LIMIT: usize = 4 * 1024 * 1024;
 
-/// The whole of `body`, or `RESOURCE_EXHAUSTED` once it passes `limit` bytes.
-async fn collect_within(mut body: tonic::body::Body, limit: usize) -> Result<Bytes, Status> {
+/// The whole of `body`, or `too_large` once it passes `limit` bytes.
+async fn collect_within(
+    mut body: tonic::body::Body,
+    limit: usize,
+    too_large: fn(usize) -> Status,
+) -> Result<Bytes, Status> {
     let mut whole = BytesMut::new();
     while let Some(frame) = body.frame().await {
         if let Ok(data) = frame?.into_data() {
             if whole.len() + data.len() > limit {
-                return Err(Status::resource_exhausted(format!(
-                    "a Connect request without content-length may send at most {limit} bytes"
-                )));
+                return Err(too_large(limit));
             }
             whole.extend_from_slice(&data);
         }
     }
     Ok(whole.freeze())
+}
+
+fn unsized_too_large(limit: usize) -> Status {
+    Status::resource_exhausted(format!(
+        "a Connect request without content-length may send at most {limit} bytes"
+    ))
+}
+
+/// A JSON request body is bounded as a message is: by the server's
+/// `max_request_message_size`, compressed and decompressed (as connect-go bounds it).
+fn json_too_large(limit: usize) -> Status {
+    Status::resource_exhausted(format!(
+        "the JSON request exceeds the server's max_request_message_size of {limit} bytes"
+    ))
+}
+
+/// A unary JSON request as the one protobuf envelope the handler reads: read whole (within
+/// the limit), decompressed, transcoded. A failure is the call's status.
+fn json_unary_request(
+    body: tonic::body::Body,
+    transcoder: Transcoder,
+    compression: Option<Compression>,
+    length: Option<usize>,
+    limit: usize,
+) -> tonic::body::Body {
+    tonic::body::Body::new(http_body_util::StreamBody::new(futures_util::stream::once(
+        async move {
+            if length.is_some_and(|length| length > limit) {
+                return Err(json_too_large(limit));
+            }
+            let whole = collect_within(body, limit, json_too_large).await?;
+            let json = json::inflate(&whole, compression, limit)?;
+            let proto = transcoder.request(&json)?;
+            Ok::<_, Status>(Frame::data(envelope(0, &proto)))
+        },
+    )))
+}
+
+/// A JSON request stream's envelopes as protobuf ones, decompressed as they go.
+fn json_stream_request(
+    transcoder: Transcoder,
+    compression: Option<Compression>,
+    limit: usize,
+) -> Rewrite {
+    Box::new(move |flag, payload| {
+        let json = match (flag, compression) {
+            (0, _) => payload,
+            (COMPRESSED, Some(_)) => json::inflate(&payload, compression, limit)?,
+            (COMPRESSED, None) => {
+                return Err(Status::internal(
+                    "a compressed message, but connect-content-encoding names no encoding",
+                ));
+            }
+            // Not a message: the call refuses it as it refuses any unknown flag.
+            _ => return Ok(envelope(flag, &payload)),
+        };
+        Ok(envelope(0, &transcoder.request(&json)?))
+    })
+}
+
+/// A JSON response stream's envelopes from protobuf ones, compressed as they came.
+fn json_stream_response(transcoder: Transcoder, compression: Option<Compression>) -> Rewrite {
+    Box::new(move |flag, payload| {
+        if flag & !COMPRESSED != 0 {
+            return Ok(envelope(flag, &payload));
+        }
+        let (compressed, json) = json_answer(&transcoder, flag, compression, &payload)?;
+        Ok(envelope(if compressed { COMPRESSED } else { 0 }, &json))
+    })
+}
+
+/// One answer message as JSON, compressed again if it came compressed: whether it is, and
+/// its bytes.
+fn json_answer(
+    transcoder: &Transcoder,
+    flag: u8,
+    compression: Option<Compression>,
+    payload: &[u8],
+) -> Result<(bool, Bytes), Status> {
+    let compression = if flag & COMPRESSED != 0 {
+        Some(compression.ok_or_else(|| {
+            Status::internal("the handler compressed a message with no encoding named")
+        })?)
+    } else {
+        None
+    };
+    let proto = json::inflate(payload, compression, usize::MAX)?;
+    let json = transcoder.response(&proto)?;
+    Ok(match compression {
+        Some(encoding) => json::deflate(json, encoding),
+        None => (false, Bytes::from(json)),
+    })
 }
 
 fn envelope_header(flag: u8, length: u32) -> Bytes {
@@ -198,6 +371,7 @@ fn is_grpc_protocol_header(name: &HeaderName) -> bool {
 /// The Connect unary answer to a finished gRPC call.
 async fn unary_response(
     response: http::Response<tonic::body::Body>,
+    messages: &Messages,
 ) -> http::Response<tonic::body::Body> {
     let (parts, body) = response.into_parts();
     let collected = match body.collect().await {
@@ -234,13 +408,22 @@ async fn unary_response(
             None,
         );
     }
-    let mut response = http::Response::new(whole_body(data.slice(5..)));
+    let encoding = parts.headers.get(GRPC_ENCODING);
+    let (compressed, message) = match messages {
+        Messages::Proto => (data[0] & COMPRESSED != 0, data.slice(5..)),
+        Messages::Json(transcoder) => {
+            let compression = json::encoding_named(encoding).ok().flatten();
+            match json_answer(transcoder, data[0], compression, &data[5..]) {
+                Ok(answer) => answer,
+                Err(status) => return error_response(&status, None),
+            }
+        }
+    };
+    let mut response = http::Response::new(whole_body(message));
     *response.headers_mut() = metadata;
     let headers = response.headers_mut();
-    headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/proto"));
-    if data[0] & COMPRESSED != 0
-        && let Some(encoding) = parts.headers.get(GRPC_ENCODING)
-    {
+    headers.insert(CONTENT_TYPE, Shape::Unary.content_type(messages));
+    if compressed && let Some(encoding) = encoding {
         headers.insert(CONTENT_ENCODING, encoding.clone());
     }
     if let Some(accepted) = parts.headers.get(GRPC_ACCEPT_ENCODING) {
@@ -250,7 +433,7 @@ async fn unary_response(
 }
 
 /// A Connect unary error: its HTTP status (or `http`), and the JSON error body.
-fn error_response(
+pub(super) fn error_response(
     status: &Status,
     http: Option<http::StatusCode>,
 ) -> http::Response<tonic::body::Body> {
@@ -264,13 +447,14 @@ fn error_response(
 }
 
 /// A response body of `bytes`, all at once.
-fn whole_body(bytes: Bytes) -> tonic::body::Body {
+pub(super) fn whole_body(bytes: Bytes) -> tonic::body::Body {
     tonic::body::Body::new(http_body_util::Full::new(bytes).map_err(|never| match never {}))
 }
 
 /// The Connect streaming answer: the gRPC envelopes, then the end-of-stream envelope.
 fn stream_response(
     response: http::Response<tonic::body::Body>,
+    messages: Messages,
 ) -> http::Response<tonic::body::Body> {
     let (mut parts, body) = response.into_parts();
     // A call that ended before any message has its status in the headers: it moves to the
@@ -285,16 +469,25 @@ fn stream_response(
         (status, trailers)
     });
     parts.status = http::StatusCode::OK;
+    let mut compression = None;
     if let Some(encoding) = parts.headers.remove(GRPC_ENCODING) {
+        compression = json::encoding_named(Some(&encoding)).ok().flatten();
         parts.headers.insert(CONNECT_CONTENT_ENCODING, encoding);
     }
     if let Some(accepted) = parts.headers.remove(GRPC_ACCEPT_ENCODING) {
         parts.headers.insert(CONNECT_ACCEPT_ENCODING, accepted);
     }
-    parts.headers.insert(
-        CONTENT_TYPE,
-        HeaderValue::from_static("application/connect+proto"),
-    );
+    parts
+        .headers
+        .insert(CONTENT_TYPE, Shape::Stream.content_type(&messages));
+    let body = match messages {
+        Messages::Proto => body,
+        Messages::Json(transcoder) => tonic::body::Body::new(Rewritten::new(
+            body,
+            usize::MAX,
+            json_stream_response(transcoder, compression),
+        )),
+    };
     let body = match early {
         Some((status, trailers)) => StreamBody {
             inner: None,

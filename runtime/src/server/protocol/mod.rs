@@ -4,7 +4,13 @@
 
 mod base64_body;
 mod connect;
+mod descriptors;
+mod envelopes;
+mod get;
 mod grpc_web;
+mod json;
+
+pub(crate) use descriptors::Descriptors;
 
 use http::header::CONTENT_TYPE;
 
@@ -57,11 +63,16 @@ pub(crate) fn serve(
             _ => refuse_content_type(content_type, protocols),
         };
     }
-    if let Some(shape) = connect::Shape::of(content_type) {
-        return match shape {
-            Some(shape) if protocols.connect => connect::serve(routes, request, shape),
-            _ => refuse_content_type(content_type, protocols),
+    if let Some((shape, codec)) = connect::Shape::of(content_type) {
+        return if protocols.connect {
+            connect::serve(routes, request, shape, codec)
+        } else {
+            refuse_content_type(content_type, protocols)
         };
+    }
+    // Connect's GET carries no body, so no content-type: its query says what it holds.
+    if request.method() == http::Method::GET && protocols.connect {
+        return get::serve(routes, request);
     }
     refuse_content_type(content_type, protocols)
 }
@@ -76,7 +87,10 @@ fn refuse_content_type(content_type: &[u8], protocols: Protocols) -> ServerFutur
         );
     }
     if protocols.connect {
-        accepted.push_str("; application/proto, application/connect+proto (Connect)");
+        accepted.push_str(
+            "; application/proto, application/json, application/connect+proto, \
+             application/connect+json (Connect; and GET for methods without side effects)",
+        );
     }
     answer_with_http_status(
         http::StatusCode::UNSUPPORTED_MEDIA_TYPE,

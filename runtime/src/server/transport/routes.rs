@@ -15,14 +15,15 @@ use std::task::{Context as TaskContext, Poll, Waker};
 use tonic::Status;
 
 use super::error::ServeError;
+use crate::server::MessageLimits;
 use crate::server::dispatch::{ServerFuture, answer_with};
+use crate::server::protocol::Descriptors;
 use crate::server::router::GrpcService;
 
 /// One service, type-erased: takes a request, returns its response future.
 type Route = Box<dyn Fn(http::Request<tonic::body::Body>) -> ServerFuture + Send + Sync + 'static>;
 
 /// The services of a server, by name, as they are added.
-#[derive(Default)]
 pub(crate) struct RoutesBuilder {
     routes: HashMap<&'static str, Route>,
     /// What each service says of its schema, in the order added (for reflection).
@@ -31,10 +32,24 @@ pub(crate) struct RoutesBuilder {
     duplicate: Option<&'static str>,
     /// What to tell once the server stops taking calls.
     on_drain: Vec<DrainHook>,
+    /// The largest request message, which bounds a JSON request's text too.
+    max_request_message_size: usize,
 }
 
 /// Told that the server is draining: it takes no new calls and waits for those in flight.
 type DrainHook = Box<dyn Fn() + Send + Sync>;
+
+impl Default for RoutesBuilder {
+    fn default() -> Self {
+        Self {
+            routes: HashMap::new(),
+            described: Vec::new(),
+            duplicate: None,
+            on_drain: Vec::new(),
+            max_request_message_size: MessageLimits::default().max_request(),
+        }
+    }
+}
 
 impl std::fmt::Debug for RoutesBuilder {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -66,7 +81,14 @@ impl RoutesBuilder {
         Ok(Routes {
             routes,
             on_drain: self.on_drain,
+            descriptors: Descriptors::new(self.described),
+            max_request_message_size: self.max_request_message_size,
         })
+    }
+
+    /// The server's message size limits (the defaults until set).
+    pub(crate) fn limits(&mut self, limits: MessageLimits) {
+        self.max_request_message_size = limits.max_request();
     }
 }
 
@@ -103,6 +125,9 @@ impl RoutesBuilder {
 pub(crate) struct Routes {
     routes: Vec<(&'static str, Route)>,
     on_drain: Vec<DrainHook>,
+    /// The services' schemas, for Connect's JSON and GET.
+    descriptors: Descriptors,
+    max_request_message_size: usize,
 }
 
 impl Routes {
@@ -110,6 +135,16 @@ impl Routes {
     /// connections are asked to close, so balancers stop sending first.
     pub(crate) fn draining(&self) {
         self.on_drain.iter().for_each(|hook| hook());
+    }
+
+    /// The services' schemas, built on first use.
+    pub(crate) fn descriptors(&self) -> &Descriptors {
+        &self.descriptors
+    }
+
+    /// The largest request message the server reads.
+    pub(crate) fn max_request_message_size(&self) -> usize {
+        self.max_request_message_size
     }
 
     /// The response to `request`, from the service its path names.

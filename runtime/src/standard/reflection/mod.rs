@@ -22,7 +22,6 @@
 //! ```
 
 mod schema;
-mod well_known;
 
 use std::collections::HashSet;
 use std::sync::{Arc, OnceLock};

@@ -41,7 +41,7 @@ impl Schema {
                 schema.add_file(encoded);
             }
         }
-        for &encoded in super::well_known::WELL_KNOWN_FILES {
+        for &encoded in crate::standard::WELL_KNOWN_FILES {
             schema.add_file(encoded);
         }
         schema.services.sort_unstable();
