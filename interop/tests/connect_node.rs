@@ -1,6 +1,8 @@
 //! `@connectrpc/connect-node`, a client we did not write, against rgrpc's interop server on
 //! one port started with no flag: each of its transports (Connect over HTTP/1.1 and over
-//! HTTP/2, gRPC-Web over both, gRPC), binary and, for Connect, JSON.
+//! HTTP/2, gRPC-Web over both, gRPC), binary and, for Connect, JSON. And the other
+//! direction: rgrpc's interop client, speaking Connect, gRPC-Web and gRPC, over HTTP/2 and
+//! (the first two) HTTP/1.1, against connect-node's server (`connect_server.js`).
 //!
 //! The JS client (`interop/node/connect_client.js`) runs the cases it is given and prints
 //! what it saw as one JSON line per case; each test here compares every line with the
@@ -19,7 +21,10 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::OnceLock;
 
-use peers::{NodePeer, RUN_LIMIT, connect_node_peer, rgrpc_server, run_bounded};
+use peers::{
+    NodePeer, RUN_LIMIT, connect_node_peer, connect_node_server, rgrpc_server, run_bounded,
+    run_client as run_rgrpc_client,
+};
 use rgrpc::prost::Message as _;
 use rgrpc::prost_types::{FileDescriptorProto, FileDescriptorSet};
 use serde_json::{Value, json};
@@ -35,11 +40,13 @@ fn descriptor_set() -> &'static Path {
                 .map(|bytes| FileDescriptorProto::decode(*bytes).unwrap())
                 .collect(),
         };
-        let dir = Path::new(env!("CARGO_TARGET_TMPDIR"))
-            .join(format!("connect-node-{}", std::process::id()));
+        let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("connect-node");
         std::fs::create_dir_all(&dir).unwrap();
+        // Always the same bytes; written whole, so a concurrent run reads one or the other.
         let file = dir.join("grpc-testing.binpb");
-        std::fs::write(&file, set.encode_to_vec()).unwrap();
+        let partial = dir.join(format!("grpc-testing.binpb.{}", std::process::id()));
+        std::fs::write(&partial, set.encode_to_vec()).unwrap();
+        std::fs::rename(&partial, &file).unwrap();
         file
     })
 }
@@ -360,24 +367,228 @@ fn grpc() {
     );
 }
 
+/// The JSON cases the server does not answer as it answers them in binary yet (issue 18):
+/// a gzipped JSON request that says `expect_compressed` is refused as uncompressed, and an
+/// unknown service is "unknown method /grpc.testing.UnimplementedService/UnimplementedCall"
+/// instead of "unknown service grpc.testing.UnimplementedService".
+const JSON_PENDING: [&str; 3] = [
+    "compressed_unary",
+    "compressed_client_streaming",
+    "unimplemented_service",
+];
+
+/// `cases` with (`pending`) or without (`!pending`) the ones of [`JSON_PENDING`].
+fn json_cases(cases: Vec<(&'static str, Value)>, pending: bool) -> Vec<(&'static str, Value)> {
+    cases
+        .into_iter()
+        .filter(|(case, _)| JSON_PENDING.contains(case) == pending)
+        .collect()
+}
+
 #[test]
-#[ignore = "the server answers Connect JSON with 415 until its JSON codec lands (issue 18)"]
 fn connect_json_over_http2() {
     check(
         "connect-h2",
         true,
-        &over_http2("content-encoding", "connect-content-encoding"),
+        &json_cases(
+            over_http2("content-encoding", "connect-content-encoding"),
+            false,
+        ),
         true,
     );
 }
 
 #[test]
-#[ignore = "the server answers Connect JSON with 415 until its JSON codec lands (issue 18)"]
 fn connect_json_over_http1() {
     check(
         "connect-h1",
         true,
-        &over_http1("content-encoding", "connect-content-encoding"),
+        &json_cases(
+            over_http1("content-encoding", "connect-content-encoding"),
+            false,
+        ),
         false,
     );
+}
+
+#[test]
+#[ignore = "the server's JSON path loses the request's compression and names an unknown service differently (JSON_PENDING)"]
+fn connect_json_pending() {
+    check(
+        "connect-h2",
+        true,
+        &json_cases(
+            over_http2("content-encoding", "connect-content-encoding"),
+            true,
+        ),
+        false,
+    );
+}
+
+// The other direction: rgrpc's clients against connect-node's server.
+
+/// Every case of the standard set that uses no bidi stream.
+const NO_BIDI: [&str; 12] = [
+    "empty_unary",
+    "large_unary",
+    "client_streaming",
+    "server_streaming",
+    "special_status_message",
+    "unimplemented_method",
+    "unimplemented_service",
+    "cancel_after_begin",
+    "client_compressed_unary",
+    "client_compressed_streaming",
+    "server_compressed_unary",
+    "server_compressed_streaming",
+];
+
+/// The cases that use a bidi stream (FullDuplexCall).
+const BIDI: [&str; 6] = [
+    "ping_pong",
+    "empty_stream",
+    "custom_metadata",
+    "status_code_and_message",
+    "timeout_on_sleeping_server",
+    "cancel_after_first_response",
+];
+
+/// The bidi cases that, over HTTP/1.1, report the status the call ended with. (The other
+/// two send a message before reading, and then report that the call ended while sending.)
+const BIDI_REFUSED_OVER_HTTP1: [&str; 4] = [
+    "empty_stream",
+    "custom_metadata",
+    "status_code_and_message",
+    "timeout_on_sleeping_server",
+];
+
+/// Runs rgrpc's interop client with `protocol` (over HTTP/1.1 if `http1`) and `cases`
+/// against connect-node's server: the PASS / FAIL line of each case. Also checks that every
+/// call that reached connect-node's handlers came in `protocol` (as connect-node names it).
+fn rgrpc_against_connect_node(
+    protocol: &str,
+    http1: bool,
+    cases: &[&str],
+) -> Option<BTreeMap<String, String>> {
+    let Some(peer) = connect_node_peer() else {
+        eprintln!("SKIPPED: connect-node is not installed (make interop-node)");
+        return None;
+    };
+    let http = if http1 { "1.1" } else { "2" };
+    let observations = descriptor_set().with_file_name(format!(
+        "calls-{protocol}-http{http}-{}.jsonl",
+        std::process::id()
+    ));
+    let _ = std::fs::remove_file(&observations);
+    let server = connect_node_server(&peer, http, descriptor_set(), &observations);
+    let mut command = Command::new(env!("CARGO_BIN_EXE_interop-client"));
+    command.args([
+        "--server_port",
+        &server.port.to_string(),
+        "--protocol",
+        protocol,
+        "--test_case",
+        &cases.join(","),
+    ]);
+    if http1 {
+        command.arg("--http1");
+    }
+    let results = run_rgrpc_client(command, &format!("rgrpc ({protocol}, HTTP/{http})"));
+    drop(server);
+    let calls: Vec<Value> = std::fs::read_to_string(&observations)
+        .unwrap_or_default()
+        .lines()
+        .map(|line| serde_json::from_str(line).unwrap())
+        .collect();
+    let _ = std::fs::remove_file(&observations);
+    assert!(
+        calls.len() >= cases.len(),
+        "connect-node saw {} calls for {} cases: {calls:?}",
+        calls.len(),
+        cases.len()
+    );
+    // The client's --protocol names are the ones connect-node reports.
+    let wrong: Vec<&Value> = calls
+        .iter()
+        .filter(|call| call["protocol"] != protocol)
+        .collect();
+    assert!(
+        wrong.is_empty(),
+        "calls that did not come in {protocol}: {wrong:?}"
+    );
+    Some(results)
+}
+
+/// Every case of `cases` passed.
+fn assert_passed(results: &BTreeMap<String, String>, cases: &[&str], how: &str) {
+    let wrong: Vec<String> = cases
+        .iter()
+        .filter(|case| results.get(**case).map(String::as_str) != Some("PASS"))
+        .map(|case| format!("{case}: {:?}", results.get(*case)))
+        .collect();
+    assert!(wrong.is_empty(), "{how}:\n{}", wrong.join("\n"));
+}
+
+/// Over HTTP/2, every case passes.
+fn rgrpc_over_http2(protocol: &str) {
+    let cases: Vec<&str> = NO_BIDI.iter().chain(&BIDI).copied().collect();
+    if let Some(results) = rgrpc_against_connect_node(protocol, false, &cases) {
+        assert_passed(
+            &results,
+            &cases,
+            &format!("rgrpc's {protocol} client over HTTP/2"),
+        );
+    }
+}
+
+/// Over HTTP/1.1, every case without a bidi stream passes; a bidi call ends at once with
+/// the client's own UNIMPLEMENTED, naming the method.
+fn rgrpc_over_http1(protocol: &str) {
+    let cases: Vec<&str> = NO_BIDI
+        .iter()
+        .chain(&BIDI_REFUSED_OVER_HTTP1)
+        .copied()
+        .collect();
+    let Some(results) = rgrpc_against_connect_node(protocol, true, &cases) else {
+        return;
+    };
+    assert_passed(
+        &results,
+        &NO_BIDI,
+        &format!("rgrpc's {protocol} client over HTTP/1.1"),
+    );
+    let refusal = "Unimplemented \"/grpc.testing.TestService/FullDuplexCall is a bidi stream, \
+                   which needs HTTP/2; this channel speaks HTTP/1.1\"";
+    for case in BIDI_REFUSED_OVER_HTTP1 {
+        let result = &results[case];
+        assert!(
+            result.starts_with("FAIL: ") && result.contains(refusal),
+            "{case} over HTTP/1.1: {result}"
+        );
+    }
+}
+
+#[test]
+fn rgrpc_connect_client_over_http2() {
+    rgrpc_over_http2("connect");
+}
+
+#[test]
+fn rgrpc_grpc_web_client_over_http2() {
+    rgrpc_over_http2("grpc-web");
+}
+
+#[test]
+fn rgrpc_grpc_client() {
+    rgrpc_over_http2("grpc");
+}
+
+#[test]
+fn rgrpc_connect_client_over_http1() {
+    rgrpc_over_http1("connect");
+}
+
+#[test]
+fn rgrpc_grpc_web_client_over_http1() {
+    rgrpc_over_http1("grpc-web");
 }

@@ -1,27 +1,55 @@
 //! The interop client: `interop-client --server_host H --server_port P --test_case CASES`,
 //! CASES being one case, a comma list or `all`. Prints `PASS <case>` or
 //! `FAIL <case>: <reason>` per case and exits 1 if any failed (2 on bad flags).
+//!
+//! `--protocol grpc|grpc-web|connect` chooses the wire protocol (gRPC by default) and
+//! `--http1` speaks HTTP/1.1 instead of HTTP/2: the channel's settings
+//! ([`rgrpc::ChannelBuilder::protocol`], [`rgrpc::ChannelBuilder::http1`]), so every case
+//! runs unchanged over each of them.
 
 use std::process::ExitCode;
 
 use rgrpc_interop::cases;
 
-const USAGE: &str = "usage: interop-client --server_host HOST --server_port PORT --test_case CASE[,CASE...]|all [--use_tls=false]";
+const USAGE: &str = "usage: interop-client --server_host HOST --server_port PORT --test_case CASE[,CASE...]|all [--use_tls=false] [--protocol grpc|grpc-web|connect] [--http1]";
 
 struct Flags {
     host: String,
     port: u16,
     cases: Vec<String>,
+    protocol: rgrpc::Protocol,
+    http1: bool,
+}
+
+fn protocol(name: &str) -> Result<rgrpc::Protocol, String> {
+    match name {
+        "grpc" => Ok(rgrpc::Protocol::Grpc),
+        "grpc-web" => Ok(rgrpc::Protocol::GrpcWeb),
+        "connect" => Ok(rgrpc::Protocol::Connect),
+        other => Err(format!(
+            "--protocol must be grpc, grpc-web or connect, got {other:?}"
+        )),
+    }
 }
 
 fn flags(args: &[String]) -> Result<Flags, String> {
     let (mut host, mut port, mut cases) = ("127.0.0.1".to_owned(), None, None);
+    let (mut wire, mut http1) = (rgrpc::Protocol::Grpc, false);
     let mut rest = args.iter();
     while let Some(arg) = rest.next() {
         let (flag, inline) = match arg.split_once('=') {
             Some((flag, value)) => (flag, Some(value.to_owned())),
             None => (arg.as_str(), None),
         };
+        // The one flag without a value (`--http1=true|false` also works).
+        if flag == "--http1" {
+            http1 = match inline.as_deref() {
+                None | Some("true") => true,
+                Some("false") => false,
+                Some(other) => return Err(format!("--http1 takes no value, got {other:?}")),
+            };
+            continue;
+        }
         let mut value = || {
             inline
                 .clone()
@@ -38,6 +66,7 @@ fn flags(args: &[String]) -> Result<Flags, String> {
                 );
             }
             "--test_case" => cases = Some(value()?),
+            "--protocol" => wire = protocol(&value()?)?,
             "--use_tls" => {
                 if value()? != "false" {
                     return Err("only --use_tls=false is supported".to_owned());
@@ -64,7 +93,13 @@ fn flags(args: &[String]) -> Result<Flags, String> {
             cases::CASES.join(", ")
         ));
     }
-    Ok(Flags { host, port, cases })
+    Ok(Flags {
+        host,
+        port,
+        cases,
+        protocol: wire,
+        http1,
+    })
 }
 
 #[tokio::main]
@@ -78,7 +113,11 @@ async fn main() -> ExitCode {
         }
     };
     let uri = format!("http://{}:{}", flags.host, flags.port);
-    let channel = match rgrpc::Channel::connect(uri).await {
+    let mut builder = rgrpc::Channel::builder(uri).protocol(flags.protocol);
+    if flags.http1 {
+        builder = builder.http1();
+    }
+    let channel = match builder.connect().await {
         Ok(channel) => channel,
         Err(err) => {
             eprintln!("interop-client: {err}");

@@ -338,6 +338,24 @@ pub fn connect_node_peer() -> Option<NodePeer> {
     None
 }
 
+/// connect-node's server of grpc.testing.TestService (`interop/node/connect_server.js`)
+/// over `http` ("1.1" or "2", without TLS), its schema from the `FileDescriptorSet` at
+/// `descriptors`, appending a JSON line per call to `observations`.
+pub fn connect_node_server(
+    peer: &NodePeer,
+    http: &str,
+    descriptors: &Path,
+    observations: &Path,
+) -> Server {
+    let mut command = peer.script("connect_server.js");
+    command
+        .args(["--port", "0", "--http", http, "--descriptors"])
+        .arg(descriptors)
+        .arg("--observations")
+        .arg(observations);
+    Server::start(command, &format!("connect-node (HTTP/{http})"))
+}
+
 /// How a peer server saw each call end: (method, outcome) pairs, in order, from the JSON
 /// lines of its `--observations` file.
 pub fn observations(path: &Path) -> Vec<(String, String)> {
