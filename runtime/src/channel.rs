@@ -199,8 +199,10 @@ impl ChannelBuilder {
     }
 
     /// Speaks HTTP/1.1 instead of HTTP/2, with a pool of connections (one call at a time
-    /// on each). Only gRPC-Web and Connect work over HTTP/1.1, and not bidi calls: those
-    /// end at once with `UNIMPLEMENTED`. Not yet over TLS (`https://`).
+    /// on each), over TLS for `https://` (offering no ALPN protocol, which means HTTP/1.1
+    /// to servers and proxies). Only gRPC-Web and
+    /// Connect work over HTTP/1.1, and not bidi calls: those end at once with
+    /// `UNIMPLEMENTED`.
     pub fn http1(mut self) -> Self {
         self.http1 = true;
         self
@@ -233,10 +235,15 @@ impl ChannelBuilder {
     pub fn connect_lazy(self) -> Result<Channel, ConnectError> {
         let endpoint = self.endpoint()?;
         let inner = if self.http1 {
+            let connecting = http1::Connecting {
+                connect_timeout: self.connect_timeout,
+                tcp_keepalive: self.tcp_keepalive,
+                #[cfg(feature = "tls")]
+                tls: self.http1_tls(&endpoint)?,
+            };
             Transport::Http1(Box::new(http1::Http1::new(
                 endpoint.uri().clone(),
-                self.connect_timeout,
-                self.tcp_keepalive,
+                connecting,
             )))
         } else {
             Transport::Single(endpoint.connect_lazy())
@@ -253,12 +260,6 @@ impl ChannelBuilder {
             return Err(ConnectError::not_attempted(
                 uri,
                 "gRPC needs HTTP/2; over HTTP/1.1 choose Protocol::GrpcWeb or Protocol::Connect",
-            ));
-        }
-        if self.http1 && uri.starts_with("https:") {
-            return Err(ConnectError::not_attempted(
-                uri,
-                "HTTP/1.1 over TLS is not supported yet; use HTTP/2 (drop .http1()) for https://",
             ));
         }
         let mut endpoint = Endpoint::from_shared(uri.to_owned())
@@ -303,6 +304,31 @@ impl ChannelBuilder {
                 crate::tls::TlsError::with_source("the client's TLS settings", err),
             )
         })
+    }
+
+    /// The TLS configuration of an HTTP/1.1 channel to an `https://` URI (whose settings
+    /// [`ChannelBuilder::secure`] checked already).
+    #[cfg(feature = "tls")]
+    fn http1_tls(
+        &self,
+        endpoint: &Endpoint,
+    ) -> Result<
+        Option<(
+            rustls::ClientConfig,
+            Option<rustls::pki_types::ServerName<'static>>,
+        )>,
+        ConnectError,
+    > {
+        if endpoint.uri().scheme_str() != Some("https") {
+            return Ok(None);
+        }
+        let tls = self
+            .tls
+            .clone()
+            .unwrap_or_else(|| crate::tls::ClientTls::new().system_roots());
+        tls.into_rustls_http1()
+            .map(Some)
+            .map_err(|err| ConnectError::new(&self.uri, err))
     }
 
     /// Without the `tls` feature, an `https://` URI could only fail later, at every call.

@@ -33,7 +33,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use rustls::pki_types::pem::PemObject;
-use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName};
 use rustls::server::WebPkiClientVerifier;
 use tonic::transport::{Certificate, ClientTlsConfig, Identity};
 
@@ -232,6 +232,56 @@ impl ClientTls {
             config = config.identity(Identity::from_pem(cert_chain_pem, key_pem));
         }
         Ok(config)
+    }
+}
+
+impl ClientTls {
+    /// The rustls configuration of a client speaking HTTP/1.1, checking
+    /// every input as [`ClientTls::into_tonic`] does; and the name to verify the server by,
+    /// when [`ClientTls::domain`] set one.
+    pub(crate) fn into_rustls_http1(
+        self,
+    ) -> Result<(rustls::ClientConfig, Option<ServerName<'static>>), TlsError> {
+        ensure_crypto_provider();
+        if self.ca_pems.is_empty() && !self.system_roots {
+            return Err(TlsError::new(
+                "the client trusts no certificate authority: add ClientTls::ca or \
+                 ClientTls::system_roots",
+            ));
+        }
+        let mut roots = rustls::RootCertStore::empty();
+        for ca_pem in &self.ca_pems {
+            for ca in certificates("a trusted CA", ca_pem)? {
+                roots
+                    .add(ca)
+                    .map_err(|err| TlsError::with_source("a trusted CA is not usable", err))?;
+            }
+        }
+        if self.system_roots {
+            // Certificates the platform lists but that do not parse are skipped, as tonic does.
+            roots.add_parsable_certificates(rustls_native_certs::load_native_certs().certs);
+        }
+        let builder = rustls::ClientConfig::builder().with_root_certificates(roots);
+        // hyper-rustls offers `http/1.1` by ALPN itself.
+        let config = match &self.identity {
+            Some((cert_chain_pem, key_pem)) => {
+                let chain = certificates("the client certificate chain", cert_chain_pem)?;
+                let key = private_key("the client private key", key_pem)?;
+                builder.with_client_auth_cert(chain, key).map_err(|err| {
+                    TlsError::with_source("the client certificate and key do not match", err)
+                })?
+            }
+            None => builder.with_no_client_auth(),
+        };
+        let domain = self
+            .domain
+            .map(|domain| {
+                ServerName::try_from(domain.clone()).map_err(|err| {
+                    TlsError::with_source(format!("{domain:?} is not a valid server name"), err)
+                })
+            })
+            .transpose()?;
+        Ok((config, domain))
     }
 }
 

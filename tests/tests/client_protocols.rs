@@ -219,7 +219,7 @@ async fn compressed_requests() {
             let response = bounded(
                 how,
                 client
-                    .say_hello(greeting(&"z".repeat(1000)))
+                    .say_hello(greeting("z".repeat(1000)))
                     .compression(encoding),
             )
             .await
@@ -265,12 +265,12 @@ async fn settings_that_cannot_work_are_refused_up_front() {
         .connect_lazy()
         .unwrap_err();
     assert!(error.to_string().contains("gRPC needs HTTP/2"), "{error}");
-    let error = rgrpc::Channel::builder("https://localhost:1")
-        .protocol(Protocol::Connect)
-        .http1()
-        .connect_lazy()
-        .unwrap_err();
-    assert!(error.to_string().contains("not supported yet"), "{error}");
+    let error = rgrpc::Channel::balance_with([
+        rgrpc::Channel::builder("http://127.0.0.1:1").protocol(Protocol::Connect),
+        rgrpc::Channel::builder("http://127.0.0.1:2"),
+    ])
+    .unwrap_err();
+    assert!(error.to_string().contains("speak one protocol"), "{error}");
 }
 
 #[tokio::test]

@@ -499,3 +499,58 @@ async fn a_server_that_never_answers_the_handshake_fails_the_connect() {
     assert!(format!("{err:?}").contains("HandshakeTimeout"), "{err:?}");
     mute.abort();
 }
+
+#[tokio::test]
+async fn grpc_web_and_connect_go_through_tls_over_http1_and_http2() {
+    let pki = Pki::new();
+    let recorder = Recorder::default();
+    // Mutual TLS: the client's certificate must go through every transport too.
+    let server = serve_tls(pki.server_tls().client_ca(pki.ca.pem()), &recorder).await;
+    let member = || {
+        pki.client_tls()
+            .domain("localhost")
+            .identity(&pki.client.cert_pem, &pki.client.key_pem)
+    };
+    for protocol in [rgrpc::Protocol::GrpcWeb, rgrpc::Protocol::Connect] {
+        for http1 in [true, false] {
+            let how = format!("{protocol:?}, HTTP/1.1: {http1}");
+            let builder = Channel::builder(format!("https://{}", server.addr))
+                .protocol(protocol)
+                .tls(member());
+            let builder = if http1 { builder.http1() } else { builder };
+            let client = HelloServiceClient::new(bounded(&how, builder.connect()).await.unwrap());
+            let unary = bounded(&how, client.say_hello(greeting("tls")))
+                .await
+                .unwrap()
+                .into_inner();
+            assert_eq!(unary.reply, "hello tls", "{how}");
+            let mut replies = bounded(&how, client.lots_of_replies(greeting("tls")))
+                .await
+                .unwrap();
+            assert_eq!(next_reply(&how, &mut replies).await, "one tls");
+            assert_eq!(next_reply(&how, &mut replies).await, "two tls");
+            assert!(bounded(&how, replies.message()).await.unwrap().is_none());
+
+            // A client without a certificate is refused on the same path.
+            let builder = Channel::builder(format!("https://{}", server.addr))
+                .protocol(protocol)
+                .tls(pki.client_tls().domain("localhost"));
+            let builder = if http1 { builder.http1() } else { builder };
+            refused(
+                bounded(&how, builder.connect())
+                    .await
+                    .map(HelloServiceClient::new),
+            )
+            .await;
+        }
+    }
+    let certificates_seen = recorder
+        .seen
+        .lock()
+        .unwrap()
+        .iter()
+        .filter(|seen| seen.certificates.is_some())
+        .count();
+    assert_eq!(certificates_seen, recorder.calls());
+    assert_eq!(recorder.calls(), 8);
+}
