@@ -53,7 +53,7 @@ demo: gen ## Generate from proto/hello.proto (no protoc), serve on 127.0.0.1, ca
 	$(CARGO) run -q -p hello-build
 
 .PHONY: test
-test: interop-venv interop-node buf-setup ## Run every test (goldens through real protoc, compile checks, e2e, interop with grpcio and grpc-js, buf generate)
+test: interop-venv interop-node buf-setup browser-setup ## Run every test (goldens through real protoc, compile checks, e2e, interop with grpcio and grpc-js, buf generate)
 	$(INTEROP_ENV) $(CARGO) test --workspace --no-fail-fast
 
 .PHONY: test-hogs
@@ -71,6 +71,10 @@ interop-node: ## Install the pinned Node.js grpc-js peer for the interop matrix 
 .PHONY: buf-setup
 buf-setup: ## Install the pinned buf CLI for the buf generate test (npm ci in tools/buf)
 	bash $(BUF_DIR)/setup.sh
+
+.PHONY: browser-setup
+browser-setup: ## Install Debian's chromium (apt-get, when missing) and the pinned connect-web page's npm modules for the browser test
+	bash interop/browser/setup.sh
 
 .PHONY: interop
 interop: interop-venv interop-node ## Run the interop matrix (rgrpc, grpcio, grpc-js, both directions) and print it

@@ -1,17 +1,26 @@
 //! The interop server: `interop-server --port N` serves the standard `TestService` on
 //! 127.0.0.1 (`--port 0` picks a free port). It prints `listening on 127.0.0.1:PORT` when
-//! ready and stops gracefully on SIGINT or SIGTERM.
+//! ready and stops gracefully on SIGINT or SIGTERM. `--cors-origin ORIGIN` (repeatable) lets
+//! web pages of that origin call it, with the test metadata (interop/tests/browser.rs).
 
 use std::process::ExitCode;
 
+use rgrpc::server::{Cors, CorsError};
 use rgrpc_interop::service::Interop;
 use rgrpc_interop::testing::test_service_server::TestServiceServer;
 use tokio::net::TcpListener;
 
-const USAGE: &str = "usage: interop-server [--port N] [--use_tls=false]";
+const USAGE: &str = "usage: interop-server [--port N] [--use_tls=false] [--cors-origin ORIGIN]...";
 
-fn port(args: &[String]) -> Result<u16, String> {
+/// What the command line asked for.
+struct Options {
+    port: u16,
+    cors_origins: Vec<String>,
+}
+
+fn options(args: &[String]) -> Result<Options, String> {
     let mut port = 0;
+    let mut cors_origins = Vec::new();
     let mut rest = args.iter();
     while let Some(arg) = rest.next() {
         let (flag, inline) = match arg.split_once('=') {
@@ -31,22 +40,49 @@ fn port(args: &[String]) -> Result<u16, String> {
                     return Err("only --use_tls=false is supported".to_owned());
                 }
             }
+            "--cors-origin" => cors_origins.push(value().ok_or("--cors-origin needs a value")?),
             other => return Err(format!("unknown argument {other:?}")),
         }
     }
-    Ok(port)
+    Ok(Options { port, cors_origins })
+}
+
+/// Pages of `origins` may call, sending the test metadata the service reads and reading
+/// what it echoes (for the Connect protocol, a unary call's trailers are `trailer-` headers).
+fn cors(origins: &[String]) -> Result<Cors, CorsError> {
+    Cors::origins(origins)?
+        .allow_headers([
+            "x-interop-sleep-ms",
+            "x-grpc-test-echo-initial",
+            "x-grpc-test-echo-trailing-bin",
+        ])?
+        .expose_headers([
+            "x-grpc-test-echo-initial",
+            "x-grpc-test-echo-trailing-bin",
+            "trailer-x-grpc-test-echo-trailing-bin",
+        ])
 }
 
 #[tokio::main]
 async fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    let port = match port(&args) {
-        Ok(port) => port,
+    let Options { port, cors_origins } = match options(&args) {
+        Ok(options) => options,
         Err(problem) => {
             eprintln!("interop-server: {problem}\n{USAGE}");
             return ExitCode::from(2);
         }
     };
+    let mut builder = rgrpc::Server::builder();
+    if !cors_origins.is_empty() {
+        match cors(&cors_origins) {
+            Ok(cors) => builder = builder.cors(cors),
+            Err(problem) => {
+                eprintln!("interop-server: {problem}\n{USAGE}");
+                return ExitCode::from(2);
+            }
+        }
+    }
     let listener = match TcpListener::bind(("127.0.0.1", port)).await {
         Ok(listener) => listener,
         Err(err) => {
@@ -61,7 +97,7 @@ async fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     }
-    let served = rgrpc::Server::builder()
+    let served = builder
         .add_service(TestServiceServer::new(Interop))
         .serve_with_shutdown(listener, shutdown_signal())
         .await;
