@@ -122,13 +122,18 @@ impl Cors {
         Ok(self)
     }
 
-    /// Also lets pages read these response metadata keys (headers and trailers).
+    /// Also lets pages read these response metadata keys (headers and trailers). Each is
+    /// exposed also as `trailer-<name>`, the name a Connect unary answer gives a trailer.
     pub fn expose_headers<I, S>(mut self, names: I) -> Result<Self, CorsError>
     where
         I: IntoIterator<Item = S>,
         S: AsRef<str>,
     {
-        self.expose_headers.extend(header_names(names)?);
+        for name in header_names(names)? {
+            let trailer = HeaderName::try_from(format!("trailer-{name}"))
+                .map_err(|_| CorsError(format!("{name:?} is too long a header name")))?;
+            self.expose_headers.extend([name, trailer]);
+        }
         Ok(self)
     }
 
