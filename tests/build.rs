@@ -1,5 +1,7 @@
 //! Generates tonic's own client for `proto/hello.proto` (tonic-prost-build, with the
-//! vendored protoc), so `peer_tonic.rs` calls rgrpc servers exactly as a tonic user would.
+//! vendored protoc), so `peer_tonic.rs` calls rgrpc servers exactly as a tonic user would;
+//! and rgrpc's code for `tests/proto/jsonlab.proto` (rgrpc-build), the service of
+//! `connect_json.rs`.
 
 use std::error::Error;
 
@@ -11,5 +13,8 @@ fn main() -> Result<(), Box<dyn Error>> {
     tonic_prost_build::configure()
         .build_server(false)
         .compile_with_config(config, &[proto], &["../proto"])?;
+    rgrpc_build::configure()
+        .include("proto")
+        .compile(&["proto/jsonlab.proto"])?;
     Ok(())
 }

@@ -265,3 +265,110 @@ async fn compression_is_content_encoding_for_unary_and_connect_content_encoding_
     assert_eq!(first.reply, "1 s");
     assert_eq!(received.last().unwrap().0, 0x02);
 }
+
+// ---------------------------------------------------------------------------------------
+// Bad input: each gets an exact answer, and the server keeps serving.
+
+/// `payload` in one envelope, flag 0.
+fn enveloped(payload: &[u8]) -> Vec<u8> {
+    let mut out = vec![0];
+    out.extend_from_slice(&u32::try_from(payload.len()).unwrap().to_be_bytes());
+    out.extend_from_slice(payload);
+    out
+}
+
+async fn assert_still_serving(server: &support::Running) {
+    let answer = post(server, SAY_HELLO, &[PROTO], &[&message("still")]).await;
+    assert_eq!(
+        HelloResponse::decode(answer.body.as_slice()).unwrap().reply,
+        "Hello, still!",
+        "{answer:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_body_ending_inside_an_envelope_fails_the_call_in_connect_and_grpc_web() {
+    let server = server().await;
+    let whole = enveloped(&message("cut short"));
+    let cut = &whole[..whole.len() - 4];
+    // The inbox counts the bytes of the envelope that arrived, its prefix included.
+    let expected = format!(
+        "the request stream ended inside a message: {} bytes of it arrived (Unexpected EOF \
+         decoding stream)",
+        cut.len()
+    );
+
+    // A Connect stream: the end-of-stream message carries the error.
+    let answer = post(&server, LOTS_OF_REPLIES, &[STREAM], &[cut]).await;
+    assert_eq!(answer.status, 200, "{answer:?}");
+    let received = frames(&answer.body);
+    assert_eq!(received.len(), 1, "{answer:?}");
+    assert_eq!(received[0].0, 0x02);
+    assert_eq!(
+        json(&received[0].1),
+        serde_json::json!({"error": {"code": "internal", "message": expected}})
+    );
+    // The same in JSON: the envelope goes on as it came, and is refused the same way.
+    let cut_json = &enveloped(br#"{"greeting": "cut short"}"#)[..20];
+    let answer = post(
+        &server,
+        LOTS_OF_REPLIES,
+        &[("content-type", "application/connect+json")],
+        &[cut_json],
+    )
+    .await;
+    let received = frames(&answer.body);
+    assert_eq!(
+        json(&received[0].1)["error"]["message"],
+        "the request stream ended inside a message: 20 bytes of it arrived (Unexpected EOF \
+         decoding stream)"
+    );
+
+    // gRPC-Web: no message went out, so the status is in the headers (trailers-only).
+    let answer = post(
+        &server,
+        LOTS_OF_REPLIES,
+        &[("content-type", "application/grpc-web+proto")],
+        &[cut],
+    )
+    .await;
+    assert_eq!(answer.status, 200, "{answer:?}");
+    assert!(answer.body.is_empty(), "{answer:?}");
+    assert_eq!(answer.header("grpc-status"), Some("13"), "{answer:?}");
+    assert_eq!(
+        answer.header("grpc-message"),
+        Some(expected.replace(' ', "%20").as_str()),
+        "{answer:?}"
+    );
+    assert_still_serving(&server).await;
+}
+
+#[tokio::test]
+async fn a_message_over_the_limit_is_resource_exhausted_unary_and_streaming() {
+    use rgrpc_tests::hello::hello_service_server::HelloServiceServer;
+    let router = rgrpc::Server::builder()
+        .max_request_message_size(64)
+        .add_service(HelloServiceServer::new(support::greeter::Greeter));
+    let server = support::Running::serve(router).await;
+    let big = message(&"x".repeat(100));
+    let expected = format!(
+        "the request message of {} bytes exceeds the server's max_request_message_size of 64 \
+         bytes",
+        big.len()
+    );
+
+    let answer = post(&server, SAY_HELLO, &[PROTO], &[&big]).await;
+    assert_eq!(answer.status, 429, "{answer:?}");
+    assert_eq!(
+        json(&answer.body),
+        serde_json::json!({"code": "resource_exhausted", "message": expected})
+    );
+
+    let answer = post(&server, LOTS_OF_REPLIES, &[STREAM], &[&enveloped(&big)]).await;
+    let received = frames(&answer.body);
+    assert_eq!(
+        json(&received.last().unwrap().1),
+        serde_json::json!({"error": {"code": "resource_exhausted", "message": expected}})
+    );
+    assert_still_serving(&server).await;
+}
