@@ -513,3 +513,72 @@ async fn cancelling_a_call_cancels_the_handler_over_every_way() {
         );
     }
 }
+
+/// Reads one HTTP/1.1 response with a `content-length` from `stream`, keeping what follows
+/// in `buffer`: its head (lowercase) and body.
+async fn read_response(
+    stream: &mut (impl tokio::io::AsyncRead + Unpin),
+    buffer: &mut Vec<u8>,
+) -> (String, Vec<u8>) {
+    loop {
+        if let Some(end) = buffer.windows(4).position(|window| window == b"\r\n\r\n") {
+            let head = String::from_utf8_lossy(&buffer[..end]).to_lowercase();
+            let length: usize = head
+                .lines()
+                .find_map(|line| line.strip_prefix("content-length: "))
+                .unwrap_or_else(|| panic!("no content-length: {head}"))
+                .parse()
+                .unwrap();
+            if buffer.len() >= end + 4 + length {
+                let body = buffer[end + 4..end + 4 + length].to_vec();
+                buffer.drain(..end + 4 + length);
+                return (head, body);
+            }
+        }
+        let mut chunk = [0; 4096];
+        let read = bounded("a response", stream.read(&mut chunk))
+            .await
+            .unwrap();
+        assert!(read > 0, "the server closed the connection");
+        buffer.extend_from_slice(&chunk[..read]);
+    }
+}
+
+/// An HTTP/1.1 client still sending a request the server answered early gets the answer,
+/// and its connection stays open for the next request: the server read the rest first.
+#[tokio::test]
+async fn an_early_answer_over_http1_reads_the_request_first_and_keeps_the_connection() {
+    let server = server().await;
+    let stream = tokio::net::TcpStream::connect(server.addr).await.unwrap();
+    let (mut reader, mut writer) = stream.into_split();
+    // 256 KiB the server never needs: it refuses the call from its path alone.
+    let body = vec![0u8; 256 << 10];
+    let head = format!(
+        "POST /hello.Nowhere/Say HTTP/1.1\r\nhost: x\r\ncontent-type: application/proto\r\ncontent-length: {}\r\n\r\n",
+        body.len()
+    );
+    let sending = tokio::spawn(async move {
+        writer.write_all(head.as_bytes()).await.unwrap();
+        writer.write_all(&body).await.unwrap();
+        writer
+    });
+    let mut buffer = Vec::new();
+    let (head, error) = read_response(&mut reader, &mut buffer).await;
+    assert!(head.starts_with("http/1.1 501"), "{head}");
+    assert!(!head.contains("connection: close"), "{head}");
+    let error = String::from_utf8_lossy(&error).into_owned();
+    assert!(error.contains("unknown service hello.Nowhere"), "{error}");
+
+    let mut writer = bounded("sending", sending).await.unwrap();
+    let message = prost::Message::encode_to_vec(&greeting("again"));
+    let head = format!(
+        "POST /hello.HelloService/SayHello HTTP/1.1\r\nhost: x\r\ncontent-type: application/proto\r\ncontent-length: {}\r\n\r\n",
+        message.len()
+    );
+    writer.write_all(head.as_bytes()).await.unwrap();
+    writer.write_all(&message).await.unwrap();
+    let (head, body) = read_response(&mut reader, &mut buffer).await;
+    assert!(head.starts_with("http/1.1 200"), "{head}");
+    let reply: rgrpc_tests::hello::HelloResponse = prost::Message::decode(&body[..]).unwrap();
+    assert_eq!(reply.reply, "Hello, again!");
+}

@@ -12,6 +12,7 @@ use hyper_util::server::conn::auto;
 use hyper_util::server::graceful::Watcher;
 use tokio::io::{AsyncRead, AsyncWrite};
 
+use super::linger::Unread;
 use super::peer::Peer;
 use super::routes::Routes;
 use crate::server::dispatch::ServerFuture;
@@ -151,6 +152,24 @@ impl hyper::service::Service<http::Request<Incoming>> for RequestService {
     fn call(&self, request: http::Request<Incoming>) -> ServerFuture {
         let mut request = request.map(tonic::body::Body::new);
         request.extensions_mut().insert(self.peer.clone());
+        if request.version() < http::Version::HTTP_2 {
+            // An early answer over HTTP/1.1 waits for the rest of its request (`linger`).
+            let unread = Unread::default();
+            request = request.map(|body| unread.watch(body));
+            let answer = self.serve(request);
+            return Box::pin(async move {
+                let answer = answer.await;
+                unread.drain().await;
+                answer
+            });
+        }
+        self.serve(request)
+    }
+}
+
+impl RequestService {
+    /// Serves `request` in its protocol, under the CORS policy if there is one.
+    fn serve(&self, request: http::Request<tonic::body::Body>) -> ServerFuture {
         let Some(cors) = &self.cors else {
             return protocol::serve(&self.routes, self.protocols, request);
         };

@@ -23,6 +23,7 @@
 pub(crate) mod connection;
 mod cors;
 mod error;
+mod linger;
 pub(crate) mod listen;
 pub(crate) mod peer;
 pub(crate) mod routes;
