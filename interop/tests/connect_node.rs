@@ -294,23 +294,30 @@ fn over_http2(unary_header: &str, stream_header: &str) -> Vec<(&'static str, Val
 
 /// The cases of an HTTP/1.1 transport: unary, server and client streaming (connect-node
 /// sends the whole request stream, and rgrpc reads it all before answering), compressed
-/// or not; a bidi call gets UNIMPLEMENTED naming the method, never a hang.
-///
-/// Left out: calls that the server refuses before reading their body (an unknown service)
-/// while connect-node is still writing it. rgrpc then closes the connection without
-/// reading the body, and connect-node's gRPC-Web transport usually reports its own write
-/// error (`INTERNAL: write EPIPE`) instead of the UNIMPLEMENTED it was sent. Only a bidi
-/// call with no request message is here: its whole request is written at once.
+/// or not; a bidi call gets UNIMPLEMENTED naming the method, never a hang, and so does a
+/// call to an unknown service. Those two are answered before their request is read: the
+/// server reads the rest first, so the client, still writing, gets the status rather than a
+/// broken pipe.
 fn over_http1(unary_header: &str, stream_header: &str) -> Vec<(&'static str, Value)> {
     let mut cases = unary_and_server_streaming();
     cases.extend(compressed(unary_header, stream_header));
+    for bidi in ["empty_stream", "error_bidi"] {
+        cases.push((
+            bidi,
+            json!({
+                "code": "UNIMPLEMENTED",
+                "message": "/grpc.testing.TestService/FullDuplexCall is a bidi stream, which \
+                            needs HTTP/2; this request came over HTTP/1.1",
+                "response_sizes": [],
+                "details": [],
+            }),
+        ));
+    }
     cases.push((
-        "empty_stream",
+        "unimplemented_service",
         json!({
             "code": "UNIMPLEMENTED",
-            "message": "/grpc.testing.TestService/FullDuplexCall is a bidi stream, which needs \
-                        HTTP/2; this request came over HTTP/1.1",
-            "response_sizes": [],
+            "message": "unknown service grpc.testing.UnimplementedService",
             "details": [],
         }),
     ));
