@@ -37,8 +37,8 @@ fn main() -> Result<(), Box<dyn Error>> {
         .files(&["hello.proto"])
         .out_dir(out_dir.join("connect"))
         .include_file("_connectrpc.rs")
-        // Proto-only, as the runtime is built (its `json` feature is off).
-        .generate_json(false)
+        // With the JSON codec's code, as connectrpc is built (its `json` feature).
+        .generate_json(true)
         .compile()?;
     Ok(())
 }

@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
 # The benchmark suite. RPC speed one side at a time — rgrpc's, tonic's and connectrpc's
-# servers under the same load generators, rgrpc's and tonic's clients against the same
-# server, thread scaling, memory per idle connection and stream, instructions per call
-# from callgrind — then rgrpc's lifecycle latencies, and code generation and compile cost
-# against protoc-gen-prost + protoc-gen-tonic. Writes bench/results/latest.md (figures,
+# servers under the same load generators, rgrpc's and connectrpc's servers in gRPC-Web and
+# Connect (h2load), rgrpc's and tonic's clients against the same server, thread scaling,
+# memory per idle connection and stream, instructions per call from callgrind — then
+# rgrpc's lifecycle latencies, and code generation and compile cost against
+# protoc-gen-prost + protoc-gen-tonic. Writes bench/results/latest.md (figures,
 # ratios, machine, load average, date, command, duration) and prints it.
 #
-#   bench/run.sh          # the full suite: about 27 minutes on a 2-core machine once set up
-#   bench/run.sh --quick  # a short run of everything: about 2.5 minutes once set up
+#   bench/run.sh          # the full suite: about 33 minutes on a 2-core machine once set up
+#   bench/run.sh --quick  # a short run of everything: about 3 minutes once set up
 #
 # bench/setup.sh installs h2load and valgrind first (Debian packages) when they are missing.
 set -euo pipefail
@@ -54,12 +55,15 @@ part() {
 {
     echo "## RPC speed, one side at a time"
     echo
-    echo "Every process is separate, on 127.0.0.1 over HTTP/2 without TLS; the stacks alternate"
-    echo "within each run (A B C, then C B A, ...) and each server starts afresh for each stack."
+    echo "Every process is separate, on 127.0.0.1 without TLS, over HTTP/2 (HTTP/1.1 where a row"
+    echo "says so); the stacks alternate within each run (A B C, then C B A, ...) and each server"
+    echo "starts afresh for each stack."
     echo "Servers: tonic 0.14 and connectrpc 0.9.1 (with connectrpc-build 0.9.0's code and buffa"
     echo "messages) beside rgrpc, each with its own generated code for proto/hello.proto."
     echo
     part "$bin/rpc-bench" servers --reps "$reps" --seconds "$seconds"
+    echo
+    part "$bin/rpc-bench" protocols --reps "$reps" --seconds "$seconds"
     echo
     part "$bin/rpc-bench" clients --reps "$reps" --seconds "$seconds"
     echo

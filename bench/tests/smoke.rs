@@ -67,10 +67,77 @@ fn servers_table_has_every_scenario_for_three_servers() {
     assert_rows(&table, &OURS);
     if h2load_installed() {
         assert_rows(&table, &["h2load_unary_c1", "h2load_unary_c64"]);
-        assert!(table.contains("grpc-status 0 checked"), "{table}");
+        assert!(
+            table.contains(
+                "gRPC over HTTP/2 (rgrpc, tonic, connectrpc): 200, the echo, grpc-status 0"
+            ),
+            "{table}"
+        );
     } else {
         eprintln!("h2load is not installed (bench/setup.sh): its rows are not checked");
     }
+}
+
+/// Every protocol's rows, each protocol's answer checked once per server, or said to be not
+/// served.
+#[test]
+fn protocols_table_has_every_protocol_for_rgrpc_and_connectrpc() {
+    if !h2load_installed() {
+        eprintln!("SKIPPED: h2load is not installed (bench/setup.sh)");
+        return;
+    }
+    let table = rpc_bench(&["protocols", "--reps", "1", "--seconds", "0.05"]);
+    assert!(table.contains("| rgrpc | connectrpc |"), "{table}");
+    assert!(!table.contains("| tonic |"), "{table}");
+    assert_rows(
+        &table,
+        &[
+            "h2load_unary_c64",
+            "grpc_web_c64",
+            "grpc_web_h1_c64",
+            "connect_proto_c64",
+            "connect_proto_h1_c64",
+        ],
+    );
+    for checked in [
+        "gRPC-Web over HTTP/1.1 (rgrpc, connectrpc): 200, the echo, grpc-status 0 in the trailers envelope",
+        "Connect proto over HTTP/2 (rgrpc, connectrpc): 200, the echo as a bare message",
+    ] {
+        assert!(table.contains(checked), "{checked}:\n{table}");
+    }
+    // Connect JSON: measured, or a server said it does not serve it (HTTP 415).
+    assert!(
+        table.contains("| connect_json_c64 |")
+            || table.contains("Connect JSON over HTTP/2 with HTTP 415: not served"),
+        "{table}"
+    );
+}
+
+/// Two builds compared: here this binary against itself, which must work the same.
+#[test]
+fn builds_table_compares_two_binaries() {
+    let exe = env!("CARGO_BIN_EXE_rpc-bench");
+    let table = rpc_bench(&[
+        "builds",
+        "--after",
+        exe,
+        "--before",
+        exe,
+        "--reps",
+        "2",
+        "--seconds",
+        "0.05",
+        "--scenarios",
+        "unary_c64",
+        "--short",
+        "0",
+    ]);
+    assert!(
+        table.contains("| after | before | after/before (min–max) |"),
+        "{table}"
+    );
+    assert_rows(&table, &["unary_c64"]);
+    assert!(table.contains("callgrind: not run"), "{table}");
 }
 
 #[test]

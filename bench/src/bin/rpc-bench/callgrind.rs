@@ -12,7 +12,7 @@ use crate::child::{Launch, Process, run_bounded};
 use crate::clients::ClientStack;
 use crate::scenarios::Scenario;
 use crate::servers::ServerStack;
-use crate::sides::Pinning;
+use crate::sides::{Pinning, Server};
 
 /// How long one load run under callgrind may take (it runs some 50 times slower).
 const LIMIT: Duration = Duration::from_secs(900);
@@ -76,21 +76,32 @@ fn serve_args(server: ServerStack) -> Vec<String> {
         .to_vec()
 }
 
-/// Each server under callgrind, loaded by the tonic client.
-pub fn servers(counts: Counts, dir: &Path, pinning: Pinning) -> Result<Vec<Profiled>, String> {
+/// Each server under callgrind, loaded by the tonic client; profiles named after their
+/// columns.
+pub fn servers(
+    servers: &[Server],
+    counts: Counts,
+    dir: &Path,
+    pinning: Pinning,
+) -> Result<Vec<Profiled>, String> {
     let mut profiled = Vec::new();
-    for server in ServerStack::ALL {
+    for server in servers {
         let mut files = Vec::new();
         for calls in [counts.short, counts.long] {
-            eprintln!("callgrind: {} server, {calls} calls", server.name());
-            let file = dir.join(format!("server-{}-{calls}.out", server.name()));
+            eprintln!("callgrind: {} server, {calls} calls", server.column);
+            let file = dir.join(format!("server-{}-{calls}.out", server.column));
             let launch = Launch {
                 callgrind_out: Some(file.clone()),
                 ..pinning.server(1)
             };
+            let args = serve_args(server.stack);
+            let command = match &server.exe {
+                Some(exe) => launch.command(exe, &args),
+                None => launch.this(&args)?,
+            };
             let (process, addr) = Process::server(
-                launch.this(&serve_args(server))?,
-                &format!("{} server under callgrind", server.name()),
+                command,
+                &format!("{} server under callgrind", server.column),
             )?;
             let args = load_args(ClientStack::Tonic, &addr, calls);
             run_bounded(pinning.load().this(&args)?, LIMIT, "the load generator")?;
@@ -98,7 +109,7 @@ pub fn servers(counts: Counts, dir: &Path, pinning: Pinning) -> Result<Vec<Profi
             process.stop()?;
             files.push(file);
         }
-        profiled.push(profile("server", server.name(), files)?);
+        profiled.push(profile("server", server.column, files)?);
     }
     Ok(profiled)
 }
@@ -255,20 +266,20 @@ pub fn top(profiled: &Profiled, counts: Counts, n: usize) -> Result<String, Stri
     Ok(text)
 }
 
-/// The instructions-per-call table.
-pub fn report(profiled: &[Profiled], counts: Counts) -> String {
+/// The instructions-per-call table, each row against the `reference` stack of its side.
+pub fn report(profiled: &[Profiled], counts: Counts, reference: &str) -> String {
     let mut text = format!(
-        "| side | stack | Ir, {} calls | Ir, {} calls | instructions per call | vs tonic |\n\
+        "| side | stack | Ir, {} calls | Ir, {} calls | instructions per call | vs {reference} |\n\
          |---|---|---:|---:|---:|---:|\n",
         counts.short, counts.long
     );
     for entry in profiled {
-        let tonic = profiled
+        let base = profiled
             .iter()
-            .find(|other| other.side == entry.side && other.stack == "tonic")
-            .map(|tonic| tonic.per_call(counts));
-        let versus = tonic.map_or("—".to_owned(), |tonic| {
-            format!("{:.2}×", entry.per_call(counts) / tonic)
+            .find(|other| other.side == entry.side && other.stack == reference)
+            .map(|base| base.per_call(counts));
+        let versus = base.map_or("—".to_owned(), |base| {
+            format!("{:.2}×", entry.per_call(counts) / base)
         });
         text.push_str(&format!(
             "| {} | {} | {} | {} | {:.0} | {versus} |\n",

@@ -1,8 +1,10 @@
 //! The comparing subcommands: read the flags, run one side's comparison, print its
 //! Markdown section (heading, how it was measured, table).
 
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 
+use crate::ask::Verdict;
 use crate::callgrind::{self, Counts};
 use crate::cli::Flags;
 use crate::clients::ClientStack;
@@ -10,29 +12,43 @@ use crate::h2load::H2load;
 use crate::report;
 use crate::scenarios::{Generator, Scenario};
 use crate::servers::ServerStack;
-use crate::sides::{self, Pinning, Plan};
+use crate::sides::{self, Pinning, Plan, Server, Spoken};
 
 /// The scenarios of the scaling run: those where a second thread can help.
 const SCALING: &str = "unary_c64,server_stream_c64x10,bidi_c64,h2load_unary_c64";
+/// The scenarios of the builds comparison: gRPC unary, under both load generators.
+const BUILDS: &str = "unary_c1,unary_c64,h2load_unary_c1,h2load_unary_c64";
+/// The flags of every comparison of RPC speed.
+const PLAN_FLAGS: [&str; 4] = ["reps", "seconds", "scenarios", "h2load"];
 
 fn plan(args: &[String], scenarios: &str) -> Result<Plan, String> {
-    let flags = Flags::parse(args, &["reps", "seconds", "scenarios", "h2load"])?;
+    plan_of(&Flags::parse(args, &PLAN_FLAGS)?, scenarios)
+}
+
+fn plan_of(flags: &Flags, scenarios: &str) -> Result<Plan, String> {
     let reps: usize = flags.get("reps", 3)?;
     let seconds: f64 = flags.get("seconds", 2.0)?;
     if reps == 0 || seconds <= 0.0 {
         return Err("--reps and --seconds must be positive".to_owned());
     }
     let scenarios = Scenario::parse_list(&flags.get("scenarios", scenarios.to_owned())?)?;
-    let wants_h2load = scenarios
+    let mut wires: Vec<_> = scenarios
         .iter()
-        .any(|s| matches!(s.generator(), Generator::H2load { .. }));
+        .filter_map(|s| match s.generator() {
+            Generator::H2load(load) => Some(load.wire),
+            Generator::Ours => None,
+        })
+        .collect();
+    wires.sort();
+    wires.dedup();
+    let wants_h2load = !wires.is_empty();
     let h2load = match flags.get("h2load", "auto".to_owned())?.as_str() {
-        "auto" if wants_h2load => H2load::find()?,
+        "auto" if wants_h2load => H2load::find(&wires)?,
         "auto" | "off" => None,
         other => return Err(format!("--h2load: auto or off, not {other:?}")),
     };
     if wants_h2load && h2load.is_none() {
-        eprintln!("rpc-bench: h2load is not installed (bench/setup-h2load.sh): no h2load rows");
+        eprintln!("rpc-bench: h2load is not installed (bench/setup.sh): no h2load rows");
     }
     Ok(Plan {
         reps,
@@ -71,9 +87,38 @@ const CPU_NOTE: &str = "CPU per operation: utime + stime of the process (`/proc/
     Ratios are each repetition's own ratio, median (min–max): for rates > 1 means rgrpc does \
     more; for latencies and CPU < 1 means rgrpc needs less.";
 
+/// What the one checked call of each protocol got, as sentences: the answers checked, and
+/// the protocols a server did not serve.
+fn checked(checks: &BTreeMap<Spoken, Vec<(&'static str, Verdict)>>) -> (Vec<String>, Vec<String>) {
+    let mut served = Vec::new();
+    let mut refused = Vec::new();
+    for (&(wire, http1), verdicts) in checks {
+        let over = format!(
+            "{} over {}",
+            wire.name(),
+            if http1 { "HTTP/1.1" } else { "HTTP/2" }
+        );
+        let mut by_answer: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
+        for (server, verdict) in verdicts {
+            match verdict {
+                Verdict::Served(what) => by_answer.entry(what).or_default().push(server),
+                Verdict::NotServed => refused.push(format!(
+                    "{server} answered {over} with HTTP 415: not served, its cells are —"
+                )),
+            }
+        }
+        for (what, servers) in by_answer {
+            served.push(format!("{over} ({}): {what}", servers.join(", ")));
+        }
+    }
+    (served, refused)
+}
+
 pub fn servers(args: &[String]) -> Result<(), String> {
-    let plan = plan(args, "all")?;
-    let (runs, checks) = sides::servers(&plan)?;
+    let plan = plan(args, "grpc")?;
+    let stacks = ServerStack::ALL.map(Server::this);
+    let found = sides::servers(&plan, &stacks)?;
+    let (runs, (checks, refused)) = (found.runs, checked(&found.checks));
     let columns = ServerStack::ALL.map(ServerStack::name);
     println!(
         "### Servers: rgrpc, tonic and connectrpc under the same load ({} × {} s per scenario)\n",
@@ -92,13 +137,17 @@ pub fn servers(args: &[String]) -> Result<(), String> {
          HTTP/2 connection (`_c64`: 64 concurrent calls or streams on it), a current-thread \
          runtime. `h2load_*` rows: h2load (nghttp2) `-c 1 -t 1 -m 1|64`, POSTs of one \
          pre-encoded gRPC frame with `content-type: application/grpc` and `te: trailers`; \
-         every request counted succeeded (h2load's count of 2xx without failures) and {}.",
+         every request counted succeeded with a 2xx status, and one call per server checked \
+         first with hyper's client: {}.",
         if checks.is_empty() {
             "h2load was not run".to_owned()
         } else {
-            checks.join(", ")
+            checks.join("; ")
         }
     );
+    for line in refused {
+        println!("* {line}.");
+    }
     println!(
         "* The servers compare through the server CPU rows; rates and latencies compare them \
          only where the load generator is not what limits (see its CPU per operation: near \
@@ -112,7 +161,7 @@ pub fn servers(args: &[String]) -> Result<(), String> {
 }
 
 pub fn clients(args: &[String]) -> Result<(), String> {
-    let plan = plan(args, "all")?;
+    let plan = plan(args, "grpc")?;
     let runs = sides::clients(&plan)?;
     let columns = ClientStack::ALL.map(ClientStack::name);
     let scenarios: Vec<Scenario> = plan
@@ -221,7 +270,8 @@ pub fn callgrind(args: &[String]) -> Result<(), String> {
     std::fs::create_dir_all(&dir)
         .map_err(|err| format!("cannot create {}: {err}", dir.display()))?;
     let pinning = Pinning::detect();
-    let mut profiled = callgrind::servers(counts, &dir, pinning)?;
+    let stacks = ServerStack::ALL.map(Server::this);
+    let mut profiled = callgrind::servers(&stacks, counts, &dir, pinning)?;
     profiled.extend(callgrind::clients(counts, &dir, pinning)?);
     println!(
         "### Instructions per unary call (callgrind, c=1, {} − {} calls)\n",
@@ -238,7 +288,7 @@ pub fn callgrind(args: &[String]) -> Result<(), String> {
         counts.long - counts.short,
         dir.display()
     );
-    print!("{}", callgrind::report(&profiled, counts));
+    print!("{}", callgrind::report(&profiled, counts, "tonic"));
     if top > 0 {
         // The two servers the runtime's work is measured against.
         for entry in profiled
@@ -248,5 +298,154 @@ pub fn callgrind(args: &[String]) -> Result<(), String> {
             print!("{}", callgrind::top(entry, counts, top)?);
         }
     }
+    Ok(())
+}
+
+/// rgrpc's and connectrpc's servers in every protocol h2load speaks: gRPC (the reference),
+/// gRPC-Web and Connect, over HTTP/2 and HTTP/1.1. tonic serves gRPC only (gRPC-Web needs
+/// tonic-web in front; Connect is not tonic's), so it is not in this table.
+pub fn protocols(args: &[String]) -> Result<(), String> {
+    let plan = plan(args, "protocols")?;
+    let stacks = [ServerStack::Rgrpc, ServerStack::Connect].map(Server::this);
+    let found = sides::servers(&plan, &stacks)?;
+    let (checks, refused) = checked(&found.checks);
+    let columns = stacks.each_ref().map(|server| server.column);
+    println!(
+        "### Protocols: rgrpc's and connectrpc's servers under h2load in gRPC, gRPC-Web and \
+         Connect ({} × {} s per scenario)\n",
+        repetitions(plan.reps),
+        plan.seconds
+    );
+    println!(
+        "* Each server: {RUNTIME}, {}, with its defaults, the same processes as in the servers \
+         table; both serve every protocol on one port, HTTP/1.1 and HTTP/2 alike. connectrpc \
+         is built with its `json` feature and connectrpc-build's JSON code, its defaults. \
+         tonic is left out: it serves gRPC only.",
+        placement(&plan, "server")
+    );
+    let loads: Vec<String> = plan
+        .scenarios
+        .iter()
+        .filter_map(|s| match s.generator() {
+            Generator::H2load(load) => Some(format!("`{}` {}", s.name(), load.describe())),
+            Generator::Ours => None,
+        })
+        .collect();
+    println!(
+        "* Load generator: h2load (nghttp2), one thread, unary `SayHello` POSTs of one \
+         pre-encoded body (`HelloRequest{{greeting: \"u\"}}`: an enveloped message for gRPC \
+         and gRPC-Web, the bare message for Connect proto, `{{\"greeting\":\"u\"}}` for \
+         Connect JSON, with `connect-protocol-version: 1`); HTTP/2 with prior knowledge, or \
+         HTTP/1.1 (`--h1`) with one connection per concurrent call and no pipelining: {}.",
+        loads.join("; ")
+    );
+    println!(
+        "* Every request counted succeeded with a 2xx status; before h2load's runs, one call \
+         per server and protocol with hyper's client, whose answer must be right: {}.",
+        if checks.is_empty() {
+            "h2load was not run".to_owned()
+        } else {
+            checks.join("; ")
+        }
+    );
+    for line in refused {
+        println!("* {line}.");
+    }
+    println!(
+        "* Rates and latencies compare the servers only where h2load is not what limits (its \
+         CPU per call near 10 s / rate means it is saturated). {CPU_NOTE}\n"
+    );
+    print!(
+        "{}",
+        report::sides(&found.runs, &plan.scenarios, &columns, "load generator")
+    );
+    Ok(())
+}
+
+/// Two builds of this benchmark, rgrpc's server only: `--after`'s against `--before`'s
+/// (`rpc-bench` binaries of two commits, each linking its own rgrpc), alternated in one run
+/// under the same load generators, then each under callgrind.
+pub fn builds(args: &[String]) -> Result<(), String> {
+    let mut known = PLAN_FLAGS.to_vec();
+    known.extend([
+        "after",
+        "before",
+        "after-name",
+        "before-name",
+        "short",
+        "long",
+        "dir",
+    ]);
+    let flags = Flags::parse(args, &known)?;
+    let plan = plan_of(&flags, BUILDS)?;
+    let build = |column: &'static str| -> Result<Server, String> {
+        Ok(Server {
+            column,
+            stack: ServerStack::Rgrpc,
+            exe: Some(flags.required::<PathBuf>(column)?),
+        })
+    };
+    let builds = [build("after")?, build("before")?];
+    let names = [
+        flags.get("after-name", "after".to_owned())?,
+        flags.get("before-name", "before".to_owned())?,
+    ];
+    let counts = Counts {
+        short: flags.get("short", 1000)?,
+        long: flags.get("long", 5000)?,
+    };
+    if counts.short > 0 && counts.long <= counts.short {
+        return Err("--long must be greater than --short (--short 0: no callgrind)".to_owned());
+    }
+    let found = sides::servers(&plan, &builds)?;
+    let (checks, _) = checked(&found.checks);
+    println!(
+        "### rgrpc's gRPC server, two builds: after = {}, before = {} ({} × {} s per scenario)\n",
+        names[0],
+        names[1],
+        repetitions(plan.reps),
+        plan.seconds
+    );
+    println!(
+        "* Each build's own `rpc-bench serve --server rgrpc` (its own bench crate and rgrpc), \
+         {RUNTIME}, {}; the builds alternate (after, before, then before, after, …), each \
+         server started afresh. Load generators: the tonic client of this build \
+         (`unary_*`), h2load (`h2load_*`, gRPC over HTTP/2{}).",
+        placement(&plan, "server"),
+        if checks.is_empty() {
+            String::new()
+        } else {
+            format!("; checked: {}", checks.join("; "))
+        }
+    );
+    println!(
+        "* after/before: for rates > 1 means after does more; for CPU < 1 it needs less. {CPU_NOTE}\n"
+    );
+    let columns = builds.each_ref().map(|server| server.column);
+    print!(
+        "{}",
+        report::sides(&found.runs, &plan.scenarios, &columns, "load generator")
+    );
+    if counts.short == 0 {
+        println!("\n(callgrind: not run)");
+        return Ok(());
+    }
+    let dir: PathBuf = flags.get("dir", PathBuf::from("target/bench-callgrind"))?;
+    std::fs::create_dir_all(&dir)
+        .map_err(|err| format!("cannot create {}: {err}", dir.display()))?;
+    let profiled = callgrind::servers(&builds, counts, &dir, plan.pinning)?;
+    println!(
+        "\n#### Instructions per unary call (callgrind, c=1, {} − {} calls)\n",
+        counts.long, counts.short
+    );
+    println!(
+        "Each build's server under `valgrind --tool=callgrind`, loaded natively by the tonic \
+         client for {} and {} calls; per call = (Ir_long − Ir_short) / {}. Profiles: `{}`.\n",
+        counts.short,
+        counts.long,
+        counts.long - counts.short,
+        dir.display()
+    );
+    print!("{}", callgrind::report(&profiled, counts, "before"));
     Ok(())
 }

@@ -1,28 +1,26 @@
 //! h2load (nghttp2's load generator, Debian's `nghttp2-client`): the load generator that is
-//! none of the stacks. It sends unary `SayHello` calls as plain HTTP/2 POSTs of one
-//! pre-encoded gRPC frame; `bench/setup-h2load.sh` installs it.
+//! none of the stacks. It sends unary `SayHello` calls as plain POSTs of one pre-encoded
+//! body, in whichever protocol the scenario names (`wire.rs`), over HTTP/2 or HTTP/1.1;
+//! `bench/setup.sh` installs it.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
-
-use prost::Message;
 
 use crate::child::{Launch, run_bounded};
 use crate::figures::Figures;
 use crate::procfs::{self, Cpu};
-use crate::proto::tonic_hello::HelloRequest;
+use crate::scenarios::H2loadLoad;
+use crate::wire::{PATH, Wire};
 
-const PATH: &str = "/hello.HelloService/SayHello";
 /// Requests of the warm-up run before each measurement.
 const WARM_UP_REQUESTS: usize = 2000;
 
-/// h2load, with the request body it sends, and nghttp (same package) for the one call
-/// whose trailers are checked.
+/// h2load, with the request bodies it sends.
 #[derive(Debug)]
 pub struct H2load {
     h2load: PathBuf,
-    nghttp: Option<PathBuf>,
-    body: PathBuf,
+    bodies: BTreeMap<Wire, PathBuf>,
     log: PathBuf,
 }
 
@@ -34,96 +32,53 @@ fn which(name: &str) -> Option<PathBuf> {
         .find(|candidate| candidate.is_file())
 }
 
-/// One gRPC frame: uncompressed, 4-byte big-endian length, then `HelloRequest{greeting:"u"}`
-/// — the unary request the Rust load generator sends too.
-fn request_frame() -> Vec<u8> {
-    let message = HelloRequest {
-        greeting: "u".to_owned(),
-    }
-    .encode_to_vec();
-    let mut frame = vec![0u8];
-    frame.extend_from_slice(&(message.len() as u32).to_be_bytes());
-    frame.extend_from_slice(&message);
-    frame
-}
-
 impl H2load {
-    /// h2load from `PATH` with its request body written out, or `None` if it is not
-    /// installed.
-    pub fn find() -> Result<Option<H2load>, String> {
+    /// h2load from `PATH` with the request bodies of `wires` written out, or `None` if it
+    /// is not installed.
+    pub fn find(wires: &[Wire]) -> Result<Option<H2load>, String> {
         let Some(h2load) = which("h2load") else {
             return Ok(None);
         };
         let dir = std::env::temp_dir();
-        let body = dir.join(format!("rpc-bench-{}-hello.bin", std::process::id()));
-        std::fs::write(&body, request_frame())
-            .map_err(|err| format!("cannot write {}: {err}", body.display()))?;
-        Ok(Some(H2load {
+        let pid = std::process::id();
+        let mut found = H2load {
             h2load,
-            nghttp: which("nghttp"),
-            log: dir.join(format!("rpc-bench-{}-h2load.log", std::process::id())),
-            body,
-        }))
-    }
-
-    fn grpc_args(&self) -> Vec<String> {
-        vec![
-            "-H".into(),
-            "content-type: application/grpc".into(),
-            "-H".into(),
-            "te: trailers".into(),
-            "-d".into(),
-            self.body.display().to_string(),
-        ]
-    }
-
-    /// One call through nghttp, which prints the trailers: the server must answer
-    /// `grpc-status: 0` (h2load counts HTTP statuses only, and gRPC puts errors in
-    /// trailers). Without nghttp this check is skipped, and says so.
-    pub fn check(&self, addr: &str) -> Result<&'static str, String> {
-        let Some(nghttp) = &self.nghttp else {
-            return Ok("nghttp missing: grpc-status not checked");
+            bodies: BTreeMap::new(),
+            log: dir.join(format!("rpc-bench-{pid}-h2load.log")),
         };
-        let mut args = vec!["-v".to_owned()];
-        args.extend(self.grpc_args());
-        args.push(format!("http://{addr}{PATH}"));
-        let output = run_bounded(
-            Launch::default().command(nghttp, &args),
-            Duration::from_secs(30),
-            "nghttp",
-        )?;
-        if output.contains("grpc-status: 0") {
-            Ok("grpc-status 0 checked with nghttp")
-        } else {
-            Err(format!(
-                "the h2load request did not get grpc-status 0:\n{output}"
-            ))
+        for &wire in wires {
+            let body = dir.join(format!("rpc-bench-{pid}-{wire:?}.body"));
+            std::fs::write(&body, wire.body())
+                .map_err(|err| format!("cannot write {}: {err}", body.display()))?;
+            // Dropping `found` removes the files written so far.
+            found.bodies.insert(wire, body);
         }
+        Ok(Some(found))
     }
 
-    /// A warm-up run, then `seconds` of unary calls, `concurrency` streams on one
-    /// connection, measured: h2load's own CPU time comes from this process's waited-for
-    /// children, the server's from `/proc`.
+    /// A warm-up run, then `seconds` of calls, measured: h2load's own CPU time comes from
+    /// this process's waited-for children, the server's from `/proc`.
     pub fn measure(
         &self,
         addr: &str,
-        concurrency: usize,
+        load: H2loadLoad,
         seconds: f64,
         server_pid: u32,
         launch: &Launch,
     ) -> Result<Figures, String> {
         let url = format!("http://{addr}{PATH}");
-        let warm_up = self.args(concurrency, &["-n", &WARM_UP_REQUESTS.to_string()], &url);
+        let warm_up = self.args(load, &["-n", &WARM_UP_REQUESTS.to_string()], &url)?;
         let limit = Duration::from_secs_f64(seconds + 60.0);
-        run_bounded(launch.command(&self.h2load, &warm_up), limit, "h2load")?;
+        let output = run_bounded(launch.command(&self.h2load, &warm_up), limit, "h2load")?;
+        Summary::parse(&output)?;
         // h2load appends to its log file.
         let _ = std::fs::remove_file(&self.log);
         let log = format!("--log-file={}", self.log.display());
         let measured = self.args(
-            concurrency,
+            load,
             &["-D", &format!("{}ms", (seconds * 1000.0).round()), &log],
             &url,
-        );
+        )?;
         let server_before = Cpu::of(server_pid)?;
         let h2load_before = procfs::waited_children_ticks()?;
         let started = Instant::now();
@@ -144,25 +99,52 @@ impl H2load {
         ))
     }
 
-    fn args(&self, concurrency: usize, extra: &[&str], url: &str) -> Vec<String> {
-        let mut args: Vec<String> = ["-c", "1", "-t", "1", "-m", &concurrency.to_string()]
-            .map(str::to_owned)
-            .to_vec();
-        args.extend(self.grpc_args());
+    /// One thread; HTTP/2: one connection with `concurrency` streams; HTTP/1.1:
+    /// `concurrency` connections with one request at a time each.
+    fn args(&self, load: H2loadLoad, extra: &[&str], url: &str) -> Result<Vec<String>, String> {
+        let body = self
+            .bodies
+            .get(&load.wire)
+            .ok_or_else(|| format!("no request body written for {}", load.wire.name()))?;
+        let (connections, streams) = if load.http1 {
+            (load.concurrency, 1)
+        } else {
+            (1, load.concurrency)
+        };
+        let mut args: Vec<String> = vec![
+            "-c".into(),
+            connections.to_string(),
+            "-t".into(),
+            "1".into(),
+            "-m".into(),
+            streams.to_string(),
+        ];
+        if load.http1 {
+            args.push("--h1".into());
+        }
+        for (name, value) in load.wire.headers() {
+            args.push("-H".into());
+            args.push(format!("{name}: {value}"));
+        }
+        args.push("-d".into());
+        args.push(body.display().to_string());
         args.extend(extra.iter().map(|arg| (*arg).to_owned()));
         args.push(url.to_owned());
-        args
+        Ok(args)
     }
 }
 
 impl Drop for H2load {
     fn drop(&mut self) {
-        let _ = std::fs::remove_file(&self.body);
+        for body in self.bodies.values() {
+            let _ = std::fs::remove_file(body);
+        }
         let _ = std::fs::remove_file(&self.log);
     }
 }
 
-/// What h2load's report says, checked: every request done succeeded.
+/// What h2load's report says, checked: every request done succeeded with a 2xx status
+/// (h2load counts a 3xx as succeeded too).
 #[derive(Debug, PartialEq)]
 struct Summary {
     succeeded: u64,
@@ -170,8 +152,9 @@ struct Summary {
 }
 
 impl Summary {
-    /// From `finished in 1.00s, 87260.00 req/s, …` and `requests: T total, S started, D done,
-    /// OK succeeded, F failed, E errored, X timeout`.
+    /// From `finished in 1.00s, 87260.00 req/s, …`, `requests: T total, S started, D done,
+    /// OK succeeded, F failed, E errored, X timeout` and `status codes: A 2xx, B 3xx, C 4xx,
+    /// D 5xx`.
     fn parse(output: &str) -> Result<Summary, String> {
         let line = |prefix: &str| {
             output
@@ -184,8 +167,9 @@ impl Summary {
             .find_map(|part| part.strip_suffix(" req/s"))
             .and_then(|rate| rate.parse::<f64>().ok())
             .ok_or_else(|| format!("h2load printed no rate:\n{output}"))?;
-        let counts: Vec<(String, u64)> = line("requests: ")?
-            .split(", ")
+        let counts: Vec<(String, u64)> = [line("requests: ")?, line("status codes: ")?]
+            .into_iter()
+            .flat_map(|line| line.split(", "))
             .filter_map(|part| {
                 let (count, name) = part.split_once(' ')?;
                 Some((name.to_owned(), count.parse().ok()?))
@@ -200,7 +184,7 @@ impl Summary {
         };
         let (done, succeeded) = (count("done")?, count("succeeded")?);
         let failures = count("failed")? + count("errored")? + count("timeout")?;
-        if succeeded == 0 || succeeded != done || failures != 0 {
+        if succeeded == 0 || succeeded != done || failures != 0 || count("2xx")? != done {
             return Err(format!("h2load requests failed:\n{output}"));
         }
         Ok(Summary { succeeded, rate })
@@ -237,11 +221,8 @@ status codes: 87260 2xx, 0 3xx, 0 4xx, 0 5xx";
         );
         let failing = REPORT.replace("87260 succeeded, 0 failed", "87259 succeeded, 1 failed");
         assert!(Summary::parse(&failing).is_err());
+        let redirected = REPORT.replace("87260 2xx, 0 3xx", "87259 2xx, 1 3xx");
+        assert!(Summary::parse(&redirected).is_err());
         assert!(Summary::parse("nothing").is_err());
-    }
-
-    #[test]
-    fn the_frame_is_prefixed() {
-        assert_eq!(request_frame(), [0, 0, 0, 0, 3, 0x0a, 1, b'u']);
     }
 }

@@ -6,12 +6,15 @@
 //! * clients — rgrpc's and tonic's clients against the same (tonic) server;
 //! * scaling — each server with one worker thread, then two;
 //! * idle — server memory per idle connection and per idle stream;
-//! * callgrind — instructions per unary call of each server and each client.
+//! * callgrind — instructions per unary call of each server and each client;
+//! * protocols — rgrpc's and connectrpc's servers in gRPC, gRPC-Web and Connect (h2load);
+//! * builds — rgrpc's server of two builds of this benchmark (two commits), gRPC unary.
 //!
 //! The comparing subcommands print Markdown. The others are the processes they start:
 //! `serve` (a server: prints `listening on ADDR`, stops when stdin closes), `load` (one
 //! measured run: prints one line of figures) and `hold` (the idle connections).
 
+mod ask;
 mod budget;
 mod callgrind;
 mod child;
@@ -29,6 +32,7 @@ mod scenarios;
 mod servers;
 mod sides;
 mod stats;
+mod wire;
 
 use std::process::ExitCode;
 
@@ -38,7 +42,8 @@ use load::{Load, Window};
 use scenarios::Scenario;
 use servers::ServerStack;
 
-const USAGE: &str = "usage: rpc-bench servers|clients|scaling [--reps N] [--seconds S] [--scenarios A,B|all] [--h2load auto|off]
+const USAGE: &str = "usage: rpc-bench servers|clients|scaling|protocols [--reps N] [--seconds S] [--scenarios A,B|grpc|protocols|all] [--h2load auto|off]
+       rpc-bench builds --after RPC_BENCH --before RPC_BENCH [--after-name T] [--before-name T] [--reps N] [--seconds S] [--scenarios A,B] [--short N --long N --dir DIR]
        rpc-bench idle [--reps N] [--connections N]
        rpc-bench callgrind [--short N] [--long N] [--dir DIR] [--top N]
        rpc-bench serve --server rgrpc|tonic|connectrpc [--threads N]
@@ -57,6 +62,8 @@ fn main() -> ExitCode {
         Some("scaling") => compare::scaling(rest),
         Some("idle") => compare::idle(rest),
         Some("callgrind") => compare::callgrind(rest),
+        Some("protocols") => compare::protocols(rest),
+        Some("builds") => compare::builds(rest),
         _ => Err(USAGE.to_owned()),
     };
     match result {

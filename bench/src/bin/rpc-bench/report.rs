@@ -136,14 +136,21 @@ fn values(figures: &[&Vec<Figures>], pick: fn(&Figures) -> f64) -> Vec<Vec<f64>>
 
 /// The servers or clients table: every measure of every scenario, one column per stack,
 /// ratios of the first stack to each other. `load` names the process that is not compared
-/// ("load generator" or "client").
+/// ("load generator" or "client"). A stack without figures for a scenario (a protocol it
+/// does not serve) has `—` there; a scenario no stack has figures for is left out.
 pub fn sides(runs: &Runs, scenarios: &[Scenario], columns: &[&'static str], load: &str) -> String {
     let pairs: Vec<(usize, usize)> = (1..columns.len()).map(|other| (0, other)).collect();
     let mut table = Table::new(columns, &pairs);
+    let none = Vec::new();
     for &scenario in scenarios {
-        let Some(figures) = columns_of(runs, scenario, columns, 1) else {
+        let found: Vec<Option<&Vec<Figures>>> = columns
+            .iter()
+            .map(|column| runs.get(&(scenario, *column, 1)))
+            .collect();
+        if found.iter().all(Option::is_none) {
             continue;
-        };
+        }
+        let figures: Vec<&Vec<Figures>> = found.iter().map(|f| f.unwrap_or(&none)).collect();
         for (index, measure) in MEASURES.iter().enumerate() {
             let first = if index == 0 { scenario.name() } else { "" };
             let name = (measure.name)(scenario, load);

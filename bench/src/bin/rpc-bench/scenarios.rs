@@ -6,6 +6,7 @@ use std::time::{Duration, Instant};
 
 use crate::budget::Budget;
 use crate::clients::Client;
+use crate::wire::Wire;
 
 /// Concurrent calls (or streams) of the `_c64` scenarios, all on one connection.
 const CONCURRENCY: usize = 64;
@@ -28,6 +29,16 @@ pub enum Scenario {
     LargeUnary,
     H2loadUnaryC1,
     H2loadUnaryC64,
+    ConnectProtoC1,
+    ConnectProtoC64,
+    ConnectProtoH1C1,
+    ConnectProtoH1C64,
+    ConnectJsonC1,
+    ConnectJsonC64,
+    GrpcWebC1,
+    GrpcWebC64,
+    GrpcWebH1C1,
+    GrpcWebH1C64,
 }
 
 /// Who generates a scenario's load.
@@ -35,13 +46,45 @@ pub enum Scenario {
 pub enum Generator {
     /// `rpc-bench load`: the tonic client (rgrpc's in the clients table).
     Ours,
-    /// h2load, with this many concurrent streams on one connection.
-    H2load { concurrency: usize },
+    /// h2load, unary `SayHello` calls.
+    H2load(H2loadLoad),
+}
+
+/// What h2load sends, how.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct H2loadLoad {
+    pub wire: Wire,
+    /// HTTP/1.1 (`h2load --h1`) rather than HTTP/2 with prior knowledge.
+    pub http1: bool,
+    /// Calls at a time: over HTTP/2, streams on one connection; over HTTP/1.1, connections
+    /// with one call each at a time (as browsers do; no pipelining).
+    pub concurrency: usize,
+}
+
+impl H2loadLoad {
+    /// `gRPC-Web over HTTP/1.1, 64 connections`.
+    pub fn describe(self) -> String {
+        if self.http1 {
+            format!(
+                "{} over HTTP/1.1, {} connection{}",
+                self.wire.name(),
+                self.concurrency,
+                if self.concurrency == 1 { "" } else { "s" }
+            )
+        } else {
+            format!(
+                "{} over HTTP/2, {} stream{} on one connection",
+                self.wire.name(),
+                self.concurrency,
+                if self.concurrency == 1 { "" } else { "s" }
+            )
+        }
+    }
 }
 
 impl Scenario {
-    /// Every scenario, in the order the tables list them.
-    pub const ALL: [Scenario; 10] = [
+    /// The gRPC scenarios of the servers, clients and scaling tables, in their order.
+    pub const GRPC: [Scenario; 10] = [
         Scenario::UnaryC1,
         Scenario::UnaryC64,
         Scenario::ServerStreamC64x10,
@@ -53,6 +96,31 @@ impl Scenario {
         Scenario::H2loadUnaryC1,
         Scenario::H2loadUnaryC64,
     ];
+
+    /// The protocols table: every protocol h2load can send, gRPC first as the reference.
+    pub const PROTOCOLS: [Scenario; 12] = [
+        Scenario::H2loadUnaryC1,
+        Scenario::H2loadUnaryC64,
+        Scenario::GrpcWebC1,
+        Scenario::GrpcWebC64,
+        Scenario::GrpcWebH1C1,
+        Scenario::GrpcWebH1C64,
+        Scenario::ConnectProtoC1,
+        Scenario::ConnectProtoC64,
+        Scenario::ConnectProtoH1C1,
+        Scenario::ConnectProtoH1C64,
+        Scenario::ConnectJsonC1,
+        Scenario::ConnectJsonC64,
+    ];
+
+    /// Every scenario once.
+    fn every() -> impl Iterator<Item = Scenario> {
+        Scenario::GRPC.into_iter().chain(
+            Scenario::PROTOCOLS
+                .into_iter()
+                .filter(|s| !Scenario::GRPC.contains(s)),
+        )
+    }
 
     pub fn name(self) -> &'static str {
         match self {
@@ -66,31 +134,65 @@ impl Scenario {
             Scenario::LargeUnary => "large_unary_1mib",
             Scenario::H2loadUnaryC1 => "h2load_unary_c1",
             Scenario::H2loadUnaryC64 => "h2load_unary_c64",
+            Scenario::ConnectProtoC1 => "connect_proto_c1",
+            Scenario::ConnectProtoC64 => "connect_proto_c64",
+            Scenario::ConnectProtoH1C1 => "connect_proto_h1_c1",
+            Scenario::ConnectProtoH1C64 => "connect_proto_h1_c64",
+            Scenario::ConnectJsonC1 => "connect_json_c1",
+            Scenario::ConnectJsonC64 => "connect_json_c64",
+            Scenario::GrpcWebC1 => "grpc_web_c1",
+            Scenario::GrpcWebC64 => "grpc_web_c64",
+            Scenario::GrpcWebH1C1 => "grpc_web_h1_c1",
+            Scenario::GrpcWebH1C64 => "grpc_web_h1_c64",
         }
     }
 
     pub fn parse(text: &str) -> Result<Scenario, String> {
-        Scenario::ALL
-            .into_iter()
+        Scenario::every()
             .find(|s| s.name() == text)
             .ok_or_else(|| format!("unknown scenario {text:?}"))
     }
 
-    /// `a,b,c` (or `all`) as scenarios.
+    /// `a,b,c` as scenarios; `grpc` and `protocols` name the two sets, `all` every
+    /// scenario.
     pub fn parse_list(text: &str) -> Result<Vec<Scenario>, String> {
-        if text == "all" {
-            return Ok(Scenario::ALL.to_vec());
+        match text {
+            "all" => Ok(Scenario::every().collect()),
+            "grpc" => Ok(Scenario::GRPC.to_vec()),
+            "protocols" => Ok(Scenario::PROTOCOLS.to_vec()),
+            _ => text.split(',').map(Scenario::parse).collect(),
         }
-        text.split(',').map(Scenario::parse).collect()
     }
 
     pub fn generator(self) -> Generator {
+        let h2load = |wire, http1, concurrency| {
+            Generator::H2load(H2loadLoad {
+                wire,
+                http1,
+                concurrency,
+            })
+        };
         match self {
-            Scenario::H2loadUnaryC1 => Generator::H2load { concurrency: 1 },
-            Scenario::H2loadUnaryC64 => Generator::H2load {
-                concurrency: CONCURRENCY,
-            },
-            _ => Generator::Ours,
+            Scenario::H2loadUnaryC1 => h2load(Wire::Grpc, false, 1),
+            Scenario::H2loadUnaryC64 => h2load(Wire::Grpc, false, CONCURRENCY),
+            Scenario::GrpcWebC1 => h2load(Wire::GrpcWeb, false, 1),
+            Scenario::GrpcWebC64 => h2load(Wire::GrpcWeb, false, CONCURRENCY),
+            Scenario::GrpcWebH1C1 => h2load(Wire::GrpcWeb, true, 1),
+            Scenario::GrpcWebH1C64 => h2load(Wire::GrpcWeb, true, CONCURRENCY),
+            Scenario::ConnectProtoC1 => h2load(Wire::ConnectProto, false, 1),
+            Scenario::ConnectProtoC64 => h2load(Wire::ConnectProto, false, CONCURRENCY),
+            Scenario::ConnectProtoH1C1 => h2load(Wire::ConnectProto, true, 1),
+            Scenario::ConnectProtoH1C64 => h2load(Wire::ConnectProto, true, CONCURRENCY),
+            Scenario::ConnectJsonC1 => h2load(Wire::ConnectJson, false, 1),
+            Scenario::ConnectJsonC64 => h2load(Wire::ConnectJson, false, CONCURRENCY),
+            Scenario::UnaryC1
+            | Scenario::UnaryC64
+            | Scenario::ServerStreamC64x10
+            | Scenario::ServerStream1000
+            | Scenario::ClientStream1000
+            | Scenario::BidiC1
+            | Scenario::BidiC64
+            | Scenario::LargeUnary => Generator::Ours,
         }
     }
 
@@ -154,7 +256,7 @@ pub async fn drive(scenario: Scenario, client: &Client, budget: &Budget) -> Resu
         Scenario::BidiC1 => ping_pong(client.clone(), budget.clone()).await,
         Scenario::BidiC64 => concurrently(client, budget, ping_pong).await,
         Scenario::LargeUnary => unary(client.clone(), budget.clone(), LARGE).await,
-        Scenario::H2loadUnaryC1 | Scenario::H2loadUnaryC64 => Err(format!(
+        _ => Err(format!(
             "{} is h2load's load, not rpc-bench's",
             scenario.name()
         )),
@@ -228,4 +330,36 @@ async fn ping_pong(client: Client, budget: Budget) -> Result<Tally, String> {
         operations: latencies.len() as u64,
         latencies,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_scenario_has_its_own_name() {
+        let names: Vec<&str> = Scenario::every().map(Scenario::name).collect();
+        for name in &names {
+            assert_eq!(Scenario::parse(name).unwrap().name(), *name);
+        }
+        let mut unique = names.clone();
+        unique.sort_unstable();
+        unique.dedup();
+        assert_eq!(unique.len(), names.len());
+        assert_eq!(Scenario::parse_list("all").unwrap().len(), names.len());
+        assert_eq!(
+            Scenario::parse_list("protocols").unwrap(),
+            Scenario::PROTOCOLS
+        );
+        assert!(Scenario::parse("nope").is_err());
+    }
+
+    #[test]
+    fn http1_loads_use_connections() {
+        let Generator::H2load(load) = Scenario::GrpcWebH1C64.generator() else {
+            panic!("h2load's scenario");
+        };
+        assert!(load.http1);
+        assert_eq!(load.describe(), "gRPC-Web over HTTP/1.1, 64 connections");
+    }
 }

@@ -3,8 +3,11 @@
 //! that drift on a shared machine hits them alike, and starts each server afresh.
 
 use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::process::Command;
 use std::time::Duration;
 
+use crate::ask::{self, Verdict};
 use crate::child::{Launch, Process, run_bounded};
 use crate::clients::ClientStack;
 use crate::figures::Figures;
@@ -12,6 +15,7 @@ use crate::h2load::H2load;
 use crate::idle::{self, IdleFigures};
 use crate::scenarios::{Generator, Scenario};
 use crate::servers::ServerStack;
+use crate::wire::Wire;
 
 /// How long a load generator may run past its window (connecting, warming up, a slow
 /// machine) before it counts as hung.
@@ -62,9 +66,62 @@ pub struct Plan {
 /// in repetition order, so that ratios pair figures of the same repetition.
 pub type Runs = BTreeMap<(Scenario, &'static str, usize), Vec<Figures>>;
 
+/// A server process to start: one of this binary's stacks, or one of another binary's (an
+/// earlier build of this benchmark, which has the same `serve` subcommand).
+#[derive(Clone, Debug)]
+pub struct Server {
+    /// The table column it is measured in.
+    pub column: &'static str,
+    pub stack: ServerStack,
+    /// `None`: this binary.
+    pub exe: Option<PathBuf>,
+}
+
+impl Server {
+    /// One of this binary's stacks, in a column named after it.
+    pub fn this(stack: ServerStack) -> Server {
+        Server {
+            column: stack.name(),
+            stack,
+            exe: None,
+        }
+    }
+
+    fn command(&self, launch: &Launch, threads: usize) -> Result<Command, String> {
+        let args = [
+            "serve",
+            "--server",
+            self.stack.name(),
+            "--threads",
+            &threads.to_string(),
+        ]
+        .map(str::to_owned);
+        match &self.exe {
+            Some(exe) => Ok(launch.command(exe, &args)),
+            None => launch.this(&args),
+        }
+    }
+}
+
+/// A protocol h2load spoke, and over HTTP/1.1 or not.
+pub type Spoken = (Wire, bool);
+
+/// What the servers side found: the figures, and what one checked call of each protocol
+/// h2load spoke got from each server (column).
+#[derive(Debug, Default)]
+pub struct ServerRuns {
+    pub runs: Runs,
+    pub checks: BTreeMap<Spoken, Vec<(&'static str, Verdict)>>,
+}
+
 /// `items` in repetition `rep`'s order: as given, then reversed, and so on.
 fn order<T: Copy>(items: &[T], rep: usize) -> Vec<T> {
-    let mut items = items.to_vec();
+    order_of(items, rep).into_iter().copied().collect()
+}
+
+/// The same, borrowed.
+fn order_of<T>(items: &[T], rep: usize) -> Vec<&T> {
+    let mut items: Vec<&T> = items.iter().collect();
     if rep % 2 == 1 {
         items.reverse();
     }
@@ -81,22 +138,23 @@ fn chosen(plan: &Plan, with_h2load: bool) -> Vec<Scenario> {
 }
 
 /// Servers side: each server in turn, loaded by the tonic client (and h2load).
-pub fn servers(plan: &Plan) -> Result<(Runs, Vec<String>), String> {
+pub fn servers(plan: &Plan, servers: &[Server]) -> Result<ServerRuns, String> {
     let scenarios = chosen(plan, true);
-    let mut runs = Runs::new();
-    let mut notes = Vec::new();
+    let mut found = ServerRuns::default();
     for rep in 0..plan.reps {
-        for server in order(&ServerStack::ALL, rep) {
-            let label = format!("servers {}/{}: {}", rep + 1, plan.reps, server.name());
+        for server in order_of(servers, rep) {
+            let label = format!("servers {}/{}: {}", rep + 1, plan.reps, server.column);
             let block = block(plan, &label, server, 1, ClientStack::Tonic, &scenarios)?;
-            record(&mut runs, server.name(), 1, block.figures);
+            record(&mut found.runs, server.column, 1, block.figures);
             if rep == 0 {
-                let name = server.name();
-                notes.extend(block.checks.into_iter().map(|c| format!("{name}: {c}")));
+                for (spoken, verdict) in block.checks {
+                    let by_server = found.checks.entry(spoken).or_default();
+                    by_server.push((server.column, verdict));
+                }
             }
         }
     }
-    Ok((runs, notes))
+    Ok(found)
 }
 
 /// Clients side: each client in turn, against a fresh tonic server.
@@ -111,7 +169,8 @@ pub fn clients(plan: &Plan) -> Result<Runs, String> {
                 plan.reps,
                 client.name()
             );
-            let block = block(plan, &label, ServerStack::Tonic, 1, client, &scenarios)?;
+            let server = Server::this(ServerStack::Tonic);
+            let block = block(plan, &label, &server, 1, client, &scenarios)?;
             record(&mut runs, client.name(), 1, block.figures);
         }
     }
@@ -135,7 +194,7 @@ pub fn scaling(plan: &Plan) -> Result<Runs, String> {
                 let block = block(
                     plan,
                     &label,
-                    server,
+                    &Server::this(server),
                     threads,
                     ClientStack::Tonic,
                     &scenarios,
@@ -184,45 +243,56 @@ fn record(
 /// What one server's run of the scenarios found.
 struct Block {
     figures: Vec<(Scenario, Figures)>,
-    /// What was checked of h2load's responses.
-    checks: Vec<String>,
+    /// What one call of each protocol h2load spoke got, before h2load ran it.
+    checks: Vec<(Spoken, Verdict)>,
 }
 
 /// Starts `server` with `threads` worker threads, runs each scenario's load against it in
-/// turn, and stops it.
+/// turn, and stops it. Before h2load first speaks a protocol to it, one call checks the
+/// answer: a wrong one ends the run; a protocol not served (HTTP 415) leaves out its
+/// scenarios.
 fn block(
     plan: &Plan,
     label: &str,
-    server: ServerStack,
+    server: &Server,
     threads: usize,
     client: ClientStack,
     scenarios: &[Scenario],
 ) -> Result<Block, String> {
-    let args = [
-        "serve",
-        "--server",
-        server.name(),
-        "--threads",
-        &threads.to_string(),
-    ]
-    .map(str::to_owned);
     let (process, addr) = Process::server(
-        plan.pinning.server(threads).this(&args)?,
-        &format!("{} server", server.name()),
+        server.command(&plan.pinning.server(threads), threads)?,
+        &format!("{} server", server.column),
     )?;
     let pid = process.pid();
     let mut figures = Vec::new();
-    let mut checks = Vec::new();
+    let mut checks: Vec<(Spoken, Verdict)> = Vec::new();
     for &scenario in scenarios {
-        eprintln!("{label} {}", scenario.name());
         let measured = match scenario.generator() {
-            Generator::Ours => load(plan, client, &addr, scenario, pid)?,
-            Generator::H2load { concurrency } => {
+            Generator::Ours => {
+                eprintln!("{label} {}", scenario.name());
+                load(plan, client, &addr, scenario, pid)?
+            }
+            Generator::H2load(h2load_load) => {
                 let Some(h2load) = &plan.h2load else { continue };
-                if checks.is_empty() {
-                    checks.push(h2load.check(&addr)?.to_owned());
+                let spoken = (h2load_load.wire, h2load_load.http1);
+                let served = match checks.iter().find(|(s, _)| *s == spoken) {
+                    Some((_, verdict)) => matches!(verdict, Verdict::Served(_)),
+                    None => {
+                        let verdict = ask::check(&addr, spoken.0, spoken.1)
+                            .map_err(|problem| format!("{label} {}: {problem}", scenario.name()))?;
+                        let served = matches!(verdict, Verdict::Served(_));
+                        checks.push((spoken, verdict));
+                        served
+                    }
+                };
+                if !served {
+                    eprintln!("{label} {}: not served (HTTP 415)", scenario.name());
+                    continue;
                 }
-                h2load.measure(&addr, concurrency, plan.seconds, pid, &plan.pinning.load())?
+                eprintln!("{label} {}", scenario.name());
+                h2load
+                    .measure(&addr, h2load_load, plan.seconds, pid, &plan.pinning.load())
+                    .map_err(|problem| format!("{label} {}: {problem}", scenario.name()))?
             }
         };
         figures.push((scenario, measured));
