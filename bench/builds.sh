@@ -12,7 +12,7 @@
 #   full     5 repetitions × 2 s, callgrind 1,000 and 5,000 calls: about 3 minutes once built
 #   --quick  1 repetition × 0.3 s, callgrind 100 and 300 calls: about 1 minute once built
 #
-# Building a commit takes some minutes and about 1.5 GB. The worktrees go under
+# Building a commit takes some minutes and about 0.5 GB. The worktrees go under
 # $BENCH_WORKTREES (default: $CARGO_TARGET_DIR/bench-worktrees).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -82,7 +82,7 @@ if [ "$#" -eq 2 ]; then
 else
     after=$runner
     after_name="the working tree at \`$(git rev-parse --short HEAD)\`"
-    if [ -n "$(git status --porcelain -- runtime bench Cargo.lock)" ]; then
+    if [ -n "$(git status --porcelain --untracked-files=no -- runtime bench Cargo.lock)" ]; then
         after_name="$after_name with uncommitted changes"
     fi
 fi

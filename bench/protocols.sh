@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Usage: bench/protocols.sh [--quick] [BEFORE]
+# Usage: bench/protocols.sh [--quick] [BEFORE [AFTER]]
 #
 # Issue 18's measurements ("one handler, three protocols"), on their own: writes
 # bench/results/protocols.md (machine, load average, date, command, duration) and prints it.
@@ -23,8 +23,9 @@ if [ "${1:-}" = --quick ]; then
     quick_flags=(--quick)
     shift
 fi
-[ "$#" -le 1 ] || { echo "usage: bench/protocols.sh [--quick] [BEFORE]" >&2; exit 2; }
+[ "$#" -le 2 ] || { echo "usage: bench/protocols.sh [--quick] [BEFORE [AFTER]]" >&2; exit 2; }
 before=${1:-fbbd591}
+after=("${@:2}")
 if [ "${#quick_flags[@]}" -eq 1 ]; then
     reps=1 seconds=0.3
 else
@@ -49,7 +50,7 @@ trap 'rm -f "$body"' EXIT
     echo
     "$bin/rpc-bench" protocols --reps "$reps" --seconds "$seconds"
     echo
-    bench/builds.sh "${quick_flags[@]}" "$before"
+    bench/builds.sh "${quick_flags[@]}" "$before" "${after[@]}"
 } > "$body"
 
 took=$((SECONDS - started))
@@ -60,7 +61,7 @@ took=$((SECONDS - started))
     echo "- date: $date; took $((took / 60)) min $((took % 60)) s"
     echo "- machine: $(nproc) cores, $(free -g | awk '/^Mem:/ {print $2}') GiB, $(sed -n 's/^model name\s*: //p' /proc/cpuinfo | head -1), $(uname -sr)"
     echo "- load average (\`/proc/loadavg\`): at start \`$load_at_start\`, at end \`$(cat /proc/loadavg)\`"
-    echo "- rgrpc $(git rev-parse --short HEAD 2>/dev/null || echo '(no git)')$([ -n "$(git status --porcelain -- runtime bench Cargo.lock 2>/dev/null)" ] && echo ' with uncommitted changes' || true), connectrpc 0.9.1, h2load $(h2load --version 2>/dev/null | awk '{print $2; exit}'); rustc $(rustc --version | cut -d' ' -f2)"
+    echo "- rgrpc $(git rev-parse --short HEAD 2>/dev/null || echo '(no git)')$([ -n "$(git status --porcelain --untracked-files=no -- runtime bench Cargo.lock 2>/dev/null)" ] && echo ' with uncommitted changes' || true), connectrpc 0.9.1, h2load $(h2load --version 2>/dev/null | awk '{print $2; exit}'); rustc $(rustc --version | cut -d' ' -f2)"
     echo
     cat "$body"
 } > "$out"

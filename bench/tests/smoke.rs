@@ -105,6 +105,10 @@ fn protocols_table_has_every_protocol_for_rgrpc_and_connectrpc() {
     ] {
         assert!(table.contains(checked), "{checked}:\n{table}");
     }
+    assert!(
+        table.contains("| grpc_web_h1_c64 | calls/s / h2load_unary_c64 |"),
+        "{table}"
+    );
     // Connect JSON: measured, or a server said it does not serve it (HTTP 415).
     assert!(
         table.contains("| connect_json_c64 |")

@@ -87,6 +87,12 @@ const CPU_NOTE: &str = "CPU per operation: utime + stime of the process (`/proc/
     Ratios are each repetition's own ratio, median (min–max): for rates > 1 means rgrpc does \
     more; for latencies and CPU < 1 means rgrpc needs less.";
 
+/// The same for two builds of rgrpc.
+const BUILDS_CPU_NOTE: &str = "CPU per operation: utime + stime of the process \
+    (`/proc/<pid>/stat`, all threads, 10 ms ticks) over the measured window, divided by the \
+    operations in it. Ratios are each repetition's own ratio, median (min–max): for rates > 1 \
+    means after does more; for latencies and CPU < 1 means after needs less.";
+
 /// What the one checked call of each protocol got, as sentences: the answers checked, and
 /// the protocols a server did not serve.
 fn checked(checks: &BTreeMap<Spoken, Vec<(&'static str, Verdict)>>) -> (Vec<String>, Vec<String>) {
@@ -359,6 +365,16 @@ pub fn protocols(args: &[String]) -> Result<(), String> {
         "{}",
         report::sides(&found.runs, &plan.scenarios, &columns, "load generator")
     );
+    let against = report::against_grpc(&found.runs, &plan.scenarios, &columns);
+    if !against.is_empty() {
+        println!(
+            "\n#### Each protocol against the same server's gRPC\n\n\
+             Each repetition's figure of the protocol over the same server's figure of gRPC \
+             over HTTP/2 at the same concurrency (`h2load_unary_c1` or `_c64`), in the same \
+             process, median (min–max): what a protocol costs a server beyond gRPC.\n"
+        );
+        print!("{against}");
+    }
     Ok(())
 }
 
@@ -418,9 +434,7 @@ pub fn builds(args: &[String]) -> Result<(), String> {
             format!("; checked: {}", checks.join("; "))
         }
     );
-    println!(
-        "* after/before: for rates > 1 means after does more; for CPU < 1 it needs less. {CPU_NOTE}\n"
-    );
+    println!("* {BUILDS_CPU_NOTE}\n");
     let columns = builds.each_ref().map(|server| server.column);
     print!(
         "{}",

@@ -160,6 +160,56 @@ pub fn sides(runs: &Runs, scenarios: &[Scenario], columns: &[&'static str], load
     table.text
 }
 
+/// Each protocol's scenario against its gRPC reference (`Scenario::grpc_reference`), for
+/// each server: rate and server CPU per call, each repetition's own ratio. Empty if no
+/// scenario has both measured.
+pub fn against_grpc(runs: &Runs, scenarios: &[Scenario], columns: &[&'static str]) -> String {
+    let mut table = Table::new(columns, &[]);
+    let mut rows = 0;
+    for &scenario in scenarios {
+        let Some(reference) = scenario.grpc_reference() else {
+            continue;
+        };
+        if !scenarios.contains(&reference) {
+            continue;
+        }
+        let ratios = |pick: fn(&Figures) -> f64| -> Vec<Vec<f64>> {
+            columns
+                .iter()
+                .map(|column| {
+                    match (
+                        runs.get(&(scenario, *column, 1)),
+                        runs.get(&(reference, *column, 1)),
+                    ) {
+                        (Some(this), Some(grpc)) => this
+                            .iter()
+                            .zip(grpc)
+                            .map(|(this, grpc)| pick(this) / pick(grpc))
+                            .filter(|ratio| ratio.is_finite())
+                            .collect(),
+                        _ => Vec::new(),
+                    }
+                })
+                .collect()
+        };
+        let versus = format!("/ {}", reference.name());
+        table.row(
+            scenario.name(),
+            &format!("{} {versus}", scenario.unit()),
+            &ratios(Figures::rate),
+            Shown::Ratio,
+        );
+        table.row(
+            "",
+            &format!("server CPU per {} {versus}", scenario.operation()),
+            &ratios(Figures::server_cpu_us),
+            Shown::Ratio,
+        );
+        rows += 1;
+    }
+    if rows == 0 { String::new() } else { table.text }
+}
+
 /// The scaling table: rates and server CPU with one and two server threads, and each
 /// repetition's two-thread/one-thread rate ratio.
 pub fn scaling(runs: &Runs, scenarios: &[Scenario], columns: &[&'static str]) -> String {

@@ -196,6 +196,25 @@ impl Scenario {
         }
     }
 
+    /// For h2load's scenarios in another protocol than gRPC: the gRPC scenario of the same
+    /// concurrency, to compare with.
+    pub fn grpc_reference(self) -> Option<Scenario> {
+        let Generator::H2load(load) = self.generator() else {
+            return None;
+        };
+        if load.wire == Wire::Grpc {
+            return None;
+        }
+        Scenario::PROTOCOLS.into_iter().find(|other| {
+            other.generator()
+                == Generator::H2load(H2loadLoad {
+                    wire: Wire::Grpc,
+                    http1: false,
+                    concurrency: load.concurrency,
+                })
+        })
+    }
+
     /// What one operation is: rates, CPU and latencies are per operation.
     pub fn operation(self) -> &'static str {
         match self {
@@ -361,5 +380,15 @@ mod tests {
         };
         assert!(load.http1);
         assert_eq!(load.describe(), "gRPC-Web over HTTP/1.1, 64 connections");
+        assert_eq!(
+            Scenario::GrpcWebH1C64.grpc_reference(),
+            Some(Scenario::H2loadUnaryC64)
+        );
+        assert_eq!(
+            Scenario::ConnectJsonC1.grpc_reference(),
+            Some(Scenario::H2loadUnaryC1)
+        );
+        assert_eq!(Scenario::H2loadUnaryC1.grpc_reference(), None);
+        assert_eq!(Scenario::UnaryC1.grpc_reference(), None);
     }
 }
