@@ -70,7 +70,7 @@ impl Shape {
         }
     }
 
-    /// The request and response header of the messages' compression.
+    /// The headers naming the request's compression and the encodings the client accepts.
     fn encoding_headers(self) -> (HeaderName, HeaderName) {
         match self {
             Shape::Unary => (CONTENT_ENCODING, ACCEPT_ENCODING),
@@ -138,44 +138,10 @@ pub(super) fn serve(
             };
             (body, Messages::Proto)
         }
-        Codec::Json => {
-            let transcoder = match routes.descriptors().method(parts.uri.path()) {
-                Ok(method) => Transcoder::new(&method),
-                Err(Missing::Unknown) => {
-                    let path = parts.uri.path();
-                    return refuse(
-                        &Status::unimplemented(format!("unknown method {path}")),
-                        None,
-                    );
-                }
-                Err(missing) => {
-                    let why = missing.explain(parts.uri.path(), "JSON");
-                    return refuse(
-                        &Status::invalid_argument(why),
-                        Some(http::StatusCode::UNSUPPORTED_MEDIA_TYPE),
-                    );
-                }
-            };
-            let compression = match json::encoding_named(headers.remove(&encoding).as_ref()) {
-                Ok(compression) => compression,
-                Err(status) => return refuse(&status, None),
-            };
-            // The body is rewritten: its length changes.
-            let length = headers.remove(CONTENT_LENGTH);
-            let limit = routes.max_request_message_size();
-            let body = match shape {
-                Shape::Unary => {
-                    let length = length.and_then(|value| value.to_str().ok()?.parse().ok());
-                    json_unary_request(body, transcoder.clone(), compression, length, limit)
-                }
-                Shape::Stream => tonic::body::Body::new(Rewritten::new(
-                    body,
-                    limit,
-                    json_stream_request(transcoder.clone(), compression, limit),
-                )),
-            };
-            (body, Messages::Json(transcoder))
-        }
+        Codec::Json => match json_request(routes, &mut parts, body, shape, &encoding) {
+            Ok((body, transcoder)) => (body, Messages::Json(transcoder)),
+            Err(refusal) => return refusal,
+        },
     };
     let response = routes.call(http::Request::from_parts(parts, body));
     Box::pin(async move {
@@ -185,6 +151,50 @@ pub(super) fn serve(
             Shape::Stream => stream_response(response, messages),
         })
     })
+}
+
+/// A JSON request as the protobuf request the handler reads, and the transcoder for its
+/// answer; or the refusal of a method without a schema or of an unknown compression.
+fn json_request(
+    routes: &Routes,
+    parts: &mut http::request::Parts,
+    body: tonic::body::Body,
+    shape: Shape,
+    encoding: &HeaderName,
+) -> Result<(tonic::body::Body, Transcoder), ServerFuture> {
+    let path = parts.uri.path();
+    let transcoder = match routes.descriptors().method(path) {
+        Ok(method) => Transcoder::new(&method),
+        Err(Missing::Unknown) => {
+            let status = Status::unimplemented(format!("unknown method {path}"));
+            return Err(refuse(&status, None));
+        }
+        Err(missing) => {
+            let status = Status::invalid_argument(missing.explain(path, "JSON"));
+            return Err(refuse(
+                &status,
+                Some(http::StatusCode::UNSUPPORTED_MEDIA_TYPE),
+            ));
+        }
+    };
+    let headers = &mut parts.headers;
+    let compression = json::encoding_named(headers.remove(encoding).as_ref())
+        .map_err(|status| refuse(&status, None))?;
+    // The body is rewritten: its length changes.
+    let length = headers.remove(CONTENT_LENGTH);
+    let limit = routes.max_request_message_size();
+    let body = match shape {
+        Shape::Unary => {
+            let length = length.and_then(|value| value.to_str().ok()?.parse().ok());
+            json_unary_request(body, transcoder.clone(), compression, length, limit)
+        }
+        Shape::Stream => tonic::body::Body::new(Rewritten::new(
+            body,
+            limit,
+            json_stream_request(transcoder.clone(), compression, limit),
+        )),
+    };
+    Ok((body, transcoder))
 }
 
 /// A Connect error answered at once, before any call.
