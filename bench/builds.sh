@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
 # Usage: bench/builds.sh [--quick] BEFORE [AFTER]
+#        bench/builds.sh --build-only REV    # builds REV's benchmark; prints its path
 #
 # rgrpc's gRPC server at two commits, side by side: did a change make it slower? BEFORE and
 # AFTER are git revisions; without AFTER, the working tree as it is. Each commit's benchmark
@@ -18,14 +19,15 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 usage() {
-    echo "usage: bench/builds.sh [--quick] BEFORE [AFTER]" >&2
+    echo "usage: bench/builds.sh [--quick] BEFORE [AFTER] | --build-only REV" >&2
     exit 2
 }
 quick=false
-if [ "${1:-}" = --quick ]; then
-    quick=true
-    shift
-fi
+build_only=false
+case "${1:-}" in
+    --quick) quick=true; shift ;;
+    --build-only) build_only=true; shift; [ "$#" -eq 1 ] || usage ;;
+esac
 [ "$#" -ge 1 ] && [ "$#" -le 2 ] || usage
 if $quick; then
     reps=1 seconds=0.3 short=100 long=300
@@ -36,10 +38,6 @@ fi
 target=$(realpath -m "${CARGO_TARGET_DIR:-target}")
 worktrees=$(realpath -m "${BENCH_WORKTREES:-$target/bench-worktrees}")
 export CARGO_INCREMENTAL=0
-
-# This tree's benchmark runs the comparison (and is the AFTER side without AFTER).
-cargo build -q --release -p rgrpc-bench
-runner=$target/release/rpc-bench
 
 # The worktree being built from, removed however the script ends.
 tree=
@@ -72,14 +70,25 @@ name_of() {
     echo "\`$(git rev-parse --short "$1^{commit}")\` ($subject)"
 }
 
+if $build_only; then
+    built "$1"
+    echo "$exe"
+    exit 0
+fi
+
 built "$1"
 before=$exe
 before_name=$(name_of "$1")
+# AFTER's benchmark runs the comparison (AFTER must have `rpc-bench builds`, which came with
+# this script); without AFTER, this tree's.
 if [ "$#" -eq 2 ]; then
     built "$2"
     after=$exe
     after_name=$(name_of "$2")
+    runner=$after
 else
+    cargo build -q --release -p rgrpc-bench
+    runner=$target/release/rpc-bench
     after=$runner
     after_name="the working tree at \`$(git rev-parse --short HEAD)\`"
     if [ -n "$(git status --porcelain --untracked-files=no -- runtime bench Cargo.lock)" ]; then

@@ -38,8 +38,17 @@ date=$(date -u '+%Y-%m-%d %H:%M UTC')
 bench/setup.sh >&2 || echo "bench: setup failed: h2load or callgrind figures may be missing" >&2
 
 export CARGO_INCREMENTAL=0
-cargo build -q --release -p rgrpc-bench
-bin=${CARGO_TARGET_DIR:-target}/release
+if [ "${#after[@]}" -eq 1 ]; then
+    rpc_bench=$(bench/builds.sh --build-only "${after[0]}")
+    measured=$(git rev-parse --short "${after[0]}^{commit}")
+else
+    cargo build -q --release -p rgrpc-bench
+    rpc_bench=${CARGO_TARGET_DIR:-target}/release/rpc-bench
+    measured="$(git rev-parse --short HEAD 2>/dev/null || echo '(no git)')"
+    if [ -n "$(git status --porcelain --untracked-files=no -- runtime bench Cargo.lock 2>/dev/null)" ]; then
+        measured="$measured with uncommitted changes"
+    fi
+fi
 out=bench/results/protocols.md
 body=$(mktemp)
 trap 'rm -f "$body"' EXIT
@@ -48,7 +57,7 @@ trap 'rm -f "$body"' EXIT
     echo "Every process is separate, on 127.0.0.1 without TLS; the servers alternate within each"
     echo "run (A B, then B A, ...) and each starts afresh."
     echo
-    "$bin/rpc-bench" protocols --reps "$reps" --seconds "$seconds"
+    "$rpc_bench" protocols --reps "$reps" --seconds "$seconds"
     echo
     bench/builds.sh "${quick_flags[@]}" "$before" "${after[@]}"
 } > "$body"
@@ -61,7 +70,7 @@ took=$((SECONDS - started))
     echo "- date: $date; took $((took / 60)) min $((took % 60)) s"
     echo "- machine: $(nproc) cores, $(free -g | awk '/^Mem:/ {print $2}') GiB, $(sed -n 's/^model name\s*: //p' /proc/cpuinfo | head -1), $(uname -sr)"
     echo "- load average (\`/proc/loadavg\`): at start \`$load_at_start\`, at end \`$(cat /proc/loadavg)\`"
-    echo "- rgrpc $(git rev-parse --short HEAD 2>/dev/null || echo '(no git)')$([ -n "$(git status --porcelain --untracked-files=no -- runtime bench Cargo.lock 2>/dev/null)" ] && echo ' with uncommitted changes' || true), connectrpc 0.9.1, h2load $(h2load --version 2>/dev/null | awk '{print $2; exit}'); rustc $(rustc --version | cut -d' ' -f2)"
+    echo "- rgrpc $measured, connectrpc 0.9.1, h2load $(h2load --version 2>/dev/null | awk '{print $2; exit}'); rustc $(rustc --version | cut -d' ' -f2)"
     echo
     cat "$body"
 } > "$out"
