@@ -62,6 +62,16 @@ pub(crate) fn bidi_needs_http2(method: &str) -> Status {
     ))
 }
 
+/// The status of a call to a service the server does not have.
+pub(crate) fn unknown_service(service: &str) -> Status {
+    Status::unimplemented(format!("unknown service {service}"))
+}
+
+/// The status of a call to a method its service does not have.
+pub(crate) fn unknown_method(path: &str) -> Status {
+    Status::unimplemented(format!("unknown method {path}"))
+}
+
 /// The status of a bidi call a client refuses to send over HTTP/1.1.
 pub(crate) fn bidi_over_http1(method: &str) -> Status {
     Status::unimplemented(format!(

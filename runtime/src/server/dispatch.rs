@@ -160,10 +160,7 @@ where
 
 /// Answers a path no method of the service matches.
 pub fn unimplemented(call: IncomingCall) -> ServerFuture {
-    answer_with(&Status::unimplemented(format!(
-        "unknown method {}",
-        call.path()
-    )))
+    answer_with(&crate::call::status::unknown_method(call.path()))
 }
 
 /// A call answered at once with `status` alone, no handler run.

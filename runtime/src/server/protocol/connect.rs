@@ -165,10 +165,7 @@ fn json_request(
     let path = parts.uri.path();
     let transcoder = match routes.descriptors().method(path) {
         Ok(method) => Transcoder::new(&method),
-        Err(Missing::Unknown) => {
-            let status = Status::unimplemented(format!("unknown method {path}"));
-            return Err(refuse(&status, None));
-        }
+        Err(Missing::Unknown) => return Err(refuse(&routes.unknown(path), None)),
         Err(missing) => {
             let status = Status::invalid_argument(missing.explain(path, "JSON"));
             return Err(refuse(
@@ -180,6 +177,9 @@ fn json_request(
     let headers = &mut parts.headers;
     let compression = json::encoding_named(headers.remove(encoding).as_ref())
         .map_err(|status| refuse(&status, None))?;
+    if let Some(name) = compression.and_then(crate::compression::name) {
+        headers.insert(GRPC_ENCODING, HeaderValue::from_static(name));
+    }
     // The body is rewritten: its length changes.
     let length = headers.remove(CONTENT_LENGTH);
     let limit = routes.max_request_message_size();
@@ -284,7 +284,7 @@ fn json_unary_request(
             let whole = collect_within(body, limit, json_too_large).await?;
             let json = json::inflate(&whole, compression, limit)?;
             let proto = transcoder.request(&json)?;
-            Ok::<_, Status>(Frame::data(envelope(0, &proto)))
+            Ok::<_, Status>(Frame::data(for_handler(proto, compression)))
         },
     )))
 }
@@ -296,9 +296,9 @@ fn json_stream_request(
     limit: usize,
 ) -> Rewrite {
     Box::new(move |flag, payload| {
-        let json = match (flag, compression) {
-            (0, _) => payload,
-            (COMPRESSED, Some(_)) => json::inflate(&payload, compression, limit)?,
+        let (json, compressed) = match (flag, compression) {
+            (0, _) => (payload, None),
+            (COMPRESSED, Some(_)) => (json::inflate(&payload, compression, limit)?, compression),
             (COMPRESSED, None) => {
                 return Err(Status::internal(
                     "a compressed message, but connect-content-encoding names no encoding",
@@ -307,8 +307,20 @@ fn json_stream_request(
             // Not a message: the call refuses it as it refuses any unknown flag.
             _ => return Ok(envelope(flag, &payload)),
         };
-        Ok(envelope(0, &transcoder.request(&json)?))
+        Ok(for_handler(transcoder.request(&json)?, compressed))
     })
+}
+
+/// A transcoded request message as the handler's envelope, compressed again if it came
+/// compressed, so the handler sees how it came (`Context::request_compressed`).
+fn for_handler(proto: Vec<u8>, compressed: Option<Compression>) -> Bytes {
+    match compressed {
+        Some(encoding) => {
+            let (compressed, bytes) = json::deflate(proto, encoding);
+            envelope(if compressed { COMPRESSED } else { 0 }, &bytes)
+        }
+        None => envelope(0, &proto),
+    }
 }
 
 /// A JSON response stream's envelopes from protobuf ones, compressed as they came.

@@ -15,6 +15,7 @@ use std::task::{Context as TaskContext, Poll, Waker};
 use tonic::Status;
 
 use super::error::ServeError;
+use crate::call::status::{unknown_method, unknown_service};
 use crate::server::MessageLimits;
 use crate::server::dispatch::{ServerFuture, answer_with};
 use crate::server::protocol::Descriptors;
@@ -150,15 +151,28 @@ impl Routes {
     /// The response to `request`, from the service its path names.
     pub(crate) fn call(&self, request: http::Request<tonic::body::Body>) -> ServerFuture {
         let service = service_name(request.uri().path());
-        let found = self
-            .routes
+        match self.route(service) {
+            Some(route) => route(request),
+            None => answer_with(&unknown_service(service)),
+        }
+    }
+
+    /// The status a call to `path` gets when no schema describes it: its service is
+    /// unknown, or only its method (as the service's own route would answer).
+    pub(crate) fn unknown(&self, path: &str) -> Status {
+        let service = service_name(path);
+        match self.route(service) {
+            Some(_) => unknown_method(path),
+            None => unknown_service(service),
+        }
+    }
+
+    fn route(&self, service: &str) -> Option<&Route> {
+        self.routes
             .binary_search_by(|(name, _)| (*name).cmp(service))
             .ok()
-            .and_then(|index| self.routes.get(index));
-        match found {
-            Some((_, route)) => route(request),
-            None => answer_with(&Status::unimplemented(format!("unknown service {service}"))),
-        }
+            .and_then(|index| self.routes.get(index))
+            .map(|(_, route)| route)
     }
 }
 
