@@ -154,8 +154,8 @@ impl Server {
         self
     }
 
-    /// Whether to serve the Connect protocol (default: on). Off, its requests are answered
-    /// HTTP 415.
+    /// Whether to serve the Connect protocol (default: on): binary and JSON, POST, and GET
+    /// for methods marked `NO_SIDE_EFFECTS`. Off, its requests are answered HTTP 415.
     pub fn connect(mut self, enable: bool) -> Self {
         self.connection.protocols.connect = enable;
         self
