@@ -15,6 +15,7 @@ use rgrpc::stream::StreamExt as _;
 use rgrpc::{Code, Protocol};
 use rgrpc_tests::hello::hello_service_client::{HelloServiceBlockingClient, HelloServiceClient};
 use support::greeter::server;
+use support::http1::envelope;
 use support::{assert_fails, bounded, greeting, next_reply};
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 
@@ -326,14 +327,6 @@ fn answer(content_type: &str, body: &[u8]) -> Vec<u8> {
     .into_bytes();
     answer.extend_from_slice(body);
     answer
-}
-
-/// A message envelope holding a `HelloResponse` with `reply`.
-fn envelope(flag: u8, payload: &[u8]) -> Vec<u8> {
-    let mut envelope = vec![flag];
-    envelope.extend_from_slice(&u32::try_from(payload.len()).unwrap().to_be_bytes());
-    envelope.extend_from_slice(payload);
-    envelope
 }
 
 fn reply_bytes(text: &str) -> Vec<u8> {

@@ -13,7 +13,7 @@ use rgrpc_tests::hello::HelloResponse;
 use serde_json::Value;
 use support::greeter::server;
 use support::greeting;
-use support::http1::{frames, post};
+use support::http1::{envelope, frames, gunzip, gzip, post};
 
 const SAY_HELLO: &str = "/hello.HelloService/SayHello";
 const LOTS_OF_REPLIES: &str = "/hello.HelloService/LotsOfReplies";
@@ -191,22 +191,6 @@ async fn protocols_turned_off_are_415_and_no_longer_listed() {
     }
 }
 
-fn gzip(bytes: &[u8]) -> Vec<u8> {
-    use std::io::Write as _;
-    let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
-    encoder.write_all(bytes).unwrap();
-    encoder.finish().unwrap()
-}
-
-fn gunzip(bytes: &[u8]) -> Vec<u8> {
-    use std::io::Read as _;
-    let mut out = Vec::new();
-    flate2::read::GzDecoder::new(bytes)
-        .read_to_end(&mut out)
-        .unwrap();
-    out
-}
-
 #[tokio::test]
 async fn compression_is_content_encoding_for_unary_and_connect_content_encoding_for_streams() {
     use rgrpc_tests::hello::hello_service_server::HelloServiceServer;
@@ -269,14 +253,6 @@ async fn compression_is_content_encoding_for_unary_and_connect_content_encoding_
 // ---------------------------------------------------------------------------------------
 // Bad input: each gets an exact answer, and the server keeps serving.
 
-/// `payload` in one envelope, flag 0.
-fn enveloped(payload: &[u8]) -> Vec<u8> {
-    let mut out = vec![0];
-    out.extend_from_slice(&u32::try_from(payload.len()).unwrap().to_be_bytes());
-    out.extend_from_slice(payload);
-    out
-}
-
 async fn assert_still_serving(server: &support::Running) {
     let answer = post(server, SAY_HELLO, &[PROTO], &[&message("still")]).await;
     assert_eq!(
@@ -289,7 +265,7 @@ async fn assert_still_serving(server: &support::Running) {
 #[tokio::test]
 async fn a_body_ending_inside_an_envelope_fails_the_call_in_connect_and_grpc_web() {
     let server = server().await;
-    let whole = enveloped(&message("cut short"));
+    let whole = envelope(0, &message("cut short"));
     let cut = &whole[..whole.len() - 4];
     // The inbox counts the bytes of the envelope that arrived, its prefix included.
     let expected = format!(
@@ -309,7 +285,7 @@ async fn a_body_ending_inside_an_envelope_fails_the_call_in_connect_and_grpc_web
         serde_json::json!({"error": {"code": "internal", "message": expected}})
     );
     // The same in JSON: the envelope goes on as it came, and is refused the same way.
-    let cut_json = &enveloped(br#"{"greeting": "cut short"}"#)[..20];
+    let cut_json = &envelope(0, br#"{"greeting": "cut short"}"#)[..20];
     let answer = post(
         &server,
         LOTS_OF_REPLIES,
@@ -364,7 +340,7 @@ async fn a_message_over_the_limit_is_resource_exhausted_unary_and_streaming() {
         serde_json::json!({"code": "resource_exhausted", "message": expected})
     );
 
-    let answer = post(&server, LOTS_OF_REPLIES, &[STREAM], &[&enveloped(&big)]).await;
+    let answer = post(&server, LOTS_OF_REPLIES, &[STREAM], &[&envelope(0, &big)]).await;
     let received = frames(&answer.body);
     assert_eq!(
         json(&received.last().unwrap().1),

@@ -19,7 +19,7 @@ use rgrpc::server::Undescribed;
 use rgrpc::{Context, RequestStream, ResponseSink, Status};
 use rgrpc_tests::hello::hello_service_server::HelloServiceServer;
 use serde_json::{Value, json};
-use support::http1::{Http1, frames, post, request};
+use support::http1::{Http1, envelope, frames, gunzip, gzip, post, request};
 use support::{Running, greeting};
 
 mod jsonlab {
@@ -122,14 +122,6 @@ fn parse(body: &[u8]) -> Value {
         .unwrap_or_else(|err| panic!("{err}: {:?}", String::from_utf8_lossy(body)))
 }
 
-/// An envelope: `flag`, the length, `payload`.
-fn envelope(flag: u8, payload: &[u8]) -> Vec<u8> {
-    let mut out = vec![flag];
-    out.extend_from_slice(&u32::try_from(payload.len()).unwrap().to_be_bytes());
-    out.extend_from_slice(payload);
-    out
-}
-
 /// Asserts a Connect unary error: HTTP status, JSON content-type, code and message.
 #[track_caller]
 fn assert_error(answer: &Http1, http: u16, code: &str, message: &str) {
@@ -160,22 +152,6 @@ fn percent_encode(bytes: &[u8]) -> String {
             _ => format!("%{byte:02X}"),
         })
         .collect()
-}
-
-fn gzip(bytes: &[u8]) -> Vec<u8> {
-    use std::io::Write as _;
-    let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
-    encoder.write_all(bytes).unwrap();
-    encoder.finish().unwrap()
-}
-
-fn gunzip(bytes: &[u8]) -> Vec<u8> {
-    use std::io::Read as _;
-    let mut out = Vec::new();
-    flate2::read::GzDecoder::new(bytes)
-        .read_to_end(&mut out)
-        .unwrap();
-    out
 }
 
 // ---------------------------------------------------------------------------------------
