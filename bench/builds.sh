@@ -7,10 +7,11 @@
 # (its own bench crate, linking its own rgrpc) is built from a temporary `git worktree` into
 # $CARGO_TARGET_DIR/builds/<commit>/ (kept, so a second run does not build again), and the
 # worktree is removed once built. Then one alternating run (`rpc-bench builds`) measures both
-# servers under the same load generators (the tonic client and h2load, gRPC unary c=1 and
-# c=64), and each under callgrind (instructions per unary call). Prints one Markdown section.
+# servers, and BEFORE's again as a control (the noise two identical servers show), under the
+# same load generators (the tonic client and h2load, gRPC unary c=1 and c=64), and each
+# build under callgrind (instructions per unary call). Prints one Markdown section.
 #
-#   full     5 repetitions × 2 s, callgrind 1,000 and 5,000 calls: about 3 minutes once built
+#   full     5 repetitions × 2 s, callgrind 1,000 and 5,000 calls: about 4 minutes once built
 #   --quick  1 repetition × 0.3 s, callgrind 100 and 300 calls: about 1 minute once built
 #
 # Building a commit takes some minutes and about 0.5 GB. The worktrees go under

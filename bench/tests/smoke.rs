@@ -137,7 +137,9 @@ fn builds_table_compares_two_binaries() {
         "0",
     ]);
     assert!(
-        table.contains("| after | before | after/before (min–max) |"),
+        table.contains(
+            "| after | before | before again | after/before (min–max) | before again/before (min–max) |"
+        ),
         "{table}"
     );
     assert_rows(&table, &["unary_c64"]);

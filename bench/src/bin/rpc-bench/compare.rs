@@ -380,7 +380,8 @@ pub fn protocols(args: &[String]) -> Result<(), String> {
 
 /// Two builds of this benchmark, rgrpc's server only: `--after`'s against `--before`'s
 /// (`rpc-bench` binaries of two commits, each linking its own rgrpc), alternated in one run
-/// under the same load generators, then each under callgrind.
+/// with `--before`'s again as a control, under the same load generators; then each build
+/// under callgrind.
 pub fn builds(args: &[String]) -> Result<(), String> {
     let mut known = PLAN_FLAGS.to_vec();
     known.extend([
@@ -394,14 +395,20 @@ pub fn builds(args: &[String]) -> Result<(), String> {
     ]);
     let flags = Flags::parse(args, &known)?;
     let plan = plan_of(&flags, BUILDS)?;
-    let build = |column: &'static str| -> Result<Server, String> {
+    let build = |column: &'static str, flag: &str| -> Result<Server, String> {
         Ok(Server {
             column,
             stack: ServerStack::Rgrpc,
-            exe: Some(flags.required::<PathBuf>(column)?),
+            exe: Some(flags.required::<PathBuf>(flag)?),
         })
     };
-    let builds = [build("after")?, build("before")?];
+    // The control: `before` again, as a third server. Its ratio to `before` is what the
+    // machine's noise alone makes of two identical servers.
+    let builds = [
+        build("after", "after")?,
+        build("before", "before")?,
+        build("before again", "before")?,
+    ];
     let names = [
         flags.get("after-name", "after".to_owned())?,
         flags.get("before-name", "before".to_owned())?,
@@ -424,8 +431,10 @@ pub fn builds(args: &[String]) -> Result<(), String> {
     );
     println!(
         "* Each build's own `rpc-bench serve --server rgrpc` (its own bench crate and rgrpc), \
-         {RUNTIME}, {}; the builds alternate (after, before, then before, after, …), each \
-         server started afresh. Load generators: the tonic client of this build \
+         {RUNTIME}, {}; the servers alternate (after, before, before again, then the reverse, \
+         …), each started afresh. \"before again\" is the before build run a second time: \
+         the control, whose ratio to before shows the noise of this machine on two identical \
+         servers. Load generators: the tonic client of this build \
          (`unary_*`), h2load (`h2load_*`, gRPC over HTTP/2{}).",
         placement(&plan, "server"),
         if checks.is_empty() {
@@ -438,7 +447,13 @@ pub fn builds(args: &[String]) -> Result<(), String> {
     let columns = builds.each_ref().map(|server| server.column);
     print!(
         "{}",
-        report::sides(&found.runs, &plan.scenarios, &columns, "load generator")
+        report::sides_with(
+            &found.runs,
+            &plan.scenarios,
+            &columns,
+            &[(0, 1), (2, 1)],
+            "load generator"
+        )
     );
     if counts.short == 0 {
         println!("\n(callgrind: not run)");
@@ -447,7 +462,8 @@ pub fn builds(args: &[String]) -> Result<(), String> {
     let dir: PathBuf = flags.get("dir", PathBuf::from("target/bench-callgrind"))?;
     std::fs::create_dir_all(&dir)
         .map_err(|err| format!("cannot create {}: {err}", dir.display()))?;
-    let profiled = callgrind::servers(&builds, counts, &dir, plan.pinning)?;
+    // Instruction counts barely vary from run to run: no control.
+    let profiled = callgrind::servers(&builds[..2], counts, &dir, plan.pinning)?;
     println!(
         "\n#### Instructions per unary call (callgrind, c=1, {} − {} calls)\n",
         counts.long, counts.short
@@ -461,5 +477,13 @@ pub fn builds(args: &[String]) -> Result<(), String> {
         dir.display()
     );
     print!("{}", callgrind::report(&profiled, counts, "before"));
+    if let [after, before] = profiled.as_slice() {
+        let (after, before) = (after.per_call(counts), before.per_call(counts));
+        println!(
+            "\nafter − before: {:+.0} instructions per call ({:+.2}%).",
+            after - before,
+            (after / before - 1.0) * 100.0
+        );
+    }
     Ok(())
 }

@@ -140,7 +140,18 @@ fn values(figures: &[&Vec<Figures>], pick: fn(&Figures) -> f64) -> Vec<Vec<f64>>
 /// does not serve) has `—` there; a scenario no stack has figures for is left out.
 pub fn sides(runs: &Runs, scenarios: &[Scenario], columns: &[&'static str], load: &str) -> String {
     let pairs: Vec<(usize, usize)> = (1..columns.len()).map(|other| (0, other)).collect();
-    let mut table = Table::new(columns, &pairs);
+    sides_with(runs, scenarios, columns, &pairs, load)
+}
+
+/// The same table with the ratios of the given pairs of columns (a/b).
+pub fn sides_with(
+    runs: &Runs,
+    scenarios: &[Scenario],
+    columns: &[&'static str],
+    pairs: &[(usize, usize)],
+    load: &str,
+) -> String {
+    let mut table = Table::new(columns, pairs);
     let none = Vec::new();
     for &scenario in scenarios {
         let found: Vec<Option<&Vec<Figures>>> = columns
