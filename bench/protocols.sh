@@ -7,12 +7,14 @@
 # 1. rgrpc's and connectrpc's servers under h2load in gRPC, gRPC-Web and Connect (proto and
 #    JSON), over HTTP/2 and HTTP/1.1 (`rpc-bench protocols`; the same table as in
 #    bench/run.sh's results).
-# 2. rgrpc's gRPC server before the protocol work and now (bench/builds.sh BEFORE): did gRPC
-#    get slower? BEFORE defaults to fbbd591, the last commit before issue 18's protocol work;
-#    "now" is the working tree.
+# 2. rgrpc's gRPC server before the protocol work and now (bench/builds.sh BEFORE [AFTER]):
+#    did gRPC get slower? BEFORE defaults to fbbd591, the last commit before issue 18's
+#    protocol work; AFTER to the working tree. With AFTER, part 1 runs AFTER's build too
+#    (built from a worktree, as bench/builds.sh does), so work in progress in the tree is
+#    left out of every figure.
 #
-#   full     5 repetitions × 2 s: about 12 minutes once built (building BEFORE's benchmark
-#            the first time takes some minutes more)
+#   full     5 repetitions × 2 s: about 7 minutes once built (building BEFORE's and AFTER's
+#            benchmarks the first time takes some minutes more)
 #   --quick  1 repetition × 0.3 s: about 2 minutes once built
 set -euo pipefail
 cd "$(dirname "$0")/.."

@@ -7,7 +7,7 @@
 # protoc-gen-prost + protoc-gen-tonic. Writes bench/results/latest.md (figures,
 # ratios, machine, load average, date, command, duration) and prints it.
 #
-#   bench/run.sh          # the full suite: about 33 minutes on a 2-core machine once set up
+#   bench/run.sh          # the full suite: about 28 minutes on a 2-core machine once set up
 #   bench/run.sh --quick  # a short run of everything: about 3 minutes once set up
 #
 # bench/setup.sh installs h2load and valgrind first (Debian packages) when they are missing.
