@@ -122,7 +122,7 @@ package-check: ## cargo package (verified) for rgrpc, protoc-gen-rgrpc and rgrpc
 ci: test lint package-check demo ## What CI runs
 
 .PHONY: bench
-bench: ## Benchmarks, one side at a time: servers (vs tonic, connectrpc), clients (vs tonic), scaling, idle memory, callgrind; lifecycle; codegen; writes bench/results/latest.md (~27 min)
+bench: ## Benchmarks, one side at a time: servers (vs tonic, connectrpc), clients (vs tonic), scaling, idle memory, callgrind; lifecycle; codegen; writes bench/results/latest.md (~28 min)
 	bench/run.sh
 
 .PHONY: bench-quick
@@ -136,6 +136,10 @@ bench-setup: ## Install the benchmarks' Debian tools when missing (h2load and ng
 .PHONY: bench-callgrind
 bench-callgrind: bench-setup ## Instructions per unary call of each server and client, from callgrind (about 1 minute)
 	bench/callgrind.sh
+
+.PHONY: bench-protocols
+bench-protocols: bench-setup ## gRPC-Web and Connect vs connectrpc's server, and the gRPC path before/after the protocol work; writes bench/results/protocols.md (~7 min)
+	bench/protocols.sh fbbd591
 
 .PHONY: bench-lifecycle
 bench-lifecycle: ## Measure deadline → DEADLINE_EXCEEDED and cancel → handler-observed latencies
