@@ -80,8 +80,11 @@ where
         let status = bidi_over_http1(request.uri().path());
         return Box::pin(std::future::ready(Ok(status_only(&status))));
     }
-    let headers = request.headers_mut();
-    headers.remove(TE);
+    if protocol == Protocol::Grpc {
+        return send(request);
+    }
+    // `te: trailers` is gRPC's: HTTP/1.1 proxies may refuse it, and neither protocol needs it.
+    request.headers_mut().remove(TE);
     match protocol {
         Protocol::Grpc => send(request),
         Protocol::GrpcWeb => grpc_web::exchange(request, send),
