@@ -43,12 +43,7 @@ pub(super) fn serve(routes: &Routes, request: http::Request<tonic::body::Body>) 
                 method.full_name()
             ));
         }
-        Err(Missing::Unknown) => {
-            return connect::refuse(
-                &Status::unimplemented(format!("unknown method {path}")),
-                None,
-            );
-        }
+        Err(Missing::Unknown) => return connect::refuse(&routes.unknown(path), None),
         Err(missing) => return not_allowed(missing.explain(path, "GET")),
     }
     let has_body = request
