@@ -408,7 +408,7 @@ async fn a_proxy_error_page_maps_its_http_status() {
 async fn a_connect_error_keeps_its_details() {
     let json = br#"{"code":"invalid_argument","message":"no","details":[{"type":"google.rpc.ErrorInfo","value":"CgNiYWQ"}]}"#;
     let mut answer = format!(
-        "HTTP/1.1 400 Bad Request\r\ncontent-type: application/json\r\nx-meta: m\r\ntrailer-x-end: e\r\ncontent-length: {}\r\nconnection: close\r\n\r\n",
+        "HTTP/1.1 400 Bad Request\r\ncontent-type: application/json\r\nx-meta: m\r\nx-meta: n\r\ntrailer-x-end: e\r\ncontent-length: {}\r\nconnection: close\r\n\r\n",
         json.len()
     )
     .into_bytes();
@@ -422,7 +422,8 @@ async fn a_connect_error_keeps_its_details() {
         "no",
     )
     .await;
-    assert_eq!(status.metadata().get("x-meta").unwrap(), "m");
+    let values: Vec<_> = status.metadata().get_all("x-meta").iter().collect();
+    assert_eq!(values, ["m", "n"]);
     assert_eq!(status.metadata().get("x-end").unwrap(), "e");
     // google.rpc.Status { code: 3, message: "no", details: [Any { ErrorInfo, "\n\x03bad" }] }
     let details = prost_types_any(status.details());

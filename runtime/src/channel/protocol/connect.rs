@@ -191,11 +191,9 @@ async fn error_response(
     split_trailers(parts.headers, &mut metadata, &mut trailers);
     metadata.extend(trailers);
     let mut response = status_only(&status);
-    for (name, value) in metadata {
-        if let Some(name) = name
-            && !name.as_str().starts_with("grpc-")
-        {
-            response.headers_mut().insert(name, value);
+    for (name, value) in &metadata {
+        if !name.as_str().starts_with("grpc-") {
+            response.headers_mut().append(name.clone(), value.clone());
         }
     }
     response
