@@ -200,9 +200,8 @@ impl ChannelBuilder {
 
     /// Speaks HTTP/1.1 instead of HTTP/2, with a pool of connections (one call at a time
     /// on each), over TLS for `https://` (offering no ALPN protocol, which means HTTP/1.1
-    /// to servers and proxies). Only gRPC-Web and
-    /// Connect work over HTTP/1.1, and not bidi calls: those end at once with
-    /// `UNIMPLEMENTED`.
+    /// to servers and proxies). Only gRPC-Web and Connect work over HTTP/1.1, and not bidi
+    /// calls: those end at once with `UNIMPLEMENTED`.
     pub fn http1(mut self) -> Self {
         self.http1 = true;
         self
