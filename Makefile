@@ -53,7 +53,7 @@ demo: gen ## Generate from proto/hello.proto (no protoc), serve on 127.0.0.1, ca
 	$(CARGO) run -q -p hello-build
 
 .PHONY: test
-test: interop-venv interop-node buf-setup browser-setup ## Run every test (goldens through real protoc, compile checks, e2e, interop with grpcio and grpc-js, buf generate)
+test: interop-venv interop-node buf-setup browser-setup ## Run every test (goldens through real protoc, compile checks, e2e over HTTP/2 and HTTP/1.1, interop with grpcio, grpc-js, connect-node, buf and a headless browser)
 	$(INTEROP_ENV) $(CARGO) test --workspace --no-fail-fast
 
 .PHONY: test-hogs
