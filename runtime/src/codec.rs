@@ -21,6 +21,49 @@ pub(crate) const DEFAULT_MAX_RECEIVE_MESSAGE_SIZE: usize = 4 * 1024 * 1024;
 /// gRPC frame's own (4 GiB), as in gRPC's other implementations.
 pub(crate) const DEFAULT_MAX_SEND_MESSAGE_SIZE: usize = usize::MAX;
 
+/// One envelope of gRPC, gRPC-Web and Connect: `flag`, the big-endian length of `payload`,
+/// then `payload` (for bytes already encoded: the protocols' adapters, their trailers and
+/// end-of-stream messages).
+pub(crate) fn envelope(flag: u8, payload: &[u8]) -> Bytes {
+    let mut out = BytesMut::with_capacity(PREFIX_LEN + payload.len());
+    out.put_u8(flag);
+    out.put_u32(u32::try_from(payload.len()).unwrap_or(u32::MAX));
+    out.extend_from_slice(payload);
+    out.freeze()
+}
+
+/// An envelope's prefix alone, for a payload of `length` bytes that streams after it.
+pub(crate) fn envelope_prefix(flag: u8, length: u32) -> Bytes {
+    let mut prefix = BytesMut::with_capacity(PREFIX_LEN);
+    prefix.put_u8(flag);
+    prefix.put_u32(length);
+    prefix.freeze()
+}
+
+/// The whole of `body`, or `too_large(limit)` once it passes `limit` bytes; a body error is
+/// the status it carries.
+pub(crate) async fn read_whole<B>(
+    body: B,
+    limit: usize,
+    too_large: impl FnOnce(usize) -> Status,
+) -> Result<Bytes, Status>
+where
+    B: http_body::Body<Data = Bytes, Error = Status>,
+{
+    use http_body_util::BodyExt as _;
+    let mut body = std::pin::pin!(body);
+    let mut whole = BytesMut::new();
+    while let Some(frame) = body.frame().await {
+        if let Ok(data) = frame?.into_data() {
+            if whole.len() + data.len() > limit {
+                return Err(too_large(limit));
+            }
+            whole.extend_from_slice(&data);
+        }
+    }
+    Ok(whole.freeze())
+}
+
 /// Encodes `message` as one gRPC frame, ready to be an HTTP/2 DATA payload, compressed
 /// with `compression` if given, unless it is larger than `limit` bytes
 /// (`RESOURCE_EXHAUSTED`, nothing encoded).

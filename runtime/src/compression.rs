@@ -19,6 +19,12 @@ pub(crate) const ACCEPT_ENCODING: HeaderValue = HeaderValue::from_static("gzip,z
 /// The header naming the encoding of the messages that follow.
 pub(crate) const GRPC_ENCODING: http::HeaderName = http::HeaderName::from_static("grpc-encoding");
 
+/// Connect's names for a stream's `grpc-encoding` and `grpc-accept-encoding`.
+pub(crate) const CONNECT_CONTENT_ENCODING: http::HeaderName =
+    http::HeaderName::from_static("connect-content-encoding");
+pub(crate) const CONNECT_ACCEPT_ENCODING: http::HeaderName =
+    http::HeaderName::from_static("connect-accept-encoding");
+
 /// The header listing the encodings a peer can decode.
 pub(crate) const GRPC_ACCEPT_ENCODING: http::HeaderName =
     http::HeaderName::from_static("grpc-accept-encoding");

@@ -265,7 +265,7 @@ pub(crate) fn write_grpc_ok(headers: &mut HeaderMap) {
 }
 
 /// The header naming a call's status code.
-const GRPC_STATUS: HeaderName = HeaderName::from_static("grpc-status");
+pub(crate) const GRPC_STATUS: HeaderName = HeaderName::from_static("grpc-status");
 
 /// Writes `status` into a gRPC header block (`grpc-status`, `grpc-message`, details and
 /// metadata); a status that cannot be written (its metadata is not valid header data) is

@@ -6,7 +6,7 @@
 //! call is an `application/connect+proto` stream of gRPC's envelopes, ended by an
 //! end-of-stream envelope (flag `0x02`) holding the error, if any, and the trailers.
 
-use bytes::{BufMut, Bytes, BytesMut};
+use bytes::Bytes;
 use http::header::{ACCEPT_ENCODING, CONTENT_ENCODING, CONTENT_LENGTH, CONTENT_TYPE};
 use http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
 use http_body::Frame;
@@ -21,11 +21,12 @@ use crate::call::deadline::{CONNECT_TIMEOUT, GRPC_TIMEOUT, Parsed};
 use crate::call::status::{
     code_of_http_status, status_of_connect_error, write_grpc, write_grpc_ok,
 };
-use crate::compression::{self, GRPC_ACCEPT_ENCODING, GRPC_ENCODING};
+use crate::codec::{envelope, read_whole};
+use crate::compression::{
+    self, CONNECT_ACCEPT_ENCODING, CONNECT_CONTENT_ENCODING, GRPC_ACCEPT_ENCODING, GRPC_ENCODING,
+};
 
 const CONNECT_PROTOCOL_VERSION: HeaderName = HeaderName::from_static("connect-protocol-version");
-const CONNECT_CONTENT_ENCODING: HeaderName = HeaderName::from_static("connect-content-encoding");
-const CONNECT_ACCEPT_ENCODING: HeaderName = HeaderName::from_static("connect-accept-encoding");
 
 /// The most of an error body read: a JSON error is small; an HTML page need not be whole.
 const MAX_ERROR_BODY: usize = 64 * 1024;
@@ -146,11 +147,10 @@ async fn unary_response(
         flag = 0x01;
     }
     write_grpc_ok(&mut trailers);
-    let mut envelope = BytesMut::with_capacity(5 + message.len());
-    envelope.put_u8(flag);
-    envelope.put_u32(u32::try_from(message.len()).unwrap_or(u32::MAX));
-    envelope.extend_from_slice(&message);
-    let frames = [Frame::data(envelope.freeze()), Frame::trailers(trailers)];
+    let frames = [
+        Frame::data(envelope(flag, &message)),
+        Frame::trailers(trailers),
+    ];
     let body = http_body_util::StreamBody::new(futures_util::stream::iter(
         frames.into_iter().map(Ok::<_, Status>),
     ));
@@ -296,21 +296,16 @@ fn encoding_of(value: Option<&HeaderValue>) -> Result<Option<Compression>, Statu
     })
 }
 
-/// The whole of `body`, or `RESOURCE_EXHAUSTED` once it passes `limit` bytes.
-async fn collect_within(mut body: tonic::body::Body, limit: usize) -> Result<Bytes, Status> {
-    let mut whole = BytesMut::new();
-    while let Some(frame) = body.frame().await {
-        let frame = frame.map_err(|status| Status::unavailable(status.to_string()))?;
-        if let Ok(data) = frame.into_data() {
-            if whole.len() + data.len() > limit {
-                return Err(Status::resource_exhausted(format!(
-                    "the response message is larger than the limit of {limit} bytes"
-                )));
-            }
-            whole.extend_from_slice(&data);
-        }
-    }
-    Ok(whole.freeze())
+/// The whole of an answer's `body`, or `RESOURCE_EXHAUSTED` once it passes `limit` bytes; a
+/// body that breaks off is `UNAVAILABLE`.
+async fn collect_within(body: tonic::body::Body, limit: usize) -> Result<Bytes, Status> {
+    let body = body.map_err(|status| Status::unavailable(status.to_string()));
+    read_whole(body, limit, |limit| {
+        Status::resource_exhausted(format!(
+            "the response message is larger than the limit of {limit} bytes"
+        ))
+    })
+    .await
 }
 
 /// The trailers of an end-of-stream message: its metadata, and its error or OK.

@@ -7,10 +7,9 @@ use tonic::Status;
 
 use super::envelopes::{Ended, Ending};
 use super::{Exchange, status_only};
-use crate::call::status::code_of_http_status;
+use crate::call::status::{GRPC_STATUS, code_of_http_status};
 use crate::compression::{self, GRPC_ENCODING};
 
-const GRPC_STATUS: HeaderName = HeaderName::from_static("grpc-status");
 /// Says the request is gRPC-Web to proxies that route on it, as gRPC-Web's clients do.
 const X_GRPC_WEB: HeaderName = HeaderName::from_static("x-grpc-web");
 

@@ -15,7 +15,7 @@
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
-use bytes::{BufMut, Bytes, BytesMut};
+use bytes::Bytes;
 use http::header::{ACCEPT_ENCODING, CONTENT_ENCODING, CONTENT_LENGTH, CONTENT_TYPE};
 use http::{HeaderMap, HeaderName, HeaderValue};
 use http_body::{Body, Frame};
@@ -24,16 +24,16 @@ use tonic::codec::CompressionEncoding as Compression;
 
 use super::descriptors::Missing;
 use super::envelopes::{Rewrite, Rewritten};
-use super::json::{self, Transcoder, envelope};
+use super::json::{self, Transcoder};
 use crate::Status;
 use crate::call::deadline::{CONNECT_TIMEOUT, GRPC_TIMEOUT, Parsed};
 use crate::call::status::{connect_error_json, connect_http_status};
-use crate::compression::{GRPC_ACCEPT_ENCODING, GRPC_ENCODING};
+use crate::codec::{envelope, envelope_prefix, read_whole};
+use crate::compression::{
+    CONNECT_ACCEPT_ENCODING, CONNECT_CONTENT_ENCODING, GRPC_ACCEPT_ENCODING, GRPC_ENCODING,
+};
 use crate::server::dispatch::ServerFuture;
 use crate::server::transport::routes::Routes;
-
-const CONNECT_CONTENT_ENCODING: HeaderName = HeaderName::from_static("connect-content-encoding");
-const CONNECT_ACCEPT_ENCODING: HeaderName = HeaderName::from_static("connect-accept-encoding");
 
 /// The flag of a compressed envelope, the same in gRPC and Connect.
 const COMPRESSED: u8 = 0x01;
@@ -216,17 +216,13 @@ fn enveloped(body: tonic::body::Body, compressed: bool, length: Option<u32>) -> 
     let flag = if compressed { COMPRESSED } else { 0 };
     match length {
         Some(length) => tonic::body::Body::new(Prefixed {
-            prefix: Some(envelope_header(flag, length)),
+            prefix: Some(envelope_prefix(flag, length)),
             inner: body,
         }),
         None => tonic::body::Body::new(http_body_util::StreamBody::new(
             futures_util::stream::once(async move {
-                let whole = collect_within(body, UNSIZED_LIMIT, unsized_too_large).await?;
-                let length = u32::try_from(whole.len()).unwrap_or(u32::MAX);
-                let mut out = BytesMut::with_capacity(5 + whole.len());
-                out.extend_from_slice(&envelope_header(flag, length));
-                out.extend_from_slice(&whole);
-                Ok::<_, Status>(Frame::data(out.freeze()))
+                let whole = read_whole(body, UNSIZED_LIMIT, unsized_too_large).await?;
+                Ok::<_, Status>(Frame::data(envelope(flag, &whole)))
             }),
         )),
     }
@@ -234,24 +230,6 @@ fn enveloped(body: tonic::body::Body, compressed: bool, length: Option<u32>) -> 
 
 /// The most a unary request without `content-length` may send.
 const UNSIZED_LIMIT: usize = 4 * 1024 * 1024;
-
-/// The whole of `body`, or `too_large` once it passes `limit` bytes.
-async fn collect_within(
-    mut body: tonic::body::Body,
-    limit: usize,
-    too_large: fn(usize) -> Status,
-) -> Result<Bytes, Status> {
-    let mut whole = BytesMut::new();
-    while let Some(frame) = body.frame().await {
-        if let Ok(data) = frame?.into_data() {
-            if whole.len() + data.len() > limit {
-                return Err(too_large(limit));
-            }
-            whole.extend_from_slice(&data);
-        }
-    }
-    Ok(whole.freeze())
-}
 
 fn unsized_too_large(limit: usize) -> Status {
     Status::resource_exhausted(format!(
@@ -281,7 +259,7 @@ fn json_unary_request(
             if length.is_some_and(|length| length > limit) {
                 return Err(json_too_large(limit));
             }
-            let whole = collect_within(body, limit, json_too_large).await?;
+            let whole = read_whole(body, limit, json_too_large).await?;
             let json = json::inflate(&whole, compression, limit)?;
             let proto = transcoder.request(&json)?;
             Ok::<_, Status>(Frame::data(for_handler(proto, compression)))
@@ -355,13 +333,6 @@ fn json_answer(
         Some(encoding) => json::deflate(json, encoding),
         None => (false, Bytes::from(json)),
     })
-}
-
-fn envelope_header(flag: u8, length: u32) -> Bytes {
-    let mut header = BytesMut::with_capacity(5);
-    header.put_u8(flag);
-    header.put_u32(length);
-    header.freeze()
 }
 
 /// A body with `prefix` sent before it.
@@ -595,9 +566,5 @@ fn end_of_stream(status: &Status, trailers: &HeaderMap) -> Bytes {
         end.insert("metadata".into(), metadata.into());
     }
     let json = serde_json::Value::Object(end).to_string();
-    let mut envelope = BytesMut::with_capacity(5 + json.len());
-    envelope.put_u8(END_STREAM);
-    envelope.put_u32(u32::try_from(json.len()).unwrap_or(u32::MAX));
-    envelope.extend_from_slice(json.as_bytes());
-    envelope.freeze()
+    envelope(END_STREAM, json.as_bytes())
 }

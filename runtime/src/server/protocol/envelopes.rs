@@ -120,7 +120,7 @@ mod tests {
     use http_body_util::BodyExt as _;
 
     use super::*;
-    use crate::server::protocol::json::envelope;
+    use crate::codec::envelope;
 
     fn chunks(parts: Vec<Bytes>) -> tonic::body::Body {
         let frames = parts

@@ -12,7 +12,7 @@ use std::task::{Context, Poll};
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
-use bytes::{BufMut, Bytes, BytesMut};
+use bytes::Bytes;
 use http::header::CONTENT_TYPE;
 use http::{HeaderMap, HeaderValue};
 use http_body::{Body, Frame, SizeHint};
@@ -158,12 +158,8 @@ fn trailers_frame(trailers: &HeaderMap) -> Bytes {
         block.extend_from_slice(value.as_bytes());
         block.extend_from_slice(b"\r\n");
     }
-    let mut frame = BytesMut::with_capacity(5 + block.len());
-    frame.put_u8(TRAILERS_FLAG);
     // Trailers are bounded by the header list limit, far below 4 GiB.
-    frame.put_u32(u32::try_from(block.len()).unwrap_or(u32::MAX));
-    frame.extend_from_slice(&block);
-    frame.freeze()
+    crate::codec::envelope(TRAILERS_FLAG, &block)
 }
 
 #[cfg(test)]

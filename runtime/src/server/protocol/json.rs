@@ -10,7 +10,7 @@
 //! in their own forms. Unknown fields in a request are ignored, as Connect's JSON codec
 //! does, so clients and servers need not share the very same schema version.
 
-use bytes::{BufMut, Bytes, BytesMut};
+use bytes::{Bytes, BytesMut};
 use prost::Message as _;
 use prost_reflect::{DeserializeOptions, DynamicMessage, MessageDescriptor, SerializeOptions};
 use tonic::codec::CompressionEncoding as Compression;
@@ -134,13 +134,4 @@ pub(super) fn encoding_named(
             String::from_utf8_lossy(value.as_bytes())
         ))
     })
-}
-
-/// One envelope: `flag`, the length of `payload`, `payload`.
-pub(super) fn envelope(flag: u8, payload: &[u8]) -> Bytes {
-    let mut out = BytesMut::with_capacity(5 + payload.len());
-    out.put_u8(flag);
-    out.put_u32(u32::try_from(payload.len()).unwrap_or(u32::MAX));
-    out.extend_from_slice(payload);
-    out.freeze()
 }
