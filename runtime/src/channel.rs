@@ -2,10 +2,22 @@
 //! balanced over several replicas of it.
 
 mod balance;
+pub(crate) mod call_policy;
 mod http1;
 pub(crate) mod protocol;
 
 pub use protocol::Protocol;
+
+/// How a channel over several addresses chooses one for each call: gRPC's policies.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum LoadBalancing {
+    /// The first address that connects takes every call, until it fails (gRPC's default).
+    #[default]
+    PickFirst,
+    /// Each call goes to the next ready address in turn.
+    RoundRobin,
+}
 
 use std::fmt;
 use std::future::Future;

@@ -333,7 +333,7 @@ pub use standard::reflection;
 #[cfg(feature = "tls")]
 pub mod tls;
 
-pub use channel::{Channel, ChannelBuilder, ConnectError, Protocol};
+pub use channel::{Channel, ChannelBuilder, ConnectError, LoadBalancing, Protocol};
 pub use client::{Response, ResponseStream};
 pub use server::{Context, RequestStream, ResponseSink, Server};
 /// The cancellation signal calls take ([`Call::cancellation`](client::Call::cancellation))

@@ -71,6 +71,13 @@ macro_rules! option_setters {
             self
         }
 
+        /// Waits for a ready connection within the deadline instead of failing at once
+        /// with `UNAVAILABLE` while the server is not reachable (gRPC's `wait_for_ready`).
+        pub fn wait_for_ready(mut self, enabled: bool) -> Self {
+            self.$inner = self.$inner.wait_for_ready(enabled);
+            self
+        }
+
         /// Refuses response messages larger than `bytes` for this call (default: the
         /// client's, 4 MiB unless set): the call ends with `RESOURCE_EXHAUSTED`.
         pub fn max_response_message_size(mut self, bytes: usize) -> Self {

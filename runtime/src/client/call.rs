@@ -28,6 +28,7 @@ use crate::call::cancel::ResetOnDrop;
 use crate::call::deadline::{Deadline, GRPC_TIMEOUT, earliest};
 use crate::call::status::cancelled_by_caller;
 use crate::channel::Channel;
+use crate::channel::call_policy::CallPolicy;
 use crate::channel::protocol::CallShape;
 use crate::log::{CallLog, Side};
 use crate::reserved;
@@ -87,6 +88,7 @@ struct Options {
     cancellations: Vec<CancellationToken>,
     compression: Option<CompressionEncoding>,
     sizes: MessageSizes,
+    wait_for_ready: bool,
 }
 
 /// What a call sends: one message, or a stream of them.
@@ -195,6 +197,14 @@ impl<Req, Resp, Answer> Call<Req, Resp, Answer> {
         self
     }
 
+    /// Waits for the channel to have a ready connection, however long it takes within the
+    /// deadline, instead of failing at once with `UNAVAILABLE` while the server is not
+    /// reachable (gRPC's `wait_for_ready`; off by default).
+    pub fn wait_for_ready(mut self, enabled: bool) -> Self {
+        self.options.wait_for_ready = enabled;
+        self
+    }
+
     /// Makes this an outgoing call on behalf of the incoming call `ctx`: it inherits the
     /// remaining deadline and is cancelled with it, so a chain of services stops as soon
     /// as its first caller goes away.
@@ -222,6 +232,7 @@ where
             cancellations,
             compression,
             sizes,
+            wait_for_ready,
         } = self.options;
         let deadline = Deadline::of_call(Instant::now(), timeout, deadline);
         let mut log = CallLog::start(Side::Client, self.path, None, deadline.map(|d| d.timeout));
@@ -251,6 +262,10 @@ where
             streams_requests: streamed,
             streams_responses,
             max_response: sizes.max_response,
+        });
+        request.extensions_mut().insert(CallPolicy {
+            wait_for_ready,
+            deadline: deadline.map(|deadline| deadline.at),
         });
         let reset = streamed.then(|| ResetOnDrop::new(request.cancellation_handle()));
         let mut grpc = self.grpc.max_decoding_message_size(sizes.max_response);

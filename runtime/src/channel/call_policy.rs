@@ -1,0 +1,18 @@
+//! What the channel needs to know of one call beyond its HTTP request. The call layer puts
+//! it in the request's extensions; the channel's layers (retries, load balancing) read it.
+
+use tokio::time::Instant;
+
+/// One call's options that reach past the HTTP request.
+#[allow(
+    dead_code,
+    reason = "read by the retry and load-balancing layers, being built"
+)]
+#[derive(Clone, Debug, Default)]
+pub(crate) struct CallPolicy {
+    /// Wait for a ready connection instead of failing at once with `UNAVAILABLE` while
+    /// none is (gRPC's `wait_for_ready`).
+    pub(crate) wait_for_ready: bool,
+    /// When the whole call ends, every attempt included.
+    pub(crate) deadline: Option<Instant>,
+}
