@@ -1,0 +1,117 @@
+//! The fleet's client, as its own process (the scenarios run it in the client host's
+//! namespace with `ip netns exec`):
+//!
+//! ```text
+//! fleet-load --target TARGET [--concurrency C] [--duration-secs D] [--calls N]
+//!     [--service-config FILE] [--kind unary|mix] [--timeout-ms T] [--dns-refresh-ms R]
+//! ```
+//!
+//! TARGET is `dns://IP:53/fleet.test:50051`, one `http://IP:PORT`, or several separated by
+//! commas (a static round-robin list). It prints `progress <calls done>` four times a
+//! second while it runs, stops after D seconds (default 10), N calls, or SIGTERM, whichever
+//! comes first, and then prints one JSON line of counts: calls, failed (in all and by
+//! code), retried, hedged, transparent_retries, replicas_seen (and calls per replica),
+//! p50_ms, p99_ms, max_ms.
+
+use std::path::Path;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+use rgrpc::{Channel, LoadBalancing};
+use rgrpc_fleet::flags::Flags;
+use rgrpc_fleet::load::{self, Kind, Plan, Progress, Retries};
+use rgrpc_fleet::pending_api::{self, ChannelSettings, ServiceConfig, Stats};
+use rgrpc_fleet::replica::announce;
+use tokio::signal::unix::{SignalKind, signal};
+
+const FLAGS: &[&str] = &[
+    "target",
+    "concurrency",
+    "duration-secs",
+    "calls",
+    "service-config",
+    "kind",
+    "timeout-ms",
+    "dns-refresh-ms",
+];
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    match run().await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("fleet-load: {err}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run() -> Result<(), String> {
+    let flags = Flags::parse("fleet-load", FLAGS, std::env::args().skip(1))?;
+    let plan = Plan {
+        concurrency: flags.parsed("concurrency")?.unwrap_or(4),
+        duration: Duration::from_secs(flags.parsed("duration-secs")?.unwrap_or(10)),
+        calls: flags.parsed("calls")?,
+        kind: flags.parsed::<Kind>("kind")?.unwrap_or(Kind::Unary),
+        timeout: flags
+            .millis("timeout-ms")?
+            .unwrap_or(Duration::from_secs(10)),
+    };
+    let config = flags
+        .text("service-config")
+        .map(|path| ServiceConfig::from_file(Path::new(path)))
+        .transpose()?;
+    let refresh = flags.millis("dns-refresh-ms")?;
+    let channel = channel(flags.required("target")?, config, refresh)?;
+
+    let progress = Arc::new(Progress::default());
+    let mut terminate =
+        signal(SignalKind::terminate()).map_err(|err| format!("cannot watch SIGTERM: {err}"))?;
+    let stopper = Arc::clone(&progress);
+    tokio::spawn(async move {
+        terminate.recv().await;
+        stopper.stop();
+    });
+    let reporter = Arc::clone(&progress);
+    let ticker = tokio::spawn(async move {
+        let mut tick = tokio::time::interval(Duration::from_millis(250));
+        loop {
+            tick.tick().await;
+            announce(&format!("progress {}", reporter.done()));
+        }
+    });
+    let tally = load::run(channel.clone(), &plan, progress).await;
+    ticker.abort();
+    let stats = channel.stats();
+    let retries = Retries {
+        retried: stats.retries,
+        hedged: stats.hedges,
+        transparent: stats.transparent_retries,
+    };
+    announce(&load::report(&tally, retries).to_string());
+    Ok(())
+}
+
+/// The channel for `target`, with the service config (if any) and round robin.
+fn channel(
+    target: &str,
+    config: Option<ServiceConfig>,
+    refresh: Option<Duration>,
+) -> Result<Channel, String> {
+    if target.starts_with("dns://") {
+        return pending_api::dns_stand_in(target);
+    }
+    let uris: Vec<&str> = target.split(',').collect();
+    if uris.len() > 1 {
+        return Channel::balance(uris).map_err(|err| err.to_string());
+    }
+    let mut builder = Channel::builder(target).load_balancing(LoadBalancing::RoundRobin);
+    if let Some(config) = config {
+        builder = builder.service_config(config);
+    }
+    if let Some(refresh) = refresh {
+        builder = builder.dns_refresh_interval(refresh);
+    }
+    builder.connect_lazy().map_err(|err| err.to_string())
+}

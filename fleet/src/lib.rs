@@ -1,0 +1,30 @@
+//! rgrpc on a real topology: hosts in Linux network namespaces on one bridge (or, where
+//! namespaces are unavailable, loopback aliases), a real DNS server (dnsmasq) whose records
+//! the tests change, nginx's `grpc_pass` in front of the replicas, and the two processes
+//! the scenarios run there: `fleet-replica` (a server) and `fleet-load` (a client).
+//!
+//! The scenarios are `tests/fleet.rs`; `make fleet` runs the demo (`fleet-demo`).
+
+/// The `fleet` proto package: `fleet_client`, `fleet_server` and the messages.
+pub mod proto {
+    rgrpc::include_proto!("fleet");
+}
+
+pub mod dns;
+pub mod flags;
+pub mod load;
+pub mod nginx;
+pub mod pending_api;
+pub mod process;
+pub mod replica;
+pub mod scenario;
+pub mod topology;
+
+/// The name the fleet's replicas are published under in DNS.
+pub const SERVICE_NAME: &str = "fleet.test";
+
+/// The port every replica serves on (each replica has its own address).
+pub const SERVICE_PORT: u16 = 50051;
+
+/// The fully qualified service name, as the health service and service configs name it.
+pub const SERVICE: &str = "fleet.Fleet";
