@@ -30,6 +30,7 @@ impl Dns {
     ) -> Result<Self, ProcessError> {
         let records = topology.dir().join("dns-records");
         write_records(&records, name, addresses)?;
+        let log = topology.dir().join("dnsmasq.log");
         let listen = SocketAddr::from((topology.gateway(), topology.dns_port()));
         let mut command = Command::new("dnsmasq");
         command.args([
@@ -39,7 +40,7 @@ impl Dns {
             "--local-ttl=0",
             "--bind-interfaces",
             "--user=root",
-            "--log-facility=-",
+            &format!("--log-facility={}", log.display()),
             "--pid-file=",
             &format!("--listen-address={}", listen.ip()),
             &format!("--port={}", listen.port()),

@@ -1,7 +1,8 @@
 //! nginx from Debian in front of the replicas: `grpc_pass` to an upstream of their
 //! addresses, listening with HTTP/2 (h2c) on the gateway. Its config, pid file, logs and
-//! temp paths all live in the run directory; it runs in the foreground (`daemon off`), so
-//! the PID we hold is its master's.
+//! temp paths all live in the run directory. It runs as one process in the foreground
+//! (`daemon off`, `master_process off`), so the PID we hold is all of nginx: killing it
+//! leaves no worker behind, even if the run itself is killed.
 
 use std::fmt::Write as _;
 use std::fs;
@@ -68,8 +69,7 @@ fn config(dir: &str, listen: SocketAddr, upstreams: &[SocketAddr]) -> String {
     }
     format!(
         "daemon off;
-master_process on;
-worker_processes 1;
+master_process off;
 pid {dir}/nginx.pid;
 error_log stderr warn;
 events {{

@@ -55,6 +55,10 @@ pub trait ChannelSettings: Sized {
     fn load_balancing(self, _policy: rgrpc::LoadBalancing) -> Self {
         self
     }
+    /// `ChannelBuilder::dns_min_resolution_interval`.
+    fn dns_min_resolution_interval(self, _interval: Duration) -> Self {
+        self
+    }
     /// `ChannelBuilder::dns_refresh_interval`.
     fn dns_refresh_interval(self, _interval: Duration) -> Self {
         self

@@ -4,6 +4,7 @@
 //! handler saw it cancelled.
 
 use std::io::Write;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use rgrpc::metadata::{MetadataMap, MetadataValue};
@@ -23,10 +24,12 @@ pub const MAX_STREAM: u32 = 1000;
 pub const REPLICA_TRAILER: &str = "x-fleet-replica";
 
 /// One replica's service.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub struct Replica {
     name: String,
     delay: Duration,
+    /// Whether a call has arrived yet (the first one prints `first call`).
+    called: AtomicBool,
 }
 
 impl Replica {
@@ -35,6 +38,7 @@ impl Replica {
         Self {
             name: name.into(),
             delay,
+            called: AtomicBool::new(false),
         }
     }
 
@@ -48,6 +52,9 @@ impl Replica {
     /// The artificial delay, the hold the request asks for (watching for cancellation),
     /// and the trailer naming this replica.
     async fn serve(&self, ctx: &Context, request: &WhoRequest) -> Result<(), Status> {
+        if !self.called.swap(true, Ordering::SeqCst) {
+            announce("first call");
+        }
         let mut trailers = MetadataMap::new();
         if let Ok(value) = MetadataValue::try_from(self.name.as_str()) {
             trailers.insert(REPLICA_TRAILER, value);
@@ -61,17 +68,14 @@ impl Replica {
     }
 }
 
-/// Holds the call for `hold_ms`, printing `deadline <caller> <ms>` if the call has one, and
-/// `cancelled <caller>` if it ends before the hold does (cancelled, or stopped by its
-/// deadline).
+/// Holds the call for `hold_ms`, printing `held <caller> deadline_ms=<ms or none>` (the
+/// time the call's deadline left) as it starts, and `cancelled <caller>` if it ends before
+/// the hold does (cancelled, or stopped by its deadline).
 async fn hold(ctx: &Context, request: &WhoRequest) -> Result<(), Status> {
-    if let Some(remaining) = ctx.time_remaining() {
-        announce(&format!(
-            "deadline {} {}",
-            request.caller,
-            remaining.as_millis()
-        ));
-    }
+    let deadline = ctx
+        .time_remaining()
+        .map_or_else(|| "none".to_owned(), |left| left.as_millis().to_string());
+    announce(&format!("held {} deadline_ms={deadline}", request.caller));
     let mut guard = HoldGuard {
         caller: request.caller.clone(),
         finished: false,

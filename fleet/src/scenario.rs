@@ -145,6 +145,31 @@ impl Fleet {
             .ok_or_else(|| ProcessError(format!("replica {host}'s process is gone")))
     }
 
+    /// Waits (at most `limit`) until some running replica prints a line that `matches`;
+    /// returns the replica's host index and the line.
+    pub fn await_replica_line(
+        &mut self,
+        limit: Duration,
+        matches: impl Fn(&str) -> bool,
+    ) -> Result<(usize, String), ProcessError> {
+        let deadline = std::time::Instant::now() + limit;
+        let hosts: Vec<usize> = self.replicas.keys().copied().collect();
+        loop {
+            for &host in &hosts {
+                let lines = self.replica(host)?.lines();
+                if let Some(line) = lines.into_iter().find(|line| matches(line)) {
+                    return Ok((host, line));
+                }
+            }
+            if std::time::Instant::now() >= deadline {
+                return Err(ProcessError(format!(
+                    "no replica printed the line awaited within {limit:?}"
+                )));
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
     /// Stops replica `host` gracefully (SIGTERM) and waits for it to exit.
     pub fn stop_replica(&mut self, host: usize) -> Result<(), ProcessError> {
         let replica = self.replica(host)?;

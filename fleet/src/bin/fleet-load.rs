@@ -4,6 +4,7 @@
 //! ```text
 //! fleet-load --target TARGET [--concurrency C] [--duration-secs D] [--calls N]
 //!     [--service-config FILE] [--kind unary|mix] [--timeout-ms T] [--dns-refresh-ms R]
+//!     [--dns-min-resolution-ms M]
 //! ```
 //!
 //! TARGET is `dns://IP:53/fleet.test:50051`, one `http://IP:PORT`, or several separated by
@@ -34,6 +35,7 @@ const FLAGS: &[&str] = &[
     "kind",
     "timeout-ms",
     "dns-refresh-ms",
+    "dns-min-resolution-ms",
 ];
 
 #[tokio::main]
@@ -62,8 +64,11 @@ async fn run() -> Result<(), String> {
         .text("service-config")
         .map(|path| ServiceConfig::from_file(Path::new(path)))
         .transpose()?;
-    let refresh = flags.millis("dns-refresh-ms")?;
-    let channel = channel(flags.required("target")?, config, refresh)?;
+    let resolution = Resolution {
+        refresh: flags.millis("dns-refresh-ms")?,
+        min_interval: flags.millis("dns-min-resolution-ms")?,
+    };
+    let channel = channel(flags.required("target")?, config, resolution)?;
 
     let progress = Arc::new(Progress::default());
     let mut terminate =
@@ -93,11 +98,18 @@ async fn run() -> Result<(), String> {
     Ok(())
 }
 
+/// How often a `dns://` target is re-resolved (the channel's defaults when unset).
+#[derive(Debug, Clone, Copy)]
+struct Resolution {
+    refresh: Option<Duration>,
+    min_interval: Option<Duration>,
+}
+
 /// The channel for `target`, with the service config (if any) and round robin.
 fn channel(
     target: &str,
     config: Option<ServiceConfig>,
-    refresh: Option<Duration>,
+    resolution: Resolution,
 ) -> Result<Channel, String> {
     if target.starts_with("dns://") {
         return pending_api::dns_stand_in(target);
@@ -110,8 +122,11 @@ fn channel(
     if let Some(config) = config {
         builder = builder.service_config(config);
     }
-    if let Some(refresh) = refresh {
+    if let Some(refresh) = resolution.refresh {
         builder = builder.dns_refresh_interval(refresh);
+    }
+    if let Some(interval) = resolution.min_interval {
+        builder = builder.dns_min_resolution_interval(interval);
     }
     builder.connect_lazy().map_err(|err| err.to_string())
 }
