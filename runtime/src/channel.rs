@@ -121,6 +121,23 @@ impl Channel {
     ///
     /// With the `tls` feature, `.tls(rgrpc::tls::ClientTls::new().ca(ca_pem))` and an
     /// `https://` URI make it a TLS channel.
+    ///
+    /// Besides URIs, `uri` may be a target in gRPC's naming syntax, which the channel
+    /// resolves and balances itself, one HTTP/2 connection per address:
+    ///
+    /// * `dns:///host:port` (port 443 when omitted): the host's A and AAAA records, from
+    ///   the system's DNS servers, looked up again every
+    ///   [`dns_refresh_interval`](ChannelBuilder::dns_refresh_interval) and soon after a
+    ///   connection fails;
+    /// * `dns://10.0.0.2:53/host:port`: the same, asking that DNS server;
+    /// * `unix:/path/to/socket` or `unix:///path/to/socket`: a unix domain socket (served
+    ///   by [`Router::serve_unix`](crate::server::Router::serve_unix)).
+    ///
+    /// Calls go to the first address that connects
+    /// ([`LoadBalancing::PickFirst`], gRPC's default) or round robin over the connected
+    /// ones ([`ChannelBuilder::load_balancing`]). While connections are being made, calls
+    /// wait; once every address has failed, they fail at once with `UNAVAILABLE`, except
+    /// calls made with `wait_for_ready`, which wait for a connection (up to their deadline).
     pub fn builder(uri: impl Into<String>) -> ChannelBuilder {
         ChannelBuilder {
             uri: uri.into(),
@@ -202,7 +219,9 @@ impl ChannelBuilder {
         self
     }
 
-    /// Connects over TLS with `tls`; the URI must then be `https://`.
+    /// Connects over TLS with `tls`; the URI must then be `https://`, or the target
+    /// `dns:`/`unix:` (whose connections then all use TLS, verifying the server by the
+    /// target's host unless `ClientTls::domain` says otherwise).
     #[cfg(feature = "tls")]
     pub fn tls(mut self, tls: crate::tls::ClientTls) -> Self {
         self.tls = Some(tls);

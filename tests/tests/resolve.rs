@@ -226,3 +226,65 @@ async fn a_name_that_does_not_resolve_fails_calls_naming_it() {
     assert!(status.message().contains("nowhere.test"), "{status:?}");
     assert!(status.message().contains("resolution failed"), "{status:?}");
 }
+
+/// A CA and a server certificate for 127.0.0.1, made for one test: (CA PEM, cert PEM,
+/// key PEM).
+fn test_pki() -> (String, String, String) {
+    use rcgen::{BasicConstraints, CertificateParams, CertifiedIssuer, IsCa, KeyPair};
+    let mut ca = CertificateParams::new(Vec::<String>::new()).unwrap();
+    ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    let ca = CertifiedIssuer::self_signed(ca, KeyPair::generate().unwrap()).unwrap();
+    let key = KeyPair::generate().unwrap();
+    let cert = CertificateParams::new(vec!["127.0.0.1".to_owned()])
+        .unwrap()
+        .signed_by(&key, &ca)
+        .unwrap();
+    (ca.pem(), cert.pem(), key.serialize_pem())
+}
+
+#[tokio::test]
+async fn dns_targets_and_balanced_lists_speak_tls() {
+    use rgrpc::tls::{ClientTls, ServerTls};
+    let (ca, cert, key) = test_pki();
+    let server = support::Running::serve(
+        rgrpc::Server::builder()
+            .tls(ServerTls::new(&cert, &key))
+            .unwrap()
+            .add_service(HelloServiceServer::new(Greeter)),
+    )
+    .await;
+    let port = server.addr.port();
+    let channels = [
+        Channel::builder(format!("dns:///127.0.0.1:{port}"))
+            .tls(ClientTls::new().ca(&ca))
+            .connect_lazy()
+            .unwrap(),
+        Channel::balance_with([
+            Channel::builder(format!("https://127.0.0.1:{port}")).tls(ClientTls::new().ca(&ca))
+        ])
+        .unwrap(),
+    ];
+    for channel in channels {
+        let client = HelloServiceClient::new(channel);
+        let answer = bounded("a call over TLS", client.say_hello(greeting("tls")))
+            .await
+            .unwrap();
+        assert_eq!(answer.into_inner().reply, "Hello, tls!");
+    }
+    // A client that does not trust the server's CA fails, saying why.
+    let (other_ca, _, _) = test_pki();
+    let untrusting = HelloServiceClient::new(
+        Channel::builder(format!("dns:///127.0.0.1:{port}"))
+            .tls(ClientTls::new().ca(&other_ca))
+            .connect_lazy()
+            .unwrap(),
+    );
+    let status = bounded("an untrusting call", untrusting.say_hello(greeting("x")))
+        .await
+        .unwrap_err();
+    assert_eq!(status.code(), Code::Unavailable, "{status:?}");
+    assert!(
+        status.message().contains("TLS handshake failed"),
+        "{status:?}"
+    );
+}

@@ -242,3 +242,99 @@ pub(crate) fn pinged_too_often(error: &hyper::Error) -> bool {
     }
     false
 }
+
+#[cfg(test)]
+mod tests {
+    use std::net::SocketAddr;
+
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    use tokio::net::TcpListener;
+
+    use super::*;
+
+    /// An HTTP/2 frame: its 9-byte header, then `payload`.
+    fn frame(kind: u8, payload: &[u8]) -> Vec<u8> {
+        let len = u32::try_from(payload.len()).unwrap().to_be_bytes();
+        let mut frame = vec![len[1], len[2], len[3], kind, 0, 0, 0, 0, 0];
+        frame.extend_from_slice(payload);
+        frame
+    }
+
+    /// A server that answers the client's preface with its SETTINGS, then GOAWAY with
+    /// `code` and `debug` data.
+    async fn goaway_server(code: u32, debug: &'static [u8]) -> SocketAddr {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move {
+            let (mut stream, _) = listener.accept().await.unwrap();
+            let mut preface = [0u8; 24];
+            stream.read_exact(&mut preface).await.unwrap();
+            let mut goaway = 0u32.to_be_bytes().to_vec(); // last stream id
+            goaway.extend_from_slice(&code.to_be_bytes());
+            goaway.extend_from_slice(debug);
+            let mut frames = frame(0x4, &[]); // SETTINGS
+            frames.extend(frame(0x7, &goaway)); // GOAWAY
+            stream.write_all(&frames).await.unwrap();
+            // Keep the connection open until the client closes it.
+            let mut rest = Vec::new();
+            let _ = stream.read_to_end(&mut rest).await;
+        });
+        addr
+    }
+
+    fn connector(keepalive: Duration) -> Connector {
+        Connector {
+            connect_timeout: Duration::from_secs(20),
+            keepalive_interval: Mutex::new(Some(keepalive)),
+            keepalive_timeout: Duration::from_secs(20),
+            keepalive_while_idle: false,
+            tcp_keepalive: None,
+            backoff: ConnectionBackoff::default(),
+            scheme: http::uri::Scheme::HTTP,
+            authority: None,
+            #[cfg(feature = "tls")]
+            tls: None,
+        }
+    }
+
+    /// How a connection to a server sending GOAWAY `code` with `debug` ends.
+    fn connection_end(code: u32, debug: &'static [u8]) -> hyper::Error {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        runtime.block_on(async {
+            let addr = goaway_server(code, debug).await;
+            let connector = connector(Duration::from_secs(1));
+            let (_sender, driver) = connector
+                .connect(&Address::Tcp(addr), Duration::from_secs(20))
+                .await
+                .unwrap();
+            tokio::time::timeout(Duration::from_secs(20), driver)
+                .await
+                .unwrap()
+                .unwrap_err()
+        })
+    }
+
+    #[test]
+    fn goaway_too_many_pings_is_recognized_and_halves_the_ping_rate() {
+        const ENHANCE_YOUR_CALM: u32 = 0xb;
+        let error = connection_end(ENHANCE_YOUR_CALM, b"too_many_pings");
+        assert!(pinged_too_often(&error), "{error:?}");
+        let connector = connector(Duration::from_secs(1));
+        connector.calm_down();
+        assert_eq!(connector.keepalive_interval(), Some(Duration::from_secs(2)));
+        connector.calm_down();
+        assert_eq!(connector.keepalive_interval(), Some(Duration::from_secs(4)));
+    }
+
+    #[test]
+    fn other_goaways_do_not_change_the_ping_rate() {
+        const PROTOCOL_ERROR: u32 = 0x1;
+        let error = connection_end(PROTOCOL_ERROR, b"too_many_pings");
+        assert!(!pinged_too_often(&error), "{error:?}");
+        let error = connection_end(0xb, b"something else");
+        assert!(!pinged_too_often(&error), "{error:?}");
+    }
+}
