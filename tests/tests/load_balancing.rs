@@ -112,7 +112,19 @@ async fn with_every_replica_down_calls_fail_at_once_but_wait_for_ready_waits() {
         assert!(status.message().contains("refused"), "says why: {status:?}");
     }
 
-    // A wait_for_ready call waits for the replica to start, and then succeeds.
+    // A wait_for_ready call waits, up to its deadline…
+    let status = bounded(
+        "a wait_for_ready call with a deadline",
+        client
+            .say_hello(greeting("x"))
+            .wait_for_ready(true)
+            .timeout(Duration::from_millis(200)),
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(status.code(), Code::DeadlineExceeded, "{status:?}");
+
+    // …and for the replica to start, and then succeeds.
     let waiting = tokio::spawn({
         let client = client.clone();
         async move {

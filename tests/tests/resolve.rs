@@ -183,6 +183,28 @@ async fn a_dns_target_follows_its_records_and_drains_vanished_addresses() {
     drop(r3);
 }
 
+/// A and AAAA records are both asked for: a name with an IPv4 and an IPv6 address gets
+/// calls on both (round robin).
+#[tokio::test]
+async fn a_dns_target_uses_ipv4_and_ipv6_addresses() {
+    let port = free_port().await;
+    let v4 = Replica::start("v4", loopback(2, port)).await;
+    let v6 = Replica::start(
+        "v6",
+        std::net::SocketAddr::from((std::net::Ipv6Addr::LOCALHOST, port)),
+    )
+    .await;
+    let dns = DnsServer::start(
+        NAME,
+        vec![ip(2), IpAddr::from(std::net::Ipv6Addr::LOCALHOST)],
+    )
+    .await;
+    let client = client(&dns.target(port));
+    call_until("the IPv4 replica to answer", &client, |name| name == "v4").await;
+    call_until("the IPv6 replica to answer", &client, |name| name == "v6").await;
+    assert!(v4.served() > 0 && v6.served() > 0);
+}
+
 #[tokio::test]
 async fn a_connection_failure_makes_the_channel_resolve_again_at_once() {
     let port = free_port().await;
