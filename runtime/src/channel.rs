@@ -288,7 +288,7 @@ impl ChannelBuilder {
     /// connection watches `grpc.health.v1.Health/Watch` and takes calls only while the
     /// server says SERVING; a server without the health service is taken as healthy.
     /// Applies to `dns:`/`unix:` targets under [`LoadBalancing::RoundRobin`] (pick_first
-    /// does not health-check, as in gRPC).
+    /// does not health-check, as in gRPC), with the `health` feature (on by default).
     pub fn health_check(mut self, service: impl Into<String>) -> Self {
         self.health_check = Some(service.into());
         self

@@ -108,6 +108,13 @@ impl LoadBalancer {
             let health_service = match settings.policy {
                 // As in gRFC A17: pick_first does not health-check.
                 LoadBalancing::PickFirst => None,
+                _ if cfg!(not(feature = "health")) && settings.health_service.is_some() => {
+                    tracing::warn!(
+                        "health checking needs rgrpc's `health` feature; connections are \
+                         taken as healthy"
+                    );
+                    None
+                }
                 _ => settings.health_service,
             };
             Shared {
