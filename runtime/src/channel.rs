@@ -1,12 +1,18 @@
 //! The client side of the transport: an HTTP/2 connection (pool) to one server, or calls
-//! balanced over several replicas of it.
+//! balanced over several replicas of it (a resolved `dns:`/`unix:` target, or a list).
 
-mod balance;
 pub(crate) mod call_policy;
 mod http1;
+mod lb;
 pub(crate) mod protocol;
+mod resolve;
+mod target;
 
+pub use lb::backoff::ConnectionBackoff;
 pub use protocol::Protocol;
+pub use resolve::{DEFAULT_DNS_MIN_RESOLUTION_INTERVAL, DEFAULT_DNS_REFRESH_INTERVAL};
+
+use target::Target;
 
 /// How a channel over several addresses chooses one for each call: gRPC's policies.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -60,8 +66,9 @@ pub struct Channel {
 enum Transport {
     /// One server.
     Single(tonic::transport::Channel),
-    /// Several replicas, round robin over the reachable ones.
-    Balanced(balance::Balanced),
+    /// A resolved target (`dns:`, `unix:`) or a list of replicas: a connection per
+    /// address, balanced by a policy.
+    Balanced(lb::LoadBalancer),
     /// One server, over HTTP/1.1 (boxed: hyper's pool handle is large, and rarely used).
     Http1(Box<http1::Http1>),
 }
@@ -114,6 +121,23 @@ impl Channel {
     ///
     /// With the `tls` feature, `.tls(rgrpc::tls::ClientTls::new().ca(ca_pem))` and an
     /// `https://` URI make it a TLS channel.
+    ///
+    /// Besides URIs, `uri` may be a target in gRPC's naming syntax, which the channel
+    /// resolves and balances itself, one HTTP/2 connection per address:
+    ///
+    /// * `dns:///host:port` (port 443 when omitted): the host's A and AAAA records, from
+    ///   the system's DNS servers, looked up again every
+    ///   [`dns_refresh_interval`](ChannelBuilder::dns_refresh_interval) and soon after a
+    ///   connection fails;
+    /// * `dns://10.0.0.2:53/host:port`: the same, asking that DNS server;
+    /// * `unix:/path/to/socket` or `unix:///path/to/socket`: a unix domain socket (served
+    ///   by [`Router::serve_unix`](crate::server::Router::serve_unix)).
+    ///
+    /// Calls go to the first address that connects
+    /// ([`LoadBalancing::PickFirst`], gRPC's default) or round robin over the connected
+    /// ones ([`ChannelBuilder::load_balancing`]). While connections are being made, calls
+    /// wait; once every address has failed, they fail at once with `UNAVAILABLE`, except
+    /// calls made with `wait_for_ready`, which wait for a connection (up to their deadline).
     pub fn builder(uri: impl Into<String>) -> ChannelBuilder {
         ChannelBuilder {
             uri: uri.into(),
@@ -126,6 +150,11 @@ impl Channel {
             http1: false,
             #[cfg(feature = "tls")]
             tls: None,
+            load_balancing: LoadBalancing::default(),
+            dns_refresh_interval: DEFAULT_DNS_REFRESH_INTERVAL,
+            dns_min_resolution_interval: DEFAULT_DNS_MIN_RESOLUTION_INTERVAL,
+            connection_backoff: ConnectionBackoff::default(),
+            health_check: None,
         }
     }
 }
@@ -146,6 +175,11 @@ pub struct ChannelBuilder {
     http1: bool,
     #[cfg(feature = "tls")]
     tls: Option<crate::tls::ClientTls>,
+    load_balancing: LoadBalancing,
+    dns_refresh_interval: Duration,
+    dns_min_resolution_interval: Duration,
+    connection_backoff: ConnectionBackoff,
+    health_check: Option<String>,
 }
 
 impl ChannelBuilder {
@@ -185,7 +219,9 @@ impl ChannelBuilder {
         self
     }
 
-    /// Connects over TLS with `tls`; the URI must then be `https://`.
+    /// Connects over TLS with `tls`; the URI must then be `https://`, or the target
+    /// `dns:`/`unix:` (whose connections then all use TLS, verifying the server by the
+    /// target's host unless `ClientTls::domain` says otherwise).
     #[cfg(feature = "tls")]
     pub fn tls(mut self, tls: crate::tls::ClientTls) -> Self {
         self.tls = Some(tls);
@@ -219,6 +255,45 @@ impl ChannelBuilder {
         self
     }
 
+    /// How a `dns:` or `unix:` target's addresses share the calls (pick_first unless set).
+    pub fn load_balancing(mut self, policy: LoadBalancing) -> Self {
+        self.load_balancing = policy;
+        self
+    }
+
+    /// How often a `dns:` target is resolved again ([`DEFAULT_DNS_REFRESH_INTERVAL`]
+    /// unless set). It is also resolved again soon after a connection fails or a server
+    /// sends GOAWAY.
+    pub fn dns_refresh_interval(mut self, interval: Duration) -> Self {
+        self.dns_refresh_interval = interval;
+        self
+    }
+
+    /// The shortest time between two resolutions of a `dns:` target, however many
+    /// connections fail ([`DEFAULT_DNS_MIN_RESOLUTION_INTERVAL`] unless set), so a fleet
+    /// of clients cannot flood its DNS servers.
+    pub fn dns_min_resolution_interval(mut self, interval: Duration) -> Self {
+        self.dns_min_resolution_interval = interval;
+        self
+    }
+
+    /// The pauses between attempts to connect to an address of a `dns:` or `unix:` target
+    /// (gRPC's connection backoff unless set).
+    pub fn connection_backoff(mut self, backoff: ConnectionBackoff) -> Self {
+        self.connection_backoff = backoff;
+        self
+    }
+
+    /// Client-side health checking (gRFC A17) of `service` (`""`: the whole server): each
+    /// connection watches `grpc.health.v1.Health/Watch` and takes calls only while the
+    /// server says SERVING; a server without the health service is taken as healthy.
+    /// Applies to `dns:`/`unix:` targets under [`LoadBalancing::RoundRobin`] (pick_first
+    /// does not health-check, as in gRPC), with the `health` feature (on by default).
+    pub fn health_check(mut self, service: impl Into<String>) -> Self {
+        self.health_check = Some(service.into());
+        self
+    }
+
     /// The server's URI, as given.
     pub(crate) fn uri(&self) -> &str {
         &self.uri
@@ -226,9 +301,21 @@ impl ChannelBuilder {
 
     /// Connects now, failing if the settings are wrong or the server cannot be reached.
     /// Over HTTP/1.1 connections are made per call, so only the settings are checked.
+    /// A `dns:` or `unix:` target is ready once one of its addresses has connected; it
+    /// fails once all have failed.
     pub async fn connect(self) -> Result<Channel, ConnectError> {
         if self.http1 {
             return self.connect_lazy();
+        }
+        if let Some(balanced) = self.resolved()? {
+            balanced
+                .connected()
+                .await
+                .map_err(|status| ConnectError::new(&self.uri, status.message().to_owned()))?;
+            return Ok(Channel {
+                inner: Transport::Balanced(balanced),
+                protocol: self.protocol,
+            });
         }
         let endpoint = self.endpoint()?;
         let inner = endpoint
@@ -244,6 +331,12 @@ impl ChannelBuilder {
     /// A channel that connects on its first call (see [`Channel::lazy`]); fails only if the
     /// settings are wrong.
     pub fn connect_lazy(self) -> Result<Channel, ConnectError> {
+        if let Some(balanced) = self.resolved()? {
+            return Ok(Channel {
+                inner: Transport::Balanced(balanced),
+                protocol: self.protocol,
+            });
+        }
         let endpoint = self.endpoint()?;
         let inner = if self.http1 {
             let connecting = http1::Connecting {
@@ -262,6 +355,133 @@ impl ChannelBuilder {
         Ok(Channel {
             inner,
             protocol: self.protocol,
+        })
+    }
+
+    /// The balancer of a `dns:` or `unix:` target; `None` for a URI.
+    fn resolved(&self) -> Result<Option<lb::LoadBalancer>, ConnectError> {
+        let uri = self.uri.as_str();
+        let target = Target::parse(uri).map_err(|err| ConnectError::not_attempted(uri, err))?;
+        let (resolver, authority) = match target {
+            Target::Uri => return Ok(None),
+            Target::Dns(dns) => (
+                resolve::Resolver::Dns(Box::new(
+                    resolve::dns::Dns::new(&dns)
+                        .map_err(|err| ConnectError::not_attempted(uri, err))?,
+                )),
+                dns.authority(),
+            ),
+            Target::Unix(path) => (resolve::Resolver::unix(path), "localhost".to_owned()),
+        };
+        if self.http1 {
+            return Err(ConnectError::not_attempted(
+                uri,
+                "dns: and unix: targets are served over HTTP/2 only",
+            ));
+        }
+        let connector = self.connector(Some(authority), true)?;
+        self.balancer(resolver, self.load_balancing, connector)
+            .map(Some)
+    }
+
+    /// Starts a balancer over `resolver`'s addresses, in the current Tokio runtime.
+    fn balancer(
+        &self,
+        resolver: resolve::Resolver,
+        policy: LoadBalancing,
+        connector: lb::connect::Connector,
+    ) -> Result<lb::LoadBalancer, ConnectError> {
+        if tokio::runtime::Handle::try_current().is_err() {
+            return Err(ConnectError::not_attempted(
+                &self.uri,
+                "a channel must be made inside a Tokio runtime",
+            ));
+        }
+        Ok(lb::LoadBalancer::new(lb::Settings {
+            target: self.uri.clone(),
+            policy,
+            connector,
+            resolver,
+            refresh: resolve::Refresh {
+                interval: self.dns_refresh_interval,
+                min_interval: self.dns_min_resolution_interval,
+            },
+            health_service: self.health_check.clone(),
+        }))
+    }
+
+    /// How the subchannels of a balanced channel connect: this builder's settings;
+    /// `authority` for every request (`None`: each address's own); TLS when `tls` says
+    /// (a `dns:`/`unix:` target with TLS settings, an `https://` replica).
+    fn connector(
+        &self,
+        authority: Option<String>,
+        tls: bool,
+    ) -> Result<lb::connect::Connector, ConnectError> {
+        #[cfg(feature = "tls")]
+        let (scheme, tls) = match (&self.tls, tls) {
+            (Some(settings), true) => (
+                http::uri::Scheme::HTTPS,
+                Some(self.h2_tls(settings.clone(), authority.as_deref())?),
+            ),
+            _ => (http::uri::Scheme::HTTP, None),
+        };
+        #[cfg(not(feature = "tls"))]
+        let scheme = {
+            let _ = tls;
+            http::uri::Scheme::HTTP
+        };
+        Ok(lb::connect::Connector {
+            connect_timeout: self.connect_timeout,
+            keepalive_interval: std::sync::Mutex::new(self.keepalive_interval),
+            keepalive_timeout: self.keepalive_timeout,
+            keepalive_while_idle: self.keepalive_while_idle,
+            tcp_keepalive: self.tcp_keepalive,
+            backoff: self.connection_backoff,
+            scheme,
+            authority,
+            #[cfg(feature = "tls")]
+            tls,
+        })
+    }
+
+    /// TLS for a balanced channel's connections: `settings`, offering HTTP/2 (ALPN `h2`),
+    /// verifying the server as `ClientTls::domain` says, else as the host of `authority`
+    /// (or of each address).
+    #[cfg(feature = "tls")]
+    fn h2_tls(
+        &self,
+        settings: crate::tls::ClientTls,
+        authority: Option<&str>,
+    ) -> Result<lb::connect::Tls, ConnectError> {
+        let handshake_timeout = settings.handshake_timeout_setting();
+        let (mut config, domain) = settings
+            .into_rustls_http1()
+            .map_err(|err| ConnectError::new(&self.uri, err))?;
+        config.alpn_protocols = vec![b"h2".to_vec()];
+        let server_name = match (domain, authority) {
+            (Some(domain), _) => Some(domain),
+            (None, Some(authority)) => {
+                let host = authority
+                    .rsplit_once(':')
+                    .map_or(authority, |(host, _)| host)
+                    .trim_start_matches('[')
+                    .trim_end_matches(']');
+                Some(
+                    rustls::pki_types::ServerName::try_from(host.to_owned()).map_err(|err| {
+                        ConnectError::not_attempted(
+                            &self.uri,
+                            format!("{host:?} is not a name TLS can verify: {err}"),
+                        )
+                    })?,
+                )
+            }
+            (None, None) => None,
+        };
+        Ok(lb::connect::Tls {
+            connector: tokio_rustls::TlsConnector::from(std::sync::Arc::new(config)),
+            server_name,
+            handshake_timeout,
         })
     }
 
@@ -365,12 +585,18 @@ impl From<tonic::transport::Channel> for Channel {
     }
 }
 
+/// The pause before a balanced list's replica is reconnected after a failure; it doubles
+/// after each failure, up to [`LONGEST_REPLICA_RETRY_PAUSE`].
+const FIRST_REPLICA_RETRY_PAUSE: Duration = Duration::from_millis(100);
+/// The longest pause between two attempts to reconnect a balanced list's replica.
+const LONGEST_REPLICA_RETRY_PAUSE: Duration = Duration::from_secs(5);
+
 impl Channel {
     /// One channel over several replicas of a server (e.g. `"http://10.0.0.1:50051"`,
     /// `"http://10.0.0.2:50051"`), each connecting on its first call, with the default
     /// settings ([`Channel::balance_with`] takes settings).
     ///
-    /// Calls go round robin to the replicas that are reachable. A replica whose connection
+    /// Calls go round robin to the replicas that are reachable (gRPC's `round_robin`). A replica whose connection
     /// fails is taken out at once, so only the calls already sent to it fail (with
     /// `UNAVAILABLE`); it is reconnected in the background, with pauses growing from
     /// 100 ms to 5 s, and takes calls again once connected. While no replica is reachable,
@@ -406,8 +632,28 @@ impl Channel {
             .iter()
             .map(ChannelBuilder::endpoint)
             .collect::<Result<Vec<_>, _>>()?;
+        let https = endpoints
+            .first()
+            .is_some_and(|endpoint| endpoint.uri().scheme_str() == Some("https"));
+        let addresses = resolve::from_uris(endpoints.iter().map(Endpoint::uri));
+        let mut settings = first.clone();
+        settings.connection_backoff = ConnectionBackoff::default()
+            .initial(FIRST_REPLICA_RETRY_PAUSE)
+            .multiplier(2.0)
+            .jitter(0.0)
+            .max(LONGEST_REPLICA_RETRY_PAUSE);
+        #[cfg(feature = "tls")]
+        if https && settings.tls.is_none() {
+            settings.tls = Some(crate::tls::ClientTls::new().system_roots());
+        }
+        let connector = settings.connector(None, https)?;
+        let balanced = settings.balancer(
+            resolve::Resolver::Fixed(addresses),
+            LoadBalancing::RoundRobin,
+            connector,
+        )?;
         Ok(Self {
-            inner: Transport::Balanced(balance::Balanced::new(endpoints)),
+            inner: Transport::Balanced(balanced),
             protocol,
         })
     }
@@ -455,7 +701,7 @@ pub struct ResponseFuture(Answer);
 
 enum Answer {
     Single(tonic::transport::channel::ResponseFuture),
-    Balanced(balance::ResponseFuture),
+    Balanced(lb::ResponseFuture),
     /// In another protocol than gRPC, or over HTTP/1.1.
     Adapted(protocol::Exchange),
 }

@@ -206,6 +206,11 @@ impl ClientTls {
         self
     }
 
+    /// The handshake timeout set, for connectors that run the handshake themselves.
+    pub(crate) fn handshake_timeout_setting(&self) -> Duration {
+        self.handshake_timeout
+    }
+
     /// Checks every input and builds tonic's configuration.
     pub(crate) fn into_tonic(self) -> Result<ClientTlsConfig, TlsError> {
         ensure_crypto_provider();

@@ -14,6 +14,7 @@ use super::transport::ServeError;
 use super::transport::connection::{ConnectionSettings, Connections};
 use super::transport::listen::{self, TcpAccept};
 use super::transport::routes::RoutesBuilder;
+use super::transport::unix::UnixAccept;
 use crate::standard::Standard;
 
 /// A service a [`Server`](super::Server) can serve: what every generated `…Server<T>` is
@@ -130,6 +131,18 @@ impl Router {
         };
         let connections = self.into_connections(true)?;
         listen::serve(accept, connections, shutdown).await;
+        Ok(())
+    }
+
+    /// Serves on a unix domain socket until `shutdown` completes, then drains as
+    /// [`Router::serve_with_shutdown`] does; clients reach it with a `unix:/path` target.
+    pub async fn serve_unix(
+        self,
+        listener: tokio::net::UnixListener,
+        shutdown: impl Future<Output = ()>,
+    ) -> Result<(), ServeError> {
+        let connections = self.into_connections(true)?;
+        listen::serve(UnixAccept(listener), connections, shutdown).await;
         Ok(())
     }
 

@@ -3,10 +3,12 @@
 
 #![allow(dead_code)] // each test file uses its own subset
 
+pub mod dns;
 pub mod greeter;
 pub mod hostile_service;
 pub mod http1;
 pub mod raw;
+pub mod replica;
 
 use std::future::IntoFuture;
 use std::net::SocketAddr;

@@ -29,6 +29,7 @@ pub(crate) mod peer;
 pub(crate) mod routes;
 #[cfg(feature = "tls")]
 pub(crate) mod tls;
+pub(crate) mod unix;
 
 pub use cors::{Cors, CorsError};
 pub use error::ServeError;
