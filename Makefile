@@ -53,8 +53,8 @@ demo: gen ## Generate from proto/hello.proto (no protoc), serve on 127.0.0.1, ca
 	$(CARGO) run -q -p hello-build
 
 .PHONY: test
-test: interop-venv interop-node buf-setup browser-setup ## Run every test (goldens through real protoc, compile checks, e2e over HTTP/2 and HTTP/1.1, interop with grpcio, grpc-js, connect-node, buf and a headless browser)
-	$(INTEROP_ENV) $(CARGO) test --workspace --no-fail-fast
+test: interop-venv interop-node buf-setup browser-setup fleet-setup ## Run every test (goldens through real protoc, compile checks, e2e over HTTP/2 and HTTP/1.1, interop with grpcio, grpc-js, connect-node, buf and a headless browser, the fleet scenarios on network namespaces with dnsmasq and nginx)
+	$(INTEROP_ENV) $(FLEET_ENV) $(CARGO) test --workspace --no-fail-fast
 
 .PHONY: test-hogs
 test-hogs: ## Run make test 3 times in a row with two CPU hogs running (the flakiness check)
@@ -75,6 +75,19 @@ buf-setup: ## Install the pinned buf CLI for the buf generate test (npm ci in to
 .PHONY: browser-setup
 browser-setup: ## Install Debian's chromium (apt-get, when missing) and the pinned connect-web page's npm modules for the browser test
 	bash interop/browser/setup.sh
+
+# The fleet scenarios run one at a time (each builds its own topology); RGRPC_REQUIRE_FLEET
+# makes a missing dnsmasq or nginx a failure instead of a skip.
+FLEET_ENV := RGRPC_REQUIRE_FLEET=1
+
+.PHONY: fleet-setup
+fleet-setup: ## Install Debian's dnsmasq, nginx and iproute2 for the fleet (apt-get, when missing; no service left running)
+	bash fleet/scripts/setup.sh
+
+.PHONY: fleet
+fleet: fleet-setup ## Build a fleet (netns hosts, dnsmasq, 3 replicas), load it through dns:/// during a rolling restart; prints one line of counts
+	$(CARGO) build -q -p rgrpc-fleet --bins
+	$(CARGO) run -q -p rgrpc-fleet --bin fleet-demo
 
 .PHONY: interop
 interop: interop-venv interop-node ## Run the interop matrix (rgrpc, grpcio, grpc-js, both directions) and print it

@@ -32,21 +32,28 @@ impl Dns {
         write_records(&records, name, addresses)?;
         let log = topology.dir().join("dnsmasq.log");
         let listen = SocketAddr::from((topology.gateway(), topology.dns_port()));
-        let mut command = Command::new("dnsmasq");
+        let mut command = Command::new(crate::tool("dnsmasq"));
         command.args([
             "--no-daemon",
             "--no-resolv",
             "--no-hosts",
             "--local-ttl=0",
             "--bind-interfaces",
-            "--user=root",
             &format!("--log-facility={}", log.display()),
             "--pid-file=",
             &format!("--listen-address={}", listen.ip()),
             &format!("--port={}", listen.port()),
             &format!("--addn-hosts={}", records.display()),
         ]);
-        // dnsmasq's loopback fallback listens on 127.0.0.1, which needs no `lo` exception.
+        if topology.isolated() {
+            // Root (namespaces need it): stay root rather than drop to a user that may
+            // not exist, and may not read the run directory.
+            command.arg("--user=root");
+        }
+        // In the foreground dnsmasq also logs to stderr: that goes to the log file too.
+        let stderr = fs::File::create(topology.dir().join("dnsmasq.stderr"))
+            .map_err(|err| ProcessError(format!("cannot create dnsmasq's log: {err}")))?;
+        command.stderr(stderr);
         let process = topology.start("dnsmasq", command)?;
         let dns = Self {
             process,

@@ -28,3 +28,22 @@ pub const SERVICE_PORT: u16 = 50051;
 
 /// The fully qualified service name, as the health service and service configs name it.
 pub const SERVICE: &str = "fleet.Fleet";
+
+/// The programs the fleet runs that are not on this machine (`ip`, `dnsmasq`, `nginx`).
+pub fn missing_tools() -> Vec<&'static str> {
+    ["ip", "dnsmasq", "nginx"]
+        .into_iter()
+        .filter(|name| !tool(name).is_file())
+        .collect()
+}
+
+/// Where the program `name` is: on PATH, or in /usr/sbin (where Debian puts these, often
+/// off a user's PATH); just `name` when neither has it.
+pub fn tool(name: &str) -> std::path::PathBuf {
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    std::env::split_paths(&path)
+        .chain([std::path::PathBuf::from("/usr/sbin")])
+        .map(|dir| dir.join(name))
+        .find(|candidate| candidate.is_file())
+        .unwrap_or_else(|| name.into())
+}

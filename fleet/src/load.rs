@@ -37,6 +37,8 @@ impl std::str::FromStr for Kind {
 /// What to run.
 #[derive(Debug, Clone)]
 pub struct Plan {
+    /// The load's name: its callers are `<name>/<n>`.
+    pub name: String,
     /// Concurrent callers.
     pub concurrency: usize,
     /// Stop starting calls after this long.
@@ -160,7 +162,7 @@ pub async fn run(channel: Channel, plan: &Plan, progress: Arc<Progress>) -> Tall
         let progress = Arc::clone(&progress);
         callers.spawn(async move {
             let mut tally = Tally::default();
-            let name = format!("caller-{caller}");
+            let name = format!("{}/{caller}", plan.name);
             let mut turn = caller;
             while Instant::now() < until && !progress.stop.load(Ordering::SeqCst) {
                 let number = progress.started.fetch_add(1, Ordering::SeqCst);

@@ -33,7 +33,7 @@ impl Proxy {
         let conf = dir.join("nginx.conf");
         fs::write(&conf, config(&dir.to_string_lossy(), listen, upstreams))
             .map_err(|err| ProcessError(format!("cannot write {}: {err}", conf.display())))?;
-        let mut command = Command::new("nginx");
+        let mut command = Command::new(crate::tool("nginx"));
         command
             .arg("-p")
             .arg(&dir)

@@ -1,11 +1,9 @@
-//! Stand-ins for the runtime APIs being built in parallel (server, retry and lb work), with
+//! Stand-ins for the runtime APIs being built in parallel (the server and retry work), with
 //! the agreed names, so the fleet builds and runs against today's main. Every item here
 //! goes away when main has the real ones (the real inherent methods then win, and this
 //! module is deleted). Until then: the server settings are ignored, service configs are
-//! not applied, the counters read zero, and a `dns://` target is resolved once, here, into
-//! a static `Channel::balance`.
+//! not applied, and the counters read zero.
 
-use std::net::SocketAddr;
 use std::path::Path;
 use std::time::Duration;
 
@@ -51,18 +49,6 @@ pub trait ChannelSettings: Sized {
     fn service_config(self, _config: ServiceConfig) -> Self {
         self
     }
-    /// `ChannelBuilder::load_balancing`.
-    fn load_balancing(self, _policy: rgrpc::LoadBalancing) -> Self {
-        self
-    }
-    /// `ChannelBuilder::dns_min_resolution_interval`.
-    fn dns_min_resolution_interval(self, _interval: Duration) -> Self {
-        self
-    }
-    /// `ChannelBuilder::dns_refresh_interval`.
-    fn dns_refresh_interval(self, _interval: Duration) -> Self {
-        self
-    }
 }
 
 impl ChannelSettings for ChannelBuilder {}
@@ -89,26 +75,3 @@ pub trait Stats {
 }
 
 impl Stats for Channel {}
-
-/// A channel for `target`: a `dns://server/name:port` target is resolved once, here, into
-/// a static round-robin channel (the resolver re-resolves; this does not).
-pub fn dns_stand_in(target: &str) -> Result<Channel, String> {
-    let bad = |why: &str| format!("{target}: {why}");
-    let rest = target
-        .strip_prefix("dns://")
-        .ok_or_else(|| bad("not a dns:// target"))?;
-    let (server, host_port) = rest
-        .split_once('/')
-        .ok_or_else(|| bad("no DNS server in the target"))?;
-    let server: SocketAddr = server.parse().map_err(|_| bad("bad DNS server address"))?;
-    let (host, port) = host_port
-        .rsplit_once(':')
-        .ok_or_else(|| bad("no port in the target"))?;
-    let addresses = crate::dns::query_a(server, host).map_err(|err| bad(&err))?;
-    Channel::balance(
-        addresses
-            .into_iter()
-            .map(|address| format!("http://{address}:{port}")),
-    )
-    .map_err(|err| format!("{target}: {err}"))
-}

@@ -36,13 +36,13 @@ pub struct Spawned {
 }
 
 impl Spawned {
-    /// Starts `command` with its stdout piped (collected) and stderr inherited.
+    /// Starts `command` with its stdout piped (collected); stderr is as `command` says
+    /// (inherited unless set).
     pub fn start(name: impl Into<String>, mut command: Command) -> Result<Self, ProcessError> {
         let name = name.into();
         let mut child = command
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
             .spawn()
             .map_err(|err| ProcessError(format!("cannot start {name} ({command:?}): {err}")))?;
         let lines = Arc::new(Lines::default());

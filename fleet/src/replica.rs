@@ -3,8 +3,9 @@
 //! to be held (`hold_ms`) shows on stdout whether its deadline arrived and whether the
 //! handler saw it cancelled.
 
+use std::collections::HashSet;
 use std::io::Write;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Mutex;
 use std::time::Duration;
 
 use rgrpc::metadata::{MetadataMap, MetadataValue};
@@ -28,8 +29,8 @@ pub const REPLICA_TRAILER: &str = "x-fleet-replica";
 pub struct Replica {
     name: String,
     delay: Duration,
-    /// Whether a call has arrived yet (the first one prints `first call`).
-    called: AtomicBool,
+    /// The clients seen so far (the first call of each prints `first call from <client>`).
+    clients: Mutex<HashSet<String>>,
 }
 
 impl Replica {
@@ -38,7 +39,7 @@ impl Replica {
         Self {
             name: name.into(),
             delay,
-            called: AtomicBool::new(false),
+            clients: Mutex::default(),
         }
     }
 
@@ -52,8 +53,14 @@ impl Replica {
     /// The artificial delay, the hold the request asks for (watching for cancellation),
     /// and the trailer naming this replica.
     async fn serve(&self, ctx: &Context, request: &WhoRequest) -> Result<(), Status> {
-        if !self.called.swap(true, Ordering::SeqCst) {
-            announce("first call");
+        // A caller is `<client>/<caller>`: fleet-load's callers share its name.
+        let client = request.caller.split('/').next().unwrap_or_default();
+        let first = match self.clients.lock() {
+            Ok(mut clients) => clients.insert(client.to_owned()),
+            Err(_) => false,
+        };
+        if first {
+            announce(&format!("first call from {client}"));
         }
         let mut trailers = MetadataMap::new();
         if let Ok(value) = MetadataValue::try_from(self.name.as_str()) {

@@ -35,7 +35,7 @@ impl Host {
     pub fn command(&self, program: impl AsRef<std::ffi::OsStr>) -> Command {
         match &self.netns {
             Some(netns) => {
-                let mut command = Command::new("ip");
+                let mut command = Command::new(crate::tool("ip"));
                 command.args(["netns", "exec", netns]).arg(program);
                 command
             }
@@ -279,7 +279,7 @@ fn namespaces_unavailable() -> Option<String> {
 /// Kills whatever still runs inside `netns` (only a run of ours puts processes there),
 /// then deletes it.
 fn delete_namespace(netns: &str) {
-    if let Ok(pids) = run(Command::new("ip").args(["netns", "pids", netns])) {
+    if let Ok(pids) = run(Command::new(crate::tool("ip")).args(["netns", "pids", netns])) {
         for pid in pids.split_whitespace().filter_map(|pid| pid.parse().ok()) {
             let _ = send_signal(pid, "KILL");
         }
@@ -295,7 +295,7 @@ fn remove_stale_runs() {
             .parse::<u32>()
             .is_ok_and(|pid| !Path::new(&format!("/proc/{pid}")).exists())
     };
-    if let Ok(list) = run(Command::new("ip").args(["netns", "list"])) {
+    if let Ok(list) = run(Command::new(crate::tool("ip")).args(["netns", "list"])) {
         for netns in list.split_whitespace() {
             let Some(rest) = netns.strip_prefix(&format!("{PREFIX}-")) else {
                 continue;
@@ -305,7 +305,9 @@ fn remove_stale_runs() {
             }
         }
     }
-    if let Ok(links) = run(Command::new("ip").args(["-o", "link", "show", "type", "bridge"])) {
+    if let Ok(links) =
+        run(Command::new(crate::tool("ip")).args(["-o", "link", "show", "type", "bridge"]))
+    {
         for line in links.lines() {
             let Some(name) = line.split(':').nth(1).map(str::trim) else {
                 continue;
@@ -353,5 +355,5 @@ fn kill_recorded_processes(dir: &Path) {
 }
 
 fn ip(args: &[&str]) -> Result<String, ProcessError> {
-    run(Command::new("ip").args(args))
+    run(Command::new(crate::tool("ip")).args(args))
 }

@@ -2,7 +2,7 @@
 //! namespace with `ip netns exec`):
 //!
 //! ```text
-//! fleet-load --target TARGET [--concurrency C] [--duration-secs D] [--calls N]
+//! fleet-load --target TARGET [--name NAME] [--concurrency C] [--duration-secs D] [--calls N]
 //!     [--service-config FILE] [--kind unary|mix] [--timeout-ms T] [--dns-refresh-ms R]
 //!     [--dns-min-resolution-ms M]
 //! ```
@@ -12,7 +12,7 @@
 //! second while it runs, stops after D seconds (default 10), N calls, or SIGTERM, whichever
 //! comes first, and then prints one JSON line of counts: calls, failed (in all and by
 //! code), retried, hedged, transparent_retries, replicas_seen (and calls per replica),
-//! p50_ms, p99_ms, max_ms.
+//! p50_ms, p99_ms, max_ms. Its callers are named `NAME/<n>` (NAME defaults to `load`).
 
 use std::path::Path;
 use std::process::ExitCode;
@@ -22,12 +22,13 @@ use std::time::Duration;
 use rgrpc::{Channel, LoadBalancing};
 use rgrpc_fleet::flags::Flags;
 use rgrpc_fleet::load::{self, Kind, Plan, Progress, Retries};
-use rgrpc_fleet::pending_api::{self, ChannelSettings, ServiceConfig, Stats};
+use rgrpc_fleet::pending_api::{ChannelSettings, ServiceConfig, Stats};
 use rgrpc_fleet::replica::announce;
 use tokio::signal::unix::{SignalKind, signal};
 
 const FLAGS: &[&str] = &[
     "target",
+    "name",
     "concurrency",
     "duration-secs",
     "calls",
@@ -52,6 +53,7 @@ async fn main() -> ExitCode {
 async fn run() -> Result<(), String> {
     let flags = Flags::parse("fleet-load", FLAGS, std::env::args().skip(1))?;
     let plan = Plan {
+        name: flags.text("name").unwrap_or("load").to_owned(),
         concurrency: flags.parsed("concurrency")?.unwrap_or(4),
         duration: Duration::from_secs(flags.parsed("duration-secs")?.unwrap_or(10)),
         calls: flags.parsed("calls")?,
@@ -111,9 +113,6 @@ fn channel(
     config: Option<ServiceConfig>,
     resolution: Resolution,
 ) -> Result<Channel, String> {
-    if target.starts_with("dns://") {
-        return pending_api::dns_stand_in(target);
-    }
     let uris: Vec<&str> = target.split(',').collect();
     if uris.len() > 1 {
         return Channel::balance(uris).map_err(|err| err.to_string());
