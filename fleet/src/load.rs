@@ -58,6 +58,8 @@ pub struct Tally {
     pub calls: u64,
     /// Failed calls by status code name.
     pub failed: BTreeMap<String, u64>,
+    /// The first message of each failing code (to tell why).
+    pub first_errors: BTreeMap<String, String>,
     /// Answers per replica.
     pub replicas: BTreeMap<String, u64>,
     /// Each call's latency in microseconds.
@@ -71,7 +73,13 @@ impl Tally {
             .push(u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX));
         match outcome {
             Ok(replica) => *self.replicas.entry(replica).or_default() += 1,
-            Err(status) => *self.failed.entry(code_name(status.code())).or_default() += 1,
+            Err(status) => {
+                let code = code_name(status.code());
+                self.first_errors
+                    .entry(code.clone())
+                    .or_insert_with(|| status.message().to_owned());
+                *self.failed.entry(code).or_default() += 1;
+            }
         }
     }
 
@@ -79,6 +87,9 @@ impl Tally {
         self.calls += other.calls;
         for (code, count) in other.failed {
             *self.failed.entry(code).or_default() += count;
+        }
+        for (code, message) in other.first_errors {
+            self.first_errors.entry(code).or_insert(message);
         }
         for (replica, count) in other.replicas {
             *self.replicas.entry(replica).or_default() += count;
@@ -120,6 +131,7 @@ pub fn report(tally: &Tally, retries: Retries) -> Value {
         "calls": tally.calls,
         "failed": tally.failed_total(),
         "failed_by_code": tally.failed,
+        "first_errors": tally.first_errors,
         "retried": retries.retried,
         "hedged": retries.hedged,
         "transparent_retries": retries.transparent,
