@@ -5,8 +5,10 @@ mod balance;
 pub(crate) mod call_policy;
 mod http1;
 pub(crate) mod protocol;
+pub(crate) mod retry;
 
 pub use protocol::Protocol;
+pub use retry::{ChannelStats, DEFAULT_RETRY_BUFFER_LIMIT};
 
 /// How a channel over several addresses chooses one for each call: gRPC's policies.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -53,6 +55,8 @@ pub(crate) const RESET_STREAMS_REMEMBERED: usize = 4096;
 pub struct Channel {
     inner: Transport,
     protocol: Protocol,
+    /// The service config, retry throttling and attempt counters, shared by clones.
+    retries: retry::Retries,
 }
 
 /// What a [`Channel`] sends its calls over.
@@ -84,7 +88,24 @@ impl Transport {
     }
 }
 
+impl retry::SendAttempt for Transport {
+    fn send_attempt(&self, request: http::Request<Body>) -> retry::Exchange {
+        self.send(request)
+    }
+}
+
 impl Channel {
+    /// Counts of the attempts this channel (and its clones) sent: first attempts,
+    /// retries, hedges and transparent retries.
+    pub fn stats(&self) -> ChannelStats {
+        self.retries.stats()
+    }
+
+    /// The service config the channel was built with, if any.
+    pub(crate) fn service_config(&self) -> Option<&std::sync::Arc<crate::ServiceConfig>> {
+        self.retries.config()
+    }
+
     /// Connects to `uri` (e.g. `"http://127.0.0.1:50051"`) with the default settings,
     /// failing if the server cannot be reached now. With the `tls` feature an `https://` URI
     /// connects over TLS, trusting the platform's root certificates.
@@ -126,6 +147,8 @@ impl Channel {
             http1: false,
             #[cfg(feature = "tls")]
             tls: None,
+            service_config: None,
+            retry_buffer_limit: DEFAULT_RETRY_BUFFER_LIMIT,
         }
     }
 }
@@ -146,6 +169,8 @@ pub struct ChannelBuilder {
     http1: bool,
     #[cfg(feature = "tls")]
     tls: Option<crate::tls::ClientTls>,
+    service_config: Option<crate::ServiceConfig>,
+    retry_buffer_limit: usize,
 }
 
 impl ChannelBuilder {
@@ -219,6 +244,31 @@ impl ChannelBuilder {
         self
     }
 
+    /// Applies `config` to every call: per-method timeouts, `waitForReady`, message size
+    /// limits, retry or hedging policies and retry throttling (gRFC A6). A call's own
+    /// options win over the config's.
+    ///
+    /// Without a config, calls are still retried transparently when the server never
+    /// processed them (a refused stream, a GOAWAY below the call's stream, a connection
+    /// that closed before the request was written).
+    pub fn service_config(mut self, config: crate::ServiceConfig) -> Self {
+        self.service_config = Some(config);
+        self
+    }
+
+    /// How many bytes of a call's request messages are kept so another attempt can send
+    /// them again ([`DEFAULT_RETRY_BUFFER_LIMIT`], 256 KiB, unless set). A call whose
+    /// requests go past it commits to the attempt that sent them: it is not retried.
+    pub fn retry_buffer_limit(mut self, bytes: usize) -> Self {
+        self.retry_buffer_limit = bytes;
+        self
+    }
+
+    /// The retry state of the channels this builder makes.
+    fn retries(&self) -> retry::Retries {
+        retry::Retries::new(self.service_config.clone(), self.retry_buffer_limit)
+    }
+
     /// The server's URI, as given.
     pub(crate) fn uri(&self) -> &str {
         &self.uri
@@ -238,6 +288,7 @@ impl ChannelBuilder {
         Ok(Channel {
             inner: Transport::Single(inner),
             protocol: self.protocol,
+            retries: self.retries(),
         })
     }
 
@@ -262,6 +313,7 @@ impl ChannelBuilder {
         Ok(Channel {
             inner,
             protocol: self.protocol,
+            retries: self.retries(),
         })
     }
 
@@ -361,6 +413,7 @@ impl From<tonic::transport::Channel> for Channel {
         Self {
             inner: Transport::Single(inner),
             protocol: Protocol::Grpc,
+            retries: retry::Retries::default(),
         }
     }
 }
@@ -409,6 +462,7 @@ impl Channel {
         Ok(Self {
             inner: Transport::Balanced(balance::Balanced::new(endpoints)),
             protocol,
+            retries: first.retries(),
         })
     }
 }
@@ -435,39 +489,40 @@ impl tower_service::Service<http::Request<Body>> for Channel {
         if self.protocol != Protocol::Grpc {
             let transport = self.inner.clone();
             let http1 = matches!(transport, Transport::Http1(_));
-            return ResponseFuture(Answer::Adapted(protocol::exchange(
+            return ResponseFuture(protocol::exchange(
                 self.protocol,
                 http1,
                 request,
                 move |request| transport.send(request),
-            )));
+            ));
         }
-        ResponseFuture(match &mut self.inner {
-            Transport::Single(channel) => Answer::Single(channel.call(request)),
-            Transport::Balanced(replicas) => Answer::Balanced(replicas.call(request)),
-            Transport::Http1(http1) => Answer::Adapted(http1.send(request)),
-        })
+        // The first attempt goes on the transport made ready by `poll_ready`; any other
+        // attempt through a clone of it.
+        let sender = self.inner.clone();
+        let inner = &mut self.inner;
+        ResponseFuture(self.retries.call(
+            request,
+            |request| match inner {
+                Transport::Single(channel) => {
+                    let sent = channel.call(request);
+                    Box::pin(async move { sent.await.map_err(Into::into) })
+                }
+                Transport::Balanced(replicas) => replicas.call(request),
+                Transport::Http1(http1) => http1.send(request),
+            },
+            sender,
+        ))
     }
 }
 
-/// The response to one HTTP/2 request sent on a [`Channel`].
-pub struct ResponseFuture(Answer);
-
-enum Answer {
-    Single(tonic::transport::channel::ResponseFuture),
-    Balanced(balance::ResponseFuture),
-    /// In another protocol than gRPC, or over HTTP/1.1.
-    Adapted(protocol::Exchange),
-}
+/// The response to one call sent on a [`Channel`]: its attempts, until one commits.
+pub struct ResponseFuture(protocol::Exchange);
 
 impl Future for ResponseFuture {
     type Output = Result<http::Response<Body>, Box<dyn std::error::Error + Send + Sync>>;
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        match &mut self.0 {
-            Answer::Single(answer) => Pin::new(answer).poll(cx).map_err(Into::into),
-            Answer::Balanced(answer) | Answer::Adapted(answer) => answer.as_mut().poll(cx),
-        }
+        self.0.as_mut().poll(cx)
     }
 }
 
