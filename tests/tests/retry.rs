@@ -3,153 +3,13 @@
 
 mod support;
 
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use rgrpc::metadata::MetadataMap;
-use rgrpc::{CancellationToken, Code, Context, RequestStream, ResponseSink, ServiceConfig, Status};
-use rgrpc_tests::hello::hello_service_client::HelloServiceClient;
-use rgrpc_tests::hello::hello_service_server::HelloService;
-use rgrpc_tests::hello::{HelloRequest, HelloResponse};
+use rgrpc::{CancellationToken, Code, ServiceConfig};
+use rgrpc_tests::hello::HelloRequest;
 
-use support::{LIMIT, Running, assert_fails, bounded, greeting, next_reply, reply};
-
-/// What the server does on its `n`-th call (from 0).
-#[derive(Clone, Copy, Debug)]
-enum Step {
-    Succeed,
-    /// Fails with this code, in a Trailers-Only response, with this pushback.
-    Fail(Code, Option<&'static str>),
-    /// Sends a response message (server streaming), then fails with this code.
-    FailAfterHeaders(Code),
-    /// Waits until the call is cancelled.
-    Hang,
-}
-
-/// What each call the server got looked like.
-#[derive(Clone, Debug)]
-struct Seen {
-    previous_attempts: Option<String>,
-    time_remaining: Option<Duration>,
-}
-
-/// A server that follows a script, call by call, and records what it saw.
-#[derive(Clone)]
-struct Scripted {
-    script: Arc<dyn Fn(usize) -> Step + Send + Sync>,
-    seen: Arc<Mutex<Vec<Seen>>>,
-    cancelled: Arc<AtomicUsize>,
-}
-
-impl Scripted {
-    fn new(script: impl Fn(usize) -> Step + Send + Sync + 'static) -> Self {
-        Self {
-            script: Arc::new(script),
-            seen: Arc::default(),
-            cancelled: Arc::default(),
-        }
-    }
-
-    fn calls(&self) -> usize {
-        self.seen.lock().unwrap().len()
-    }
-
-    fn seen(&self) -> Vec<Seen> {
-        self.seen.lock().unwrap().clone()
-    }
-
-    /// Records the call and returns its step.
-    fn step(&self, ctx: &Context) -> Step {
-        let mut seen = self.seen.lock().unwrap();
-        let n = seen.len();
-        seen.push(Seen {
-            previous_attempts: ctx
-                .metadata()
-                .get("grpc-previous-rpc-attempts")
-                .map(|value| value.to_str().unwrap().to_owned()),
-            time_remaining: ctx.time_remaining(),
-        });
-        (self.script)(n)
-    }
-
-    async fn play(
-        &self,
-        ctx: &Context,
-        step: Step,
-        answer: String,
-    ) -> Result<HelloResponse, Status> {
-        match step {
-            Step::Succeed => Ok(reply(answer)),
-            Step::Fail(code, pushback) => {
-                if let Some(pushback) = pushback {
-                    let mut trailers = MetadataMap::new();
-                    trailers.insert("grpc-retry-pushback-ms", pushback.parse().unwrap());
-                    ctx.set_trailers(trailers);
-                }
-                Err(Status::new(code, "failing as scripted"))
-            }
-            Step::FailAfterHeaders(code) => Err(Status::new(code, "failing after the headers")),
-            Step::Hang => {
-                // The runtime stops the handler when the call is cancelled: a task of its
-                // own sees the cancellation.
-                let token = ctx.cancellation_token();
-                let cancelled = self.cancelled.clone();
-                tokio::spawn(async move {
-                    token.cancelled().await;
-                    cancelled.fetch_add(1, Ordering::SeqCst);
-                });
-                std::future::pending().await
-            }
-        }
-    }
-}
-
-impl HelloService for Scripted {
-    async fn say_hello(
-        &self,
-        ctx: Context,
-        request: HelloRequest,
-    ) -> Result<HelloResponse, Status> {
-        let step = self.step(&ctx);
-        let answer = format!("Hello, {} (call {})", request.greeting, self.calls());
-        self.play(&ctx, step, answer).await
-    }
-
-    /// Sends "first", then fails as its step says (or ends).
-    async fn lots_of_replies(
-        &self,
-        ctx: Context,
-        _request: HelloRequest,
-        responses: ResponseSink<HelloResponse>,
-    ) -> Result<(), Status> {
-        match self.step(&ctx) {
-            Step::FailAfterHeaders(code) => {
-                responses.send(reply("first")).await?;
-                Err(Status::new(code, "failing after the headers"))
-            }
-            step => self.play(&ctx, step, String::new()).await.map(drop),
-        }
-    }
-
-    /// Reads every greeting, then plays its step: "n greetings" on success.
-    async fn lots_of_greetings(
-        &self,
-        ctx: Context,
-        mut requests: RequestStream<HelloRequest>,
-    ) -> Result<HelloResponse, Status> {
-        let step = self.step(&ctx);
-        let mut count = 0;
-        while requests.message().await?.is_some() {
-            count += 1;
-        }
-        self.play(&ctx, step, format!("{count} greetings")).await
-    }
-}
-
-fn config(json: &str) -> ServiceConfig {
-    ServiceConfig::from_json(json).unwrap()
-}
+use support::scripted::{Scripted, Step, client_with, config};
+use support::{LIMIT, Running, assert_fails, bounded, greeting, next_reply};
 
 /// A retry policy for every method: `max_attempts`, backoffs of at most 10 ms, retrying
 /// UNAVAILABLE; `extra` adds top-level fields.
@@ -159,20 +19,6 @@ fn retry_config(max_attempts: u32, extra: &str) -> ServiceConfig {
             "maxAttempts": {max_attempts}, "initialBackoff": "0.01s", "maxBackoff": "0.01s",
             "backoffMultiplier": 1, "retryableStatusCodes": ["UNAVAILABLE"]}}}}]{extra}}}"#
     ))
-}
-
-async fn client_with(
-    server: &Running,
-    config: ServiceConfig,
-    limit: Option<usize>,
-) -> (HelloServiceClient, rgrpc::Channel) {
-    let mut builder =
-        rgrpc::Channel::builder(format!("http://{}", server.addr)).service_config(config);
-    if let Some(limit) = limit {
-        builder = builder.retry_buffer_limit(limit);
-    }
-    let channel = builder.connect().await.unwrap();
-    (HelloServiceClient::new(channel.clone()), channel)
 }
 
 #[tokio::test]
@@ -355,7 +201,7 @@ async fn cancelling_a_call_cancels_its_attempt_on_the_server() {
     let status = bounded("the call", call).await.unwrap().unwrap_err();
     assert_eq!(status.code(), Code::Cancelled, "{status:?}");
     bounded("the server's handler seeing the cancellation", async {
-        while service.cancelled.load(Ordering::SeqCst) < 1 {
+        while service.cancelled_calls() < 1 {
             tokio::time::sleep(Duration::from_millis(5)).await;
         }
     })

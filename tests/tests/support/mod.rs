@@ -7,6 +7,7 @@ pub mod greeter;
 pub mod hostile_service;
 pub mod http1;
 pub mod raw;
+pub mod scripted;
 
 use std::future::IntoFuture;
 use std::net::SocketAddr;

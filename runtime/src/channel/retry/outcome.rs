@@ -151,9 +151,13 @@ fn code_of_error(error: &(dyn Error + 'static)) -> Code {
 /// * hyper's canceled error: the connection closed before the request was dispatched on
 ///   it (hyper hands such requests back as "not sent").
 /// * h2's errors received from the server: a RST_STREAM with REFUSED_STREAM (the server
-///   refused the stream before processing it, RFC 9113 §8.7), or the GOAWAY error h2 gives
-///   only to the streams above the GOAWAY's last-stream-id (streams at or below it go on,
-///   and if the connection then drops they fail with a broken pipe, which is `Server`).
+///   refused the stream before processing it, RFC 9113 §8.7: `NotProcessed`), or the
+///   GOAWAY error h2 gives only to the streams above the GOAWAY's last-stream-id and to
+///   new streams on a connection that received one (streams at or below it go on, and if
+///   the connection then drops they fail with a broken pipe, which is `Server`). The
+///   GOAWAY case counts as `NotSent`: the server discards such streams unseen by
+///   definition, and a retry sent before the channel replaced the connection meets the
+///   same GOAWAY without reaching the server, so it may take a few tries.
 pub(super) fn reach_of(error: &(dyn Error + 'static)) -> Reach {
     let mut cause = Some(error);
     while let Some(error) = cause {
@@ -166,8 +170,13 @@ pub(super) fn reach_of(error: &(dyn Error + 'static)) -> Reach {
             return Reach::NotSent;
         }
         if let Some(error) = error.downcast_ref::<h2::Error>() {
-            let refused = error.is_reset() && error.reason() == Some(h2::Reason::REFUSED_STREAM);
-            if error.is_remote() && (refused || error.is_go_away()) {
+            if !error.is_remote() {
+                return Reach::Server;
+            }
+            if error.is_go_away() {
+                return Reach::NotSent;
+            }
+            if error.is_reset() && error.reason() == Some(h2::Reason::REFUSED_STREAM) {
                 return Reach::NotProcessed;
             }
             return Reach::Server;
