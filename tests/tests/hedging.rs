@@ -1,6 +1,8 @@
 //! gRFC A6 hedging over real HTTP/2 on 127.0.0.1: further attempts while earlier ones run,
 //! the first answer wins and the others are cancelled on the server.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod support;
 
 use std::time::Duration;

@@ -1,6 +1,8 @@
 //! gRFC A6 retries over real HTTP/2 on 127.0.0.1: a server that fails as scripted, a client
 //! with a retry policy in its service config, and counts of what each side saw.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod support;
 
 use std::time::Duration;

@@ -1,6 +1,8 @@
 //! The service config's JSON: valid configs load (name matching, defaults, caps), and each
 //! invalid one fails with an error naming the JSON path of what is wrong.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use std::time::Duration;
 
 use rgrpc::ServiceConfig;

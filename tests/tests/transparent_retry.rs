@@ -3,6 +3,8 @@
 //! REFUSED_STREAM) or to answer a call's stream with a GOAWAY below it, which no gRPC
 //! server does on demand.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod support;
 
 use std::sync::Arc;
