@@ -27,6 +27,8 @@ use std::pin::Pin;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
+use futures_util::TryFutureExt as _;
+use futures_util::future::Either;
 use tonic::body::Body;
 use tonic::transport::Endpoint;
 
@@ -503,12 +505,10 @@ impl tower_service::Service<http::Request<Body>> for Channel {
         ResponseFuture(self.retries.call(
             request,
             |request| match inner {
-                Transport::Single(channel) => {
-                    let sent = channel.call(request);
-                    Box::pin(async move { sent.await.map_err(Into::into) })
-                }
-                Transport::Balanced(replicas) => replicas.call(request),
-                Transport::Http1(http1) => http1.send(request),
+                // Not boxed: the call's future holds it.
+                Transport::Single(channel) => Either::Left(channel.call(request).err_into()),
+                Transport::Balanced(replicas) => Either::Right(replicas.call(request)),
+                Transport::Http1(http1) => Either::Right(http1.send(request)),
             },
             sender,
         ))

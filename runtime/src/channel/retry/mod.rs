@@ -150,12 +150,16 @@ impl Retries {
 
     /// Runs a call: its first attempt through `first` (the transport, already ready), any
     /// further one through `sender`.
-    pub(crate) fn call<S: SendAttempt>(
+    pub(crate) fn call<S, F>(
         &self,
         request: http::Request<Body>,
-        first: impl FnOnce(http::Request<Body>) -> Exchange,
+        first: impl FnOnce(http::Request<Body>) -> F,
         sender: S,
-    ) -> Exchange {
+    ) -> Exchange
+    where
+        S: SendAttempt,
+        F: Future<Output = Answer> + Send + 'static,
+    {
         let call_policy = request.extensions().get::<CallPolicy>();
         let deadline = call_policy.and_then(|policy| policy.deadline);
         let wait_for_ready = call_policy.is_some_and(|policy| policy.wait_for_ready);
@@ -195,7 +199,7 @@ impl Retries {
         };
         match method {
             None => Box::pin(call.transparent_only(first)),
-            Some(method) => Box::pin(Engine::new(call, method).run(first)),
+            Some(method) => Box::pin(Engine::new(call, method).run(Box::pin(first))),
         }
     }
 }
@@ -316,7 +320,7 @@ fn deadline_passed() -> Answer {
 impl<S: SendAttempt> Call<S> {
     /// A call with no policy: any answer is final, except a failure the server never
     /// processed, which is retried transparently.
-    async fn transparent_only(mut self, first: Exchange) -> Answer {
+    async fn transparent_only(mut self, first: impl Future<Output = Answer>) -> Answer {
         let mut answer = first.await;
         let mut id = 0;
         loop {

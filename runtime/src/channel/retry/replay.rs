@@ -27,7 +27,7 @@ pub(super) struct Recorder {
 struct State {
     /// The call's own body, pulled by whichever attempt is furthest ahead.
     source: Body,
-    frames: Vec<Recorded>,
+    frames: Frames,
     recorded_bytes: usize,
     limit: usize,
     /// Still recording: no frame has been past the limit.
@@ -47,6 +47,44 @@ enum Recorded {
     Trailers(HeaderMap),
 }
 
+/// The recorded frames; most calls send one (a unary request), kept without a `Vec`.
+#[derive(Default)]
+enum Frames {
+    #[default]
+    None,
+    One(Recorded),
+    Many(Vec<Recorded>),
+}
+
+impl Frames {
+    fn get(&self, index: usize) -> Option<&Recorded> {
+        match self {
+            Frames::None => None,
+            Frames::One(frame) => (index == 0).then_some(frame),
+            Frames::Many(frames) => frames.get(index),
+        }
+    }
+
+    fn len(&self) -> usize {
+        match self {
+            Frames::None => 0,
+            Frames::One(_) => 1,
+            Frames::Many(frames) => frames.len(),
+        }
+    }
+
+    fn push(&mut self, frame: Recorded) {
+        *self = match std::mem::take(self) {
+            Frames::None => Frames::One(frame),
+            Frames::One(first) => Frames::Many(vec![first, frame]),
+            Frames::Many(mut frames) => {
+                frames.push(frame);
+                Frames::Many(frames)
+            }
+        };
+    }
+}
+
 enum End {
     Open,
     Ended,
@@ -58,7 +96,7 @@ impl Recorder {
         Arc::new(Self {
             state: Mutex::new(State {
                 source,
-                frames: Vec::new(),
+                frames: Frames::default(),
                 recorded_bytes: 0,
                 limit,
                 recording: true,
