@@ -3,9 +3,14 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod support;
+
 use std::time::Duration;
 
-use rgrpc::ServiceConfig;
+use rgrpc::{Code, ServiceConfig};
+
+use support::scripted::{Scripted, Step, client_with, config};
+use support::{LIMIT, Running, assert_fails, bounded, greeting};
 
 #[test]
 fn a_full_config_loads() {
@@ -285,4 +290,87 @@ fn every_invalid_value_is_named_by_its_json_path() {
         cases.len(),
         wrong.join("\n")
     );
+}
+
+#[tokio::test]
+async fn a_method_s_own_config_wins_over_its_service_s_and_the_default() {
+    let service = Scripted::new(|_| Step::Succeed);
+    let server = Running::start(service.clone()).await;
+    let timeouts = config(
+        r#"{"methodConfig": [
+          {"name": [{}], "timeout": "300s"},
+          {"name": [{"service": "hello.HelloService"}], "timeout": "200s"},
+          {"name": [{"service": "hello.HelloService", "method": "SayHello"}], "timeout": "100s"}
+        ]}"#,
+    );
+    let (client, _) = client_with(&server, timeouts, None).await;
+    bounded("unary", client.say_hello(greeting("a")))
+        .await
+        .unwrap();
+    let requests = rgrpc::stream::iter([greeting("b")]);
+    bounded("client streaming", client.lots_of_greetings(requests))
+        .await
+        .unwrap();
+    let left: Vec<_> = service
+        .seen()
+        .iter()
+        .map(|seen| seen.time_remaining.unwrap())
+        .collect();
+    assert!(
+        left[0] <= Duration::from_secs(100),
+        "the method's: {left:?}"
+    );
+    assert!(
+        left[1] > Duration::from_secs(100) && left[1] <= Duration::from_secs(200),
+        "the service's: {left:?}"
+    );
+}
+
+#[tokio::test]
+async fn the_config_s_message_limits_apply_unless_the_call_sets_its_own() {
+    let service = Scripted::new(|_| Step::Succeed);
+    let server = Running::start(service.clone()).await;
+    let limits = config(r#"{"methodConfig": [{"name": [{}], "maxRequestMessageBytes": 10}]}"#);
+    let (client, _) = client_with(&server, limits, None).await;
+    let big = greeting("a greeting longer than ten bytes");
+    assert_fails(
+        "over the config's limit",
+        client.say_hello(big.clone()),
+        Code::ResourceExhausted,
+        "",
+    )
+    .await;
+    bounded(
+        "under the call's own limit",
+        client.say_hello(big).max_request_message_size(1000),
+    )
+    .await
+    .unwrap();
+    assert_eq!(service.calls(), 1, "the refused request never left");
+}
+
+#[tokio::test]
+async fn wait_for_ready_from_the_config_waits_for_the_server_until_the_deadline() {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    drop(listener);
+    let waiting =
+        config(r#"{"methodConfig": [{"name": [{}], "waitForReady": true, "timeout": "0.3s"}]}"#);
+    let channel = rgrpc::Channel::builder(format!("http://{addr}"))
+        .service_config(waiting)
+        .connect_lazy()
+        .unwrap();
+    let client = rgrpc_tests::hello::hello_service_client::HelloServiceClient::new(channel);
+    assert_fails(
+        "waiting call",
+        client.say_hello(greeting("a")),
+        Code::DeadlineExceeded,
+        "",
+    )
+    .await;
+    let fail_fast = client
+        .say_hello(greeting("a"))
+        .wait_for_ready(false)
+        .timeout(LIMIT);
+    assert_fails("the call's own choice", fail_fast, Code::Unavailable, "").await;
 }

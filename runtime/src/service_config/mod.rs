@@ -227,3 +227,25 @@ impl fmt::Display for ServiceConfigError {
 }
 
 impl std::error::Error for ServiceConfigError {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_method_finds_its_own_entry_then_its_service_s_then_the_default() {
+        let config = ServiceConfig::from_json(
+            r#"{"methodConfig": [
+              {"name": [{"service": "a.S", "method": "M"}], "timeout": "1s"},
+              {"name": [{"service": "a.S"}], "timeout": "2s"},
+              {"name": [{}], "timeout": "3s"}
+            ]}"#,
+        )
+        .unwrap();
+        let timeout = |path| config.method(path).and_then(|m| m.timeout);
+        assert_eq!(timeout("/a.S/M"), Some(Duration::from_secs(1)));
+        assert_eq!(timeout("/a.S/Other"), Some(Duration::from_secs(2)));
+        assert_eq!(timeout("/b.T/M"), Some(Duration::from_secs(3)));
+        assert_eq!(ServiceConfig::default().method("/a.S/M"), None);
+    }
+}
