@@ -159,6 +159,38 @@ async fn throttling_stops_retries_once_half_the_tokens_are_gone() {
 }
 
 #[tokio::test]
+async fn throttling_counts_the_status_of_committed_calls_from_their_trailers() {
+    let service = Scripted::new(|n| match n {
+        0 | 1 => Step::FailAfterHeaders(Code::Unavailable),
+        _ => Step::Fail(Code::Unavailable, None),
+    });
+    let server = Running::start(service.clone()).await;
+    let throttled = retry_config(
+        5,
+        r#", "retryThrottling": {"maxTokens": 3, "tokenRatio": 0.1}"#,
+    );
+    let (client, _) = client_with(&server, throttled, None).await;
+    // Two streams fail after a message: committed, yet failures (3 tokens → 1).
+    for _ in 0..2 {
+        let mut replies = bounded("call", client.lots_of_replies(greeting("a")))
+            .await
+            .unwrap();
+        assert_eq!(next_reply("the first reply", &mut replies).await, "first");
+        let status = bounded("the end", replies.message()).await.unwrap_err();
+        assert_eq!(status.code(), Code::Unavailable, "{status:?}");
+    }
+    // So this failure is not retried (1 → 0); with 3 tokens left it would have been.
+    assert_fails(
+        "call",
+        client.say_hello(greeting("a")),
+        Code::Unavailable,
+        "scripted",
+    )
+    .await;
+    assert_eq!(service.calls(), 3);
+}
+
+#[tokio::test]
 async fn the_deadline_covers_every_attempt() {
     // Exact 400 ms pauses (pushback), a 1 s deadline: attempts at 0, 0.4 and 0.8 s at the
     // earliest, none after 1 s.

@@ -17,6 +17,7 @@
 //! [`Engine`], which can run several attempts at once.
 
 mod backoff;
+mod observe;
 mod outcome;
 mod replay;
 mod throttle;
@@ -606,6 +607,26 @@ impl<S: SendAttempt> Engine<S> {
         }
     }
 
+    /// `response`, committed: with throttling, its final status (in the trailers, or in
+    /// the headers of a Trailers-Only OK) counts as the call's success or failure.
+    fn throttled(&self, response: http::Response<Body>) -> http::Response<Body> {
+        let Some(throttle) = &self.call.shared.throttle else {
+            return response;
+        };
+        if response.headers().contains_key("grpc-status") {
+            // Trailers-Only: committed only with OK.
+            throttle.succeeded();
+            return response;
+        }
+        let failures = match self.policy() {
+            Some(AttemptPolicy::Retry(policy)) => policy.retryable_status_codes.clone(),
+            Some(AttemptPolicy::Hedging(policy)) => policy.non_fatal_status_codes.clone(),
+            None => Vec::new(),
+        };
+        let shared = self.call.shared.clone();
+        response.map(|body| observe::report_to(shared, failures, body))
+    }
+
     /// Takes in how attempt `id` ended; `Some` with the caller's answer once the call is
     /// over.
     fn judge(&mut self, id: usize, outcome: Outcome) -> Option<Answer> {
@@ -614,12 +635,9 @@ impl<S: SendAttempt> Engine<S> {
         }
         let failure = match outcome {
             Outcome::Committed(response) => {
-                if let Some(throttle) = &self.call.shared.throttle {
-                    throttle.succeeded();
-                }
                 self.commit_to(id);
                 self.call.recorder.commit(id);
-                return Some(Ok(response));
+                return Some(Ok(self.throttled(response)));
             }
             Outcome::Failed(failure) => failure,
         };
