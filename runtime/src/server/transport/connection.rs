@@ -197,8 +197,9 @@ impl Connections {
 ///
 /// The connection is polled first on every wake, and the lifetime only when its own timers
 /// or signals woke it (a [`WakeFlag`]): the wakes of a busy connection cost it nothing.
-/// Polling the connection first also writes out what its calls already queued before a
-/// GOAWAY goes after it (the health service's last `NOT_SERVING`, when the server drains).
+/// The connection is polled once more between a signal and its GOAWAY, so that what its
+/// calls queued before the signal (the health service's last `NOT_SERVING`, when the server
+/// drains) is written ahead of the GOAWAY.
 async fn supervise<IO>(
     connection: auto::Connection<'_, TokioIo<IO>, RequestService, TokioExecutor>,
     mut lifetime: Lifetime,
@@ -221,6 +222,12 @@ where
                 Poll::Pending => return Poll::Pending,
                 Poll::Ready(Event::Cut) => return Poll::Ready(None),
                 Poll::Ready(Event::Close) => {
+                    // Polled again first: the poll above may have come before what the
+                    // calls queued ahead of the signal (on another thread), and that must
+                    // go out before the GOAWAY.
+                    if let Poll::Ready(ended) = connection.as_mut().poll(cx) {
+                        return Poll::Ready(Some(ended));
+                    }
                     connection.as_mut().graceful_shutdown();
                     // Polled again: a grace timer just started must be registered.
                     woken.set();
