@@ -106,8 +106,7 @@ impl Connections {
             lifetime: settings.lifetime,
             ping_policy: settings.ping_policy,
             count_calls: settings.lifetime.max_idle.is_some()
-                || (settings.ping_policy.needs_open_calls()
-                    && !settings.ping_policy.allows_any_ping()),
+                || settings.ping_policy.needs_open_calls(),
             drain_timeout: settings.drain_timeout,
             #[cfg(feature = "tls")]
             tls: settings.tls.clone().filter(|_| with_tls),
