@@ -127,19 +127,28 @@ async fn an_old_connection_finishes_its_call_and_the_next_call_takes_a_new_conne
     };
     next_signal("the gated call", &mut probe.entered).await;
 
-    // Past the age, the client's calls move to a new connection (from another port).
+    // Past the age, the client's calls move to a new connection (from another port). A
+    // call the client was about to send as it read the GOAWAY may fail, never having left
+    // it (hyper's client gives it up): UNAVAILABLE, which a client retries.
+    let mut failed = Vec::new();
     let second = bounded("a call on a new connection", async {
         loop {
-            if let Ok(response) = client.say_hello(greeting("port?")).await
-                && response.get_ref().reply != first
-            {
-                return response.into_inner().reply;
+            match client.say_hello(greeting("port?")).await {
+                Ok(response) if response.get_ref().reply != first => {
+                    return response.into_inner().reply;
+                }
+                Ok(_) => {}
+                Err(status) => failed.push(status),
             }
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
     })
     .await;
     assert_ne!(second, first);
+    assert!(
+        failed.iter().all(|status| status.code() == Code::Unavailable),
+        "{failed:?}"
+    );
 
     // The call in flight on the old connection still completes, there.
     probe.gate.notify_one();
