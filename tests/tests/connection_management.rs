@@ -146,7 +146,9 @@ async fn an_old_connection_finishes_its_call_and_the_next_call_takes_a_new_conne
     .await;
     assert_ne!(second, first);
     assert!(
-        failed.iter().all(|status| status.code() == Code::Unavailable),
+        failed
+            .iter()
+            .all(|status| status.code() == Code::Unavailable),
         "{failed:?}"
     );
 

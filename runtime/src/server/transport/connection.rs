@@ -208,13 +208,25 @@ where
 {
     let mut connection = pin!(connection);
     let woken = WakeFlag::<1>::new();
+    // The task's waker, as last registered with the flag. A wake takes it out of the
+    // flag, so it is registered again after each wake (before the lifetime is polled, so
+    // that no wake is lost), and whenever the task's waker changes; not on every poll.
+    let mut registered: Option<std::task::Waker> = None;
     poll_fn(|cx| {
         loop {
             if let Poll::Ready(ended) = connection.as_mut().poll(cx) {
                 return Poll::Ready(Some(ended));
             }
-            woken.register(0, cx.waker());
-            if !woken.take() {
+            let took = woken.take();
+            if took
+                || !registered
+                    .as_ref()
+                    .is_some_and(|waker| waker.will_wake(cx.waker()))
+            {
+                woken.register(0, cx.waker());
+                registered = Some(cx.waker().clone());
+            }
+            if !took {
                 return Poll::Pending;
             }
             match lifetime.poll_event(&mut Context::from_waker(woken.waker())) {

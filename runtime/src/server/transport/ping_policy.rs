@@ -236,11 +236,21 @@ struct Frames {
 impl Frames {
     /// Walks `bytes`, calling `on_header` for each frame header completed in them.
     fn scan(&mut self, mut bytes: &[u8], mut on_header: impl FnMut(Header)) {
-        while !bytes.is_empty() {
+        loop {
             if self.payload_left > 0 {
                 let skip = self.payload_left.min(bytes.len());
                 self.payload_left -= skip;
                 bytes = bytes.get(skip..).unwrap_or_default();
+            }
+            if bytes.is_empty() {
+                return;
+            }
+            // The usual case, a whole header in the bytes, is read where it is.
+            if self.header_len == 0
+                && let Some((header, rest)) = bytes.split_first_chunk::<FRAME_HEADER>()
+            {
+                on_header(self.start_frame(header));
+                bytes = rest;
                 continue;
             }
             let take = (FRAME_HEADER - self.header_len).min(bytes.len());
@@ -252,15 +262,20 @@ impl Frames {
             bytes = rest;
             if self.header_len == FRAME_HEADER {
                 self.header_len = 0;
-                let [l0, l1, l2, kind, flags, s0, s1, s2, s3] = self.header;
-                self.payload_left = u32::from_be_bytes([0, l0, l1, l2]) as usize;
-                let stream = u32::from_be_bytes([s0, s1, s2, s3]) & 0x7fff_ffff;
-                on_header(Header {
-                    kind,
-                    flags,
-                    stream,
-                });
+                let header = self.header;
+                on_header(self.start_frame(&header));
             }
+        }
+    }
+
+    /// Starts the frame `header` begins.
+    fn start_frame(&mut self, header: &[u8; FRAME_HEADER]) -> Header {
+        let [l0, l1, l2, kind, flags, s0, s1, s2, s3] = *header;
+        self.payload_left = u32::from_be_bytes([0, l0, l1, l2]) as usize;
+        Header {
+            kind,
+            flags,
+            stream: u32::from_be_bytes([s0, s1, s2, s3]) & 0x7fff_ffff,
         }
     }
 
