@@ -212,7 +212,7 @@ async fn a_call_started_after_the_first_goaway_is_served() {
 
 #[tokio::test]
 async fn an_idle_connection_is_closed_and_one_with_a_call_open_is_not() {
-    let server = rgrpc::Server::builder().max_connection_idle(Duration::from_millis(300));
+    let server = rgrpc::Server::builder().max_connection_idle(Duration::from_millis(500));
     let server = Running::serve(server.add_service(HelloServiceServer::new(Greeter))).await;
     let mut busy = RawConnection::connect(server.addr).await;
     busy.unary(1, "/hello.HelloService/SayHello", &greeting_frame("sleep"))
