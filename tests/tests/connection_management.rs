@@ -112,7 +112,10 @@ async fn next_signal(what: &str, signals: &mut mpsc::UnboundedReceiver<()>) {
 
 #[tokio::test]
 async fn an_old_connection_finishes_its_call_and_the_next_call_takes_a_new_connection() {
-    let server = rgrpc::Server::builder().max_connection_age(Duration::from_millis(400));
+    // A grace far above the test's run: the call in flight must finish within it.
+    let server = rgrpc::Server::builder()
+        .max_connection_age(Duration::from_millis(400))
+        .max_connection_age_grace(LIMIT);
     let (server, mut probe) = serve_ports(server).await;
     let client = server.client().await;
     let first = bounded("a first call", client.say_hello(greeting("port?")))
@@ -179,12 +182,27 @@ async fn past_the_age_grace_the_handler_is_cancelled_and_the_client_gets_an_erro
 // ---- h2's two-phase GOAWAY --------------------------------------------------------------
 
 /// A call the client starts after the first GOAWAY (last stream 2^31-1) but before it
-/// answered the PING that goes with it is served: the final GOAWAY names it.
+/// answered the PING that goes with it is served: the final GOAWAY names it. The same
+/// whichever asked for the GOAWAY: the connection's age, or the server's shutdown.
 #[tokio::test]
 async fn a_call_started_after_the_first_goaway_is_served() {
-    let server = rgrpc::Server::builder().max_connection_age(Duration::from_millis(100));
-    let server = Running::serve(server.add_service(HelloServiceServer::new(Greeter))).await;
-    let mut raw = RawConnection::connect(server.addr).await;
+    let aging = rgrpc::Server::builder().max_connection_age(Duration::from_millis(100));
+    let aging = Running::serve(aging.add_service(HelloServiceServer::new(Greeter))).await;
+    let raw = RawConnection::connect(aging.addr).await;
+    served_after_the_first_goaway(raw).await;
+
+    let stopping =
+        Running::serve(rgrpc::Server::builder().add_service(HelloServiceServer::new(Greeter)))
+            .await;
+    let mut raw = RawConnection::connect(stopping.addr).await;
+    // The connection is up (the server answered) before the shutdown starts.
+    raw.ping_answered().await;
+    let stopped = tokio::spawn(stopping.shut_down());
+    served_after_the_first_goaway(raw).await;
+    bounded("the shutdown", stopped).await.unwrap();
+}
+
+async fn served_after_the_first_goaway(mut raw: RawConnection) {
     raw.ack_pings = false;
     let (first, ping) = raw.goaway_and_ping().await;
     assert_eq!(first.goaway().last_stream, 0x7fff_ffff, "{first:?}");
@@ -348,6 +366,29 @@ async fn the_drain_timeout_cancels_a_handler_that_never_ends_and_serving_returns
 
     // Returns: the bound is the test's, the drain's own is 300 ms.
     server.shut_down().await;
+    next_signal("the handler's cancellation", &mut probe.cancelled).await;
+    let status = bounded("the endless call", call)
+        .await
+        .unwrap()
+        .unwrap_err();
+    assert_ne!(status.code(), Code::Ok, "{status:?}");
+}
+
+#[tokio::test]
+async fn the_drain_timeout_holds_in_process_too() {
+    let (service, mut probe) = ports();
+    let server = rgrpc::Server::builder()
+        .drain_timeout(Duration::from_millis(300))
+        .add_service(HelloServiceServer::new(service))
+        .serve_in_process();
+    let client =
+        rgrpc_tests::hello::hello_service_client::HelloServiceClient::new(server.channel());
+    let call = tokio::spawn(async move { client.say_hello(greeting("forever")).await });
+    next_signal("the endless call", &mut probe.entered).await;
+
+    bounded("the in-process shutdown", server.shutdown())
+        .await
+        .unwrap();
     next_signal("the handler's cancellation", &mut probe.cancelled).await;
     let status = bounded("the endless call", call)
         .await
