@@ -132,18 +132,23 @@ pub(crate) async fn serve<A: Accept>(
     // Closed now, not after the drain: new clients are refused at once instead of
     // connecting to a server that will never answer them.
     drop(accept);
+    drain(&connections, &signals, &tasks).await;
+}
+
+/// Steps 2 to 4 of the module documentation; returns once every connection has ended.
+async fn drain(connections: &Connections, signals: &ServerSignals, tasks: &TaskTracker) {
     let deadline = connections
         .drain_timeout()
         .map(|timeout| Instant::now() + timeout);
+    // 2. Health says NOT_SERVING, and its watchers read it before any GOAWAY.
     let watches = connections.draining();
     let health_deadline = Instant::now() + HEALTH_WATCH_WAIT;
-    let _ = tokio::time::timeout_at(
-        deadline.map_or(health_deadline, |deadline| deadline.min(health_deadline)),
-        all_ended(watches),
-    )
-    .await;
+    let health_deadline = deadline.map_or(health_deadline, |d| d.min(health_deadline));
+    let _ = tokio::time::timeout_at(health_deadline, all_ended(watches)).await;
+    // 3. GOAWAY on every connection.
     signals.drain.cancel();
     tasks.close();
+    // 4. At the deadline, the connections left are cut.
     if let Some(deadline) = deadline
         && tokio::time::timeout_at(deadline, tasks.wait())
             .await
