@@ -6,12 +6,14 @@ mod http1;
 mod lb;
 pub(crate) mod protocol;
 mod resolve;
+pub(crate) mod retry;
 mod target;
 
 pub use lb::backoff::ConnectionBackoff;
 pub use protocol::Protocol;
 pub use resolve::{DEFAULT_DNS_MIN_RESOLUTION_INTERVAL, DEFAULT_DNS_REFRESH_INTERVAL};
 
+pub use retry::{ChannelStats, DEFAULT_RETRY_BUFFER_LIMIT};
 use target::Target;
 
 /// How a channel over several addresses chooses one for each call: gRPC's policies.
@@ -31,6 +33,8 @@ use std::pin::Pin;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
+use futures_util::TryFutureExt as _;
+use futures_util::future::Either;
 use tonic::body::Body;
 use tonic::transport::Endpoint;
 
@@ -59,6 +63,8 @@ pub(crate) const RESET_STREAMS_REMEMBERED: usize = 4096;
 pub struct Channel {
     inner: Transport,
     protocol: Protocol,
+    /// The service config, retry throttling and attempt counters, shared by clones.
+    retries: retry::Retries,
 }
 
 /// What a [`Channel`] sends its calls over.
@@ -91,7 +97,24 @@ impl Transport {
     }
 }
 
+impl retry::SendAttempt for Transport {
+    fn send_attempt(&self, request: http::Request<Body>) -> retry::Exchange {
+        self.send(request)
+    }
+}
+
 impl Channel {
+    /// Counts of the attempts this channel (and its clones) sent: first attempts,
+    /// retries, hedges and transparent retries.
+    pub fn stats(&self) -> ChannelStats {
+        self.retries.stats()
+    }
+
+    /// The service config the channel was built with, if any.
+    pub(crate) fn service_config(&self) -> Option<&std::sync::Arc<crate::ServiceConfig>> {
+        self.retries.config()
+    }
+
     /// Connects to `uri` (e.g. `"http://127.0.0.1:50051"`) with the default settings,
     /// failing if the server cannot be reached now. With the `tls` feature an `https://` URI
     /// connects over TLS, trusting the platform's root certificates.
@@ -155,6 +178,8 @@ impl Channel {
             dns_min_resolution_interval: DEFAULT_DNS_MIN_RESOLUTION_INTERVAL,
             connection_backoff: ConnectionBackoff::default(),
             health_check: None,
+            service_config: None,
+            retry_buffer_limit: DEFAULT_RETRY_BUFFER_LIMIT,
         }
     }
 }
@@ -180,6 +205,8 @@ pub struct ChannelBuilder {
     dns_min_resolution_interval: Duration,
     connection_backoff: ConnectionBackoff,
     health_check: Option<String>,
+    service_config: Option<crate::ServiceConfig>,
+    retry_buffer_limit: usize,
 }
 
 impl ChannelBuilder {
@@ -255,7 +282,8 @@ impl ChannelBuilder {
         self
     }
 
-    /// How a `dns:` or `unix:` target's addresses share the calls (pick_first unless set).
+    /// How a `dns:` or `unix:` target's addresses share the calls (pick_first unless set;
+    /// a [service config](Self::service_config)'s `loadBalancingConfig` wins over it).
     pub fn load_balancing(mut self, policy: LoadBalancing) -> Self {
         self.load_balancing = policy;
         self
@@ -288,10 +316,36 @@ impl ChannelBuilder {
     /// connection watches `grpc.health.v1.Health/Watch` and takes calls only while the
     /// server says SERVING; a server without the health service is taken as healthy.
     /// Applies to `dns:`/`unix:` targets under [`LoadBalancing::RoundRobin`] (pick_first
-    /// does not health-check, as in gRPC), with the `health` feature (on by default).
+    /// does not health-check, as in gRPC), with the `health` feature (on by default). A
+    /// service config's `healthCheckConfig` names the service when this is not set.
     pub fn health_check(mut self, service: impl Into<String>) -> Self {
         self.health_check = Some(service.into());
         self
+    }
+
+    /// Applies `config` to every call: per-method timeouts, `waitForReady`, message size
+    /// limits, retry or hedging policies and retry throttling (gRFC A6). A call's own
+    /// options win over the config's.
+    ///
+    /// Without a config, calls are still retried transparently when the server never
+    /// processed them (a refused stream, a GOAWAY below the call's stream, a connection
+    /// that closed before the request was written).
+    pub fn service_config(mut self, config: crate::ServiceConfig) -> Self {
+        self.service_config = Some(config);
+        self
+    }
+
+    /// How many bytes of a call's request messages are kept so another attempt can send
+    /// them again ([`DEFAULT_RETRY_BUFFER_LIMIT`], 256 KiB, unless set). A call whose
+    /// requests go past it commits to the attempt that sent them: it is not retried.
+    pub fn retry_buffer_limit(mut self, bytes: usize) -> Self {
+        self.retry_buffer_limit = bytes;
+        self
+    }
+
+    /// The retry state of the channels this builder makes.
+    fn retries(&self) -> retry::Retries {
+        retry::Retries::new(self.service_config.clone(), self.retry_buffer_limit)
     }
 
     /// The server's URI, as given.
@@ -315,6 +369,7 @@ impl ChannelBuilder {
             return Ok(Channel {
                 inner: Transport::Balanced(balanced),
                 protocol: self.protocol,
+                retries: self.retries(),
             });
         }
         let endpoint = self.endpoint()?;
@@ -325,6 +380,7 @@ impl ChannelBuilder {
         Ok(Channel {
             inner: Transport::Single(inner),
             protocol: self.protocol,
+            retries: self.retries(),
         })
     }
 
@@ -335,6 +391,7 @@ impl ChannelBuilder {
             return Ok(Channel {
                 inner: Transport::Balanced(balanced),
                 protocol: self.protocol,
+                retries: self.retries(),
             });
         }
         let endpoint = self.endpoint()?;
@@ -355,6 +412,7 @@ impl ChannelBuilder {
         Ok(Channel {
             inner,
             protocol: self.protocol,
+            retries: self.retries(),
         })
     }
 
@@ -380,8 +438,11 @@ impl ChannelBuilder {
             ));
         }
         let connector = self.connector(Some(authority), true)?;
-        self.balancer(resolver, self.load_balancing, connector)
-            .map(Some)
+        // A service config's choice wins over the builder's, as in gRPC.
+        let policy = (self.service_config.as_ref())
+            .and_then(crate::ServiceConfig::load_balancing)
+            .unwrap_or(self.load_balancing);
+        self.balancer(resolver, policy, connector).map(Some)
     }
 
     /// Starts a balancer over `resolver`'s addresses, in the current Tokio runtime.
@@ -406,7 +467,10 @@ impl ChannelBuilder {
                 interval: self.dns_refresh_interval,
                 min_interval: self.dns_min_resolution_interval,
             },
-            health_service: self.health_check.clone(),
+            health_service: self.health_check.clone().or_else(|| {
+                let config = self.service_config.as_ref()?;
+                config.health_check_service().map(str::to_owned)
+            }),
         }))
     }
 
@@ -581,6 +645,7 @@ impl From<tonic::transport::Channel> for Channel {
         Self {
             inner: Transport::Single(inner),
             protocol: Protocol::Grpc,
+            retries: retry::Retries::default(),
         }
     }
 }
@@ -655,6 +720,7 @@ impl Channel {
         Ok(Self {
             inner: Transport::Balanced(balanced),
             protocol,
+            retries: first.retries(),
         })
     }
 }
@@ -681,39 +747,38 @@ impl tower_service::Service<http::Request<Body>> for Channel {
         if self.protocol != Protocol::Grpc {
             let transport = self.inner.clone();
             let http1 = matches!(transport, Transport::Http1(_));
-            return ResponseFuture(Answer::Adapted(protocol::exchange(
+            return ResponseFuture(protocol::exchange(
                 self.protocol,
                 http1,
                 request,
                 move |request| transport.send(request),
-            )));
+            ));
         }
-        ResponseFuture(match &mut self.inner {
-            Transport::Single(channel) => Answer::Single(channel.call(request)),
-            Transport::Balanced(replicas) => Answer::Balanced(replicas.call(request)),
-            Transport::Http1(http1) => Answer::Adapted(http1.send(request)),
-        })
+        // The first attempt goes on the transport made ready by `poll_ready`; any other
+        // attempt through a clone of it.
+        let sender = self.inner.clone();
+        let inner = &mut self.inner;
+        ResponseFuture(self.retries.call(
+            request,
+            |request| match inner {
+                // Not boxed: the call's future holds it.
+                Transport::Single(channel) => Either::Left(channel.call(request).err_into()),
+                Transport::Balanced(replicas) => Either::Right(replicas.call(request)),
+                Transport::Http1(http1) => Either::Right(http1.send(request)),
+            },
+            sender,
+        ))
     }
 }
 
-/// The response to one HTTP/2 request sent on a [`Channel`].
-pub struct ResponseFuture(Answer);
-
-enum Answer {
-    Single(tonic::transport::channel::ResponseFuture),
-    Balanced(lb::ResponseFuture),
-    /// In another protocol than gRPC, or over HTTP/1.1.
-    Adapted(protocol::Exchange),
-}
+/// The response to one call sent on a [`Channel`]: its attempts, until one commits.
+pub struct ResponseFuture(protocol::Exchange);
 
 impl Future for ResponseFuture {
     type Output = Result<http::Response<Body>, Box<dyn std::error::Error + Send + Sync>>;
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        match &mut self.0 {
-            Answer::Single(answer) => Pin::new(answer).poll(cx).map_err(Into::into),
-            Answer::Balanced(answer) | Answer::Adapted(answer) => answer.as_mut().poll(cx),
-        }
+        self.0.as_mut().poll(cx)
     }
 }
 

@@ -325,6 +325,7 @@ mod compression;
 mod log;
 mod reserved;
 pub mod server;
+pub mod service_config;
 mod standard;
 #[cfg(feature = "health")]
 pub use standard::health;
@@ -336,6 +337,7 @@ pub mod tls;
 pub use channel::{Channel, ChannelBuilder, ConnectError, LoadBalancing, Protocol};
 pub use client::{Response, ResponseStream};
 pub use server::{Context, RequestStream, ResponseSink, Server};
+pub use service_config::{ServiceConfig, ServiceConfigError};
 /// The cancellation signal calls take ([`Call::cancellation`](client::Call::cancellation))
 /// and handlers give out ([`Context::cancellation_token`]).
 pub use tokio_util::sync::CancellationToken;

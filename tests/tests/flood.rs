@@ -29,7 +29,7 @@ use bytes::{BufMut, Bytes, BytesMut};
 use h2::Reason;
 use h2::client::SendRequest;
 use rgrpc::{Context, RequestStream, ResponseSink, Status};
-use rgrpc_tests::hello::hello_service_server::HelloService;
+use rgrpc_tests::hello::hello_service_server::{HelloService, HelloServiceServer};
 use rgrpc_tests::hello::{HelloRequest, HelloResponse};
 use support::raw::frame;
 use support::{Running, bounded, greeting, reply};
@@ -188,6 +188,16 @@ impl SentFrames {
     }
 }
 
+/// A server of `service` on 127.0.0.1. The tests synchronise by PING far more often than
+/// gRPC's keepalive policy lets a client ping, so the policy is off here (its own tests are
+/// in `connection_management.rs`).
+async fn serve(service: Gated) -> Running {
+    let server = rgrpc::Server::builder()
+        .keepalive_min_ping_interval(std::time::Duration::ZERO)
+        .keepalive_permit_without_calls(true);
+    Running::serve(server.add_service(HelloServiceServer::new(service))).await
+}
+
 fn server() -> (Arc<Semaphore>, Gated) {
     let gate = Arc::new(Semaphore::new(0));
     let service = Gated { gate: gate.clone() };
@@ -198,7 +208,7 @@ fn server() -> (Arc<Semaphore>, Gated) {
 async fn many_streams_of_small_frames_are_all_served() {
     let _turn = ONE_AT_A_TIME.lock().await;
     let (gate, service) = server();
-    let server = Running::start(service).await;
+    let server = serve(service).await;
     let mut raw = Raw::connect(&server).await;
     let mut calls = Vec::new();
     for stream in 0..STREAMS {
@@ -242,7 +252,7 @@ async fn tiny_frames_at_a_call_that_does_not_read_are_cut_off() {
     let _turn = ONE_AT_A_TIME.lock().await;
     let (frames, _recording) = SentFrames::record();
     let (_gate, service) = server();
-    let server = Running::start(service).await;
+    let server = serve(service).await;
     let mut raw = Raw::connect(&server).await;
     let (_response, mut body) = raw.open(true).await.unwrap();
     // 16 KiB are read ahead, then h2's budget of ~16,500 tiny frames: well under 100,000.
@@ -262,7 +272,7 @@ async fn empty_frames_are_cut_off() {
     let _turn = ONE_AT_A_TIME.lock().await;
     let (frames, _recording) = SentFrames::record();
     let (_gate, service) = server();
-    let server = Running::start(service).await;
+    let server = serve(service).await;
     let mut raw = Raw::connect(&server).await;
     let (_response, mut body) = raw.open(true).await.unwrap();
     // h2 allows 100 empty, non-final DATA frames per connection: they carry nothing.
@@ -279,7 +289,7 @@ async fn rapid_reset_is_cut_off() {
     let _turn = ONE_AT_A_TIME.lock().await;
     let (frames, _recording) = SentFrames::record();
     let (_gate, service) = server();
-    let server = Running::start(service).await;
+    let server = serve(service).await;
     let mut raw = Raw::connect(&server).await;
     // Open and at once reset: on this single-threaded runtime nothing is written until
     // the loop yields, so the server reads the pairs in bursts and finds more reset streams

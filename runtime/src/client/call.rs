@@ -4,6 +4,7 @@ use std::fmt;
 use std::future::{Future, IntoFuture, poll_fn};
 use std::marker::PhantomData;
 use std::pin::{Pin, pin};
+use std::sync::Arc;
 use std::task::Poll;
 use std::time::Duration;
 
@@ -33,6 +34,7 @@ use crate::channel::protocol::CallShape;
 use crate::log::{CallLog, Side};
 use crate::reserved;
 use crate::server::context::Context;
+use crate::service_config::MethodConfig;
 
 /// A call whose answer is one message: unary and client streaming.
 pub type UnaryCall<Req, Resp> = Call<Req, Resp, UnaryResponse>;
@@ -87,8 +89,15 @@ struct Options {
     deadline: Option<Instant>,
     cancellations: Vec<CancellationToken>,
     compression: Option<CompressionEncoding>,
+    /// The client's size limits.
     sizes: MessageSizes,
-    wait_for_ready: bool,
+    /// The call's own size limits, which win over the service config's and the client's.
+    max_request: Option<usize>,
+    max_response: Option<usize>,
+    /// Set by the call; else the service config's, else off.
+    wait_for_ready: Option<bool>,
+    /// The service config's entry for this method.
+    method: Option<Arc<MethodConfig>>,
 }
 
 /// What a call sends: one message, or a stream of them.
@@ -127,6 +136,12 @@ impl<Req, Resp, Answer> Call<Req, Resp, Answer> {
             },
             _answer: PhantomData,
         }
+    }
+
+    /// Applies the service config's entry for this method (`None`: there is none).
+    pub(crate) fn configured(mut self, method: Option<Arc<MethodConfig>>) -> Self {
+        self.options.method = method;
+        self
     }
 
     /// Sends `metadata` as the call's request metadata, replacing any set before.
@@ -184,7 +199,7 @@ impl<Req, Resp, Answer> Call<Req, Resp, Answer> {
     /// client's limit (default 4 MiB): the call ends with `RESOURCE_EXHAUSTED`, the
     /// message refused from its length prefix before any of it is buffered.
     pub fn max_response_message_size(mut self, bytes: usize) -> Self {
-        self.options.sizes.max_response = bytes;
+        self.options.max_response = Some(bytes);
         self
     }
 
@@ -193,7 +208,7 @@ impl<Req, Resp, Answer> Call<Req, Resp, Answer> {
     /// message is not sent. A request stream stops at that message without half-closing,
     /// so the server never takes the requests before it for all of them.
     pub fn max_request_message_size(mut self, bytes: usize) -> Self {
-        self.options.sizes.max_request = bytes;
+        self.options.max_request = Some(bytes);
         self
     }
 
@@ -201,7 +216,7 @@ impl<Req, Resp, Answer> Call<Req, Resp, Answer> {
     /// deadline, instead of failing at once with `UNAVAILABLE` while the server is not
     /// reachable (gRPC's `wait_for_ready`; off by default).
     pub fn wait_for_ready(mut self, enabled: bool) -> Self {
-        self.options.wait_for_ready = enabled;
+        self.options.wait_for_ready = Some(enabled);
         self
     }
 
@@ -232,8 +247,29 @@ where
             cancellations,
             compression,
             sizes,
+            max_request,
+            max_response,
             wait_for_ready,
+            method,
         } = self.options;
+        // The call's own options win; the service config's fill in what the call left
+        // unset, before the client's defaults. Its timeout only ever shortens a deadline.
+        let configured = method.as_deref();
+        let sizes = MessageSizes {
+            max_request: max_request
+                .or(configured.and_then(|m| m.max_request_message_bytes))
+                .unwrap_or(sizes.max_request),
+            max_response: max_response
+                .or(configured.and_then(|m| m.max_response_message_bytes))
+                .unwrap_or(sizes.max_response),
+        };
+        let wait_for_ready = wait_for_ready
+            .or(configured.and_then(|m| m.wait_for_ready))
+            .unwrap_or(false);
+        let timeout = match (timeout, configured.and_then(|m| m.timeout)) {
+            (Some(own), Some(configured)) => Some(own.min(configured)),
+            (own, configured) => own.or(configured),
+        };
         let deadline = Deadline::of_call(Instant::now(), timeout, deadline);
         let mut log = CallLog::start(Side::Client, self.path, None, deadline.map(|d| d.timeout));
         if let Some(deadline) = deadline
@@ -266,6 +302,7 @@ where
         request.extensions_mut().insert(CallPolicy {
             wait_for_ready,
             deadline: deadline.map(|deadline| deadline.at),
+            method,
         });
         let reset = streamed.then(|| ResetOnDrop::new(request.cancellation_handle()));
         let mut grpc = self.grpc.max_decoding_message_size(sizes.max_response);

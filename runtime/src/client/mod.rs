@@ -59,6 +59,8 @@ pub struct Client {
     sizes: MessageSizes,
     /// How every call compresses its requests unless it says otherwise.
     compression: Option<tonic::codec::CompressionEncoding>,
+    /// The channel's service config: each call looks up its method's entry.
+    service_config: Option<std::sync::Arc<crate::ServiceConfig>>,
 }
 
 impl Client {
@@ -67,6 +69,7 @@ impl Client {
         use tonic::codec::CompressionEncoding::{Gzip, Zstd};
         // Servers may compress their answers; `grpc-accept-encoding` says we read both.
         Self {
+            service_config: channel.service_config().cloned(),
             grpc: Grpc::new(channel)
                 .accept_compressed(Gzip)
                 .accept_compressed(Zstd),
@@ -140,6 +143,11 @@ impl Client {
             requests,
             self.sizes,
             self.compression,
+        )
+        .configured(
+            self.service_config
+                .as_ref()
+                .and_then(|config| config.method_shared(path)),
         )
     }
 

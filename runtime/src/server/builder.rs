@@ -20,6 +20,12 @@
 //! | empty DATA frames | 100 per connection | h2's fixed guard: an empty frame that does not end a stream carries nothing |
 //! | [`http2_max_pending_accept_reset_streams`](Server::http2_max_pending_accept_reset_streams) | 20 | the Rapid Reset guard (CVE-2023-44487): streams a client resets before the server took them up |
 //! | [`http2_max_local_error_reset_streams`](Server::http2_max_local_error_reset_streams) | 1,024 per connection | streams the server itself had to reset for the client's protocol errors before it gives up on the connection |
+//! | [`keepalive_min_ping_interval`](Server::keepalive_min_ping_interval) | 5 min | gRPC's policy: a client pinging more often is told `ENHANCE_YOUR_CALM` ("too_many_pings") and disconnected |
+//! | [`keepalive_permit_without_calls`](Server::keepalive_permit_without_calls) | no | gRPC's policy: with no call open, a client should not ping (more often than every 2 hours) |
+//! | [`max_connection_age`](Server::max_connection_age) | unlimited | set it behind DNS or a balancer, so clients reconnect and find new replicas |
+//! | [`max_connection_age_grace`](Server::max_connection_age_grace) | unlimited | calls open at the maximum age finish, however long they take |
+//! | [`max_connection_idle`](Server::max_connection_idle) | unlimited | gRPC's default; an idle connection costs a socket and a little memory |
+//! | [`drain_timeout`](Server::drain_timeout) | unlimited | a graceful shutdown waits for every call in flight |
 //!
 //! # Why dead peers are found by TCP keep-alive
 //!
@@ -30,6 +36,27 @@
 //! no work per call: after 2 hours without traffic it probes every 20 s and closes the
 //! connection after 3 unanswered probes. HTTP/2 pings remain available for paths where TCP
 //! keep-alive does not reach the peer.
+//!
+//! # Connection management
+//!
+//! A connection ends gracefully (HTTP/2 GOAWAY, new calls go to a new connection, calls in
+//! flight finish) when the server drains, when it reaches its
+//! [maximum age](Server::max_connection_age), or after it had no call open for its
+//! [maximum idle time](Server::max_connection_idle). It is cut, its calls cancelled, when
+//! the age's [grace](Server::max_connection_age_grace) or the server's
+//! [drain timeout](Server::drain_timeout) passes, or when the client pings too often.
+//!
+//! The GOAWAY is two-phase, as gRPC's servers send it: first one that refuses nothing
+//! (last stream 2^31-1) with a PING, then, once the PING's answer shows the client has read
+//! it, the final one; so a call the client started just before it read the first is
+//! served, not refused.
+//!
+//! A graceful shutdown ([`serve_with_shutdown`](super::Router::serve_with_shutdown), an
+//! in-process server's `shutdown`) stops accepting connections; turns every health status
+//! `NOT_SERVING` and waits (up to 5 s) for the health `Watch` calls to send it and end, so
+//! that probes and client-side health checks read it before the GOAWAY; sends the GOAWAY on
+//! every connection; and returns once their calls are done, or cuts what is left at the
+//! drain timeout.
 //!
 //! # Why the connection window is 8 MiB
 //!
@@ -54,6 +81,8 @@ use super::response_compression::ResponseCompression;
 use super::router::{GrpcService, Router};
 use super::settings::{CallSettings, Limited};
 use super::transport::connection::ConnectionSettings;
+use super::transport::lifetime::LifetimeSettings;
+use super::transport::ping_policy::PingPolicy;
 use super::transport::routes::RoutesBuilder;
 use crate::server::protocol::Protocols;
 use crate::standard::Standard;
@@ -66,6 +95,9 @@ const DEFAULT_CONNECTION_WINDOW: u32 = 8 * 1024 * 1024;
 const DEFAULT_STREAM_WINDOW: u32 = 1024 * 1024;
 const DEFAULT_MAX_PENDING_ACCEPT_RESET_STREAMS: usize = 20;
 const DEFAULT_MAX_LOCAL_ERROR_RESET_STREAMS: usize = 1024;
+/// gRPC's `GRPC_ARG_HTTP2_MIN_RECV_PING_INTERVAL_WITHOUT_DATA_MS` and grpc-go's
+/// `EnforcementPolicy.MinTime` default.
+const DEFAULT_KEEPALIVE_MIN_PING_INTERVAL: Duration = Duration::from_secs(5 * 60);
 
 /// Builds a server for one or more generated services.
 ///
@@ -110,6 +142,12 @@ impl Default for Server {
                 max_pending_accept_reset_streams: DEFAULT_MAX_PENDING_ACCEPT_RESET_STREAMS,
                 max_local_error_reset_streams: Some(DEFAULT_MAX_LOCAL_ERROR_RESET_STREAMS),
                 tcp_keepalive: Some(DEFAULT_TCP_KEEPALIVE),
+                lifetime: LifetimeSettings::default(),
+                ping_policy: PingPolicy {
+                    min_interval: DEFAULT_KEEPALIVE_MIN_PING_INTERVAL,
+                    permit_without_calls: false,
+                },
+                drain_timeout: None,
                 cors: None,
                 protocols: Protocols::default(),
                 #[cfg(feature = "tls")]
@@ -259,6 +297,65 @@ impl Server {
     /// it off.
     pub fn tcp_keepalive(mut self, idle: Option<Duration>) -> Self {
         self.connection.tcp_keepalive = idle;
+        self
+    }
+
+    /// Ends each connection gracefully once it is `age` old, give or take 10% at random (so
+    /// connections made together do not all reconnect at once); default: never. Its calls in
+    /// flight finish (see [`max_connection_age_grace`](Self::max_connection_age_grace)) and
+    /// the client's next calls go over a new connection: behind DNS or a load balancer,
+    /// clients find new replicas this way.
+    pub fn max_connection_age(mut self, age: Duration) -> Self {
+        self.connection.lifetime.max_age = Some(age);
+        self
+    }
+
+    /// How long the calls of a connection past its
+    /// [`max_connection_age`](Self::max_connection_age) may still run; once it has passed,
+    /// those still open are cancelled (their handlers see it, the clients get an error) and
+    /// the connection is closed. Default: as long as they take.
+    pub fn max_connection_age_grace(mut self, grace: Duration) -> Self {
+        self.connection.lifetime.max_age_grace = Some(grace);
+        self
+    }
+
+    /// Ends a connection gracefully once it has had no call open for `idle` (default:
+    /// never). It is checked every quarter of `idle`, so the GOAWAY comes between `idle` and
+    /// 1.25 × `idle` after the last call ended. Counting open calls costs each call an
+    /// atomic increment and decrement, as the keepalive policy's does.
+    pub fn max_connection_idle(mut self, idle: Duration) -> Self {
+        self.connection.lifetime.max_idle = Some(idle);
+        self
+    }
+
+    /// The least time a client must leave between two pings (HTTP/2 PING); default 5 min,
+    /// gRPC's. A ping sooner than that after the previous one is a strike (and with no call
+    /// open and [`keepalive_permit_without_calls`](Self::keepalive_permit_without_calls)
+    /// off, a ping within 2 hours of the previous one is); the third strike closes the
+    /// connection with GOAWAY `ENHANCE_YOUR_CALM` and debug data `too_many_pings`, which
+    /// gRPC clients answer by pinging less often. Strikes are forgiven once the server has
+    /// sent a response's headers or data. These are grpc-go's rules; a client keepalive
+    /// interval below this one gets its connections closed, so lower this one to allow it.
+    /// `Duration::ZERO` with pings permitted without calls turns the policy off.
+    pub fn keepalive_min_ping_interval(mut self, interval: Duration) -> Self {
+        self.connection.ping_policy.min_interval = interval;
+        self
+    }
+
+    /// Whether a client may ping while it has no call open (at the
+    /// [`keepalive_min_ping_interval`](Self::keepalive_min_ping_interval)); default: no, as
+    /// in gRPC. Turn it on for clients that keep idle connections alive with pings (gRPC's
+    /// `keepalive_permit_without_calls` on the client side).
+    pub fn keepalive_permit_without_calls(mut self, permit: bool) -> Self {
+        self.connection.ping_policy.permit_without_calls = permit;
+        self
+    }
+
+    /// How long a graceful shutdown waits for the calls in flight; once it has passed, the
+    /// calls still open are cancelled (their handlers see it), their connections closed,
+    /// and serving returns. Default: as long as they take.
+    pub fn drain_timeout(mut self, timeout: Duration) -> Self {
+        self.connection.drain_timeout = Some(timeout);
         self
     }
 

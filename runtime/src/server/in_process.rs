@@ -41,7 +41,8 @@ impl InProcessServer {
     }
 
     /// Stops accepting connections and waits until the server has finished: its calls in
-    /// flight too. Fails when the server could not serve at all (a service added twice).
+    /// flight too, or until the [`drain_timeout`](super::Server::drain_timeout) cancelled
+    /// those left. Fails when the server could not serve at all (a service added twice).
     pub async fn shutdown(mut self) -> Result<(), ServeError> {
         if let Some(stop) = self.stop.take() {
             let _ = stop.send(());

@@ -118,8 +118,11 @@ impl Router {
     }
 
     /// Serves on `listener` (bind port 0 to let the OS pick one) until `shutdown`
-    /// completes, then stops accepting connections, asks the open ones to close (HTTP/2
-    /// GOAWAY) and returns once their calls in flight have finished.
+    /// completes, then stops accepting connections, turns every health status
+    /// `NOT_SERVING`, asks the open connections to close (HTTP/2 GOAWAY) and returns once
+    /// their calls in flight have finished, or once the
+    /// [`drain_timeout`](super::Server::drain_timeout) has passed and the calls left were
+    /// cancelled.
     pub async fn serve_with_shutdown(
         self,
         listener: TcpListener,

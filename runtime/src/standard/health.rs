@@ -7,6 +7,8 @@
 //! When the server shuts down gracefully, every status turns `NOT_SERVING` before its
 //! connections are asked to close, so balancers stop sending first; `Watch` calls then end
 //! with `UNAVAILABLE`, so a client retries elsewhere, and the drain is not held up by them.
+//! The GOAWAY waits (briefly) for those `Watch` calls to end, so a watcher reads
+//! `NOT_SERVING` before its connection goes away.
 //!
 //! For `tonic::transport::Server`, serve [`HealthReporter::service`].
 
@@ -14,6 +16,7 @@ use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use tokio::sync::watch;
+use tokio_util::sync::CancellationToken;
 
 use crate::{Context, ResponseSink, Status};
 
@@ -66,6 +69,9 @@ struct State {
     statuses: Mutex<Statuses>,
     /// Bumped on every change; each `Watch` compares its service's status again.
     changed: watch::Sender<()>,
+    /// A token of each `Watch` call in flight, cancelled when the call ends (the ended
+    /// ones are pruned as new ones come): the drain waits for them.
+    watches: Mutex<Vec<CancellationToken>>,
 }
 
 #[derive(Debug, Default)]
@@ -88,6 +94,7 @@ impl HealthReporter {
             state: Arc::new(State {
                 statuses: Mutex::new(Statuses::default()),
                 changed: watch::Sender::new(()),
+                watches: Mutex::new(Vec::new()),
             }),
         }
     }
@@ -157,6 +164,25 @@ impl HealthReporter {
             }
             changed
         });
+    }
+
+    /// The `Watch` calls in flight, each as a token cancelled when the call has ended.
+    pub(crate) fn watches(&self) -> Vec<CancellationToken> {
+        self.watch_list().clone()
+    }
+
+    /// Counts a `Watch` call in flight until `ended` is cancelled.
+    fn watching(&self, ended: CancellationToken) {
+        let mut watches = self.watch_list();
+        watches.retain(|watch| !watch.is_cancelled());
+        watches.push(ended);
+    }
+
+    fn watch_list(&self) -> MutexGuard<'_, Vec<CancellationToken>> {
+        self.state
+            .watches
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
     }
 
     /// Applies `change`, unless the server is already shutting down; tells the watchers
@@ -244,10 +270,13 @@ impl Health for HealthService {
 
     async fn watch(
         &self,
-        _ctx: Context,
+        ctx: Context,
         request: HealthCheckRequest,
         responses: ResponseSink<HealthCheckResponse>,
     ) -> Result<(), Status> {
+        // Cancelled once the call has ended: its last message and status handed to the
+        // connection, which a drain waits for before its GOAWAY.
+        self.reporter.watching(ctx.cancellation_token());
         let mut changes = self.reporter.state.changed.subscribe();
         let mut last = None;
         loop {

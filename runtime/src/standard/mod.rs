@@ -65,7 +65,10 @@ impl Standard {
             reporter.serve_unset(served.into_iter().chain(["", health::SERVICE_NAME]));
             add_unless_served(routes, reporter.service(), settings);
             let reporter = reporter.clone();
-            routes.on_drain(Box::new(move || reporter.shutdown()));
+            routes.on_drain(Box::new(move || {
+                reporter.shutdown();
+                reporter.watches()
+            }));
         }
         #[cfg(feature = "reflection")]
         if self.reflection {

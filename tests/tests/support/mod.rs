@@ -9,6 +9,7 @@ pub mod hostile_service;
 pub mod http1;
 pub mod raw;
 pub mod replica;
+pub mod scripted;
 
 use std::future::IntoFuture;
 use std::net::SocketAddr;

@@ -1,22 +1,32 @@
 //! One connection: its TLS handshake, HTTP/2 as the server's settings say, each request
-//! handed to the route table with who sent it, and a graceful end when the server stops.
+//! handed to the route table with who sent it, and its end: graceful when the server
+//! drains or the connection is too old or idle (see `lifetime`), cut when a grace or the
+//! drain deadline passes, or for too many pings (see `ping_policy`).
 
 use std::convert::Infallible;
+use std::future::{Future, poll_fn};
 use std::net::SocketAddr;
+use std::pin::pin;
 use std::sync::Arc;
+use std::task::{Context, Poll};
 use std::time::Duration;
 
 use hyper::body::Incoming;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
-use hyper_util::server::graceful::Watcher;
 use tokio::io::{AsyncRead, AsyncWrite};
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
 
+use super::lifetime::{Event, Lifetime, LifetimeSettings, ServerSignals};
 use super::linger::Unread;
+use super::open_calls::{CallTally, Counted, CountedBody};
 use super::peer::Peer;
+use super::ping_policy::{PingPolicy, Policed};
 use super::routes::Routes;
 use crate::server::dispatch::ServerFuture;
 use crate::server::protocol::{self, Protocols};
+use crate::server::wake_flag::WakeFlag;
 use tower::Layer as _;
 use tower_http::cors::CorsLayer;
 
@@ -32,6 +42,12 @@ pub(crate) struct ConnectionSettings {
     pub(crate) max_pending_accept_reset_streams: usize,
     pub(crate) max_local_error_reset_streams: Option<usize>,
     pub(crate) tcp_keepalive: Option<Duration>,
+    /// Maximum age (and its grace) and idle time.
+    pub(crate) lifetime: LifetimeSettings,
+    /// How often clients may ping.
+    pub(crate) ping_policy: PingPolicy,
+    /// How long a graceful shutdown waits for calls in flight; `None`: as long as they take.
+    pub(crate) drain_timeout: Option<Duration>,
     /// Cross-origin calls from browsers; `None`: same origin only.
     pub(crate) cors: Option<super::Cors>,
     /// The protocols served besides gRPC.
@@ -67,6 +83,12 @@ pub(crate) struct Connections {
     routes: Arc<Routes>,
     protocols: Protocols,
     cors: Option<Arc<CorsLayer>>,
+    lifetime: LifetimeSettings,
+    ping_policy: PingPolicy,
+    /// Whether calls are counted per connection: only the idle timer and the ping policy
+    /// need to know.
+    count_calls: bool,
+    drain_timeout: Option<Duration>,
     #[cfg(feature = "tls")]
     tls: Option<super::tls::TlsAcceptor>,
 }
@@ -81,30 +103,53 @@ impl Connections {
             routes: Arc::new(routes),
             protocols: settings.protocols,
             cors: settings.cors.as_ref().map(|cors| Arc::new(cors.layer())),
+            lifetime: settings.lifetime,
+            ping_policy: settings.ping_policy,
+            count_calls: settings.lifetime.max_idle.is_some()
+                || settings.ping_policy.needs_open_calls(),
+            drain_timeout: settings.drain_timeout,
             #[cfg(feature = "tls")]
             tls: settings.tls.clone().filter(|_| with_tls),
         }
     }
 
-    /// The server takes no new calls from now on (see [`Routes::draining`]).
-    pub(crate) fn draining(&self) {
-        self.routes.draining();
+    /// The server takes no new calls from now on (see [`Routes::draining`]); returns the
+    /// calls whose end the GOAWAY waits for.
+    pub(crate) fn draining(&self) -> Vec<CancellationToken> {
+        self.routes.draining()
     }
 
-    /// Serves `io`, from `addr`, until the client or the server ends the connection.
-    /// `watcher` lets the server end it gracefully and wait for that.
-    pub(crate) fn spawn<IO>(&self, io: IO, addr: Option<SocketAddr>, watcher: Watcher)
-    where
+    /// How long a graceful shutdown waits for calls in flight.
+    pub(crate) fn drain_timeout(&self) -> Option<Duration> {
+        self.drain_timeout
+    }
+
+    /// Serves `io`, from `addr`, on a task of `tasks`, until the client ends the
+    /// connection or the server does (as `signals` and the connection's lifetime say).
+    pub(crate) fn spawn<IO>(
+        &self,
+        tasks: &TaskTracker,
+        io: IO,
+        addr: Option<SocketAddr>,
+        signals: &ServerSignals,
+    ) where
         IO: AsyncRead + AsyncWrite + Unpin + Send + 'static,
     {
         let this = self.clone();
-        tokio::spawn(async move {
+        let signals = signals.clone();
+        tasks.spawn(async move {
             #[cfg(feature = "tls")]
             if let Some(tls) = &this.tls {
-                match tls.handshake(io).await {
+                // A handshake has no call to finish: a draining server drops it.
+                let handshake = tokio::select! {
+                    biased;
+                    () = signals.drain.cancelled() => return,
+                    handshake = tls.handshake(io) => handshake,
+                };
+                match handshake {
                     Ok((io, certificates)) => {
                         let peer = Peer { addr, certificates };
-                        this.serve(io, peer, watcher).await;
+                        this.serve(io, peer, &signals).await;
                     }
                     Err(problem) => {
                         tracing::debug!(peer = ?addr, "TLS handshake failed: {problem}");
@@ -112,26 +157,96 @@ impl Connections {
                 }
                 return;
             }
-            this.serve(io, Peer::plain(addr), watcher).await;
+            this.serve(io, Peer::plain(addr), &signals).await;
         });
     }
 
-    async fn serve<IO>(&self, io: IO, peer: Peer, watcher: Watcher)
+    async fn serve<IO>(&self, io: IO, peer: Peer, signals: &ServerSignals)
     where
         IO: AsyncRead + AsyncWrite + Unpin + Send + 'static,
     {
+        let tally = self.count_calls.then(CallTally::new);
+        let calls = tally.as_ref().map(CallTally::observer);
+        let policy_calls = calls
+            .clone()
+            .filter(|_| self.ping_policy.needs_open_calls());
+        let io = Policed::new(io, self.ping_policy, policy_calls);
         let service = RequestService {
             routes: self.routes.clone(),
             protocols: self.protocols,
             cors: self.cors.clone(),
             peer,
+            tally: tally.map(Arc::new),
         };
         let connection = self.http.serve_connection(TokioIo::new(io), service);
-        if let Err(err) = watcher.watch(connection).await {
-            // A client that goes away mid-connection is routine, not the server's error.
-            tracing::debug!("connection ended with an error: {err}");
+        let lifetime = Lifetime::new(&self.lifetime, signals, calls);
+        match supervise(connection, lifetime).await {
+            Some(Err(err)) => {
+                // A client that goes away mid-connection is routine, not the server's error.
+                tracing::debug!("connection ended with an error: {err}");
+            }
+            Some(Ok(())) => {}
+            None => tracing::debug!("connection cut: its grace or the drain deadline passed"),
         }
     }
+}
+
+/// Serves `connection` until it ends (`Some`), ending it gracefully when `lifetime` says
+/// so, or until `lifetime` cuts it (`None`: dropping it cancels its calls and closes it).
+///
+/// The connection is polled first on every wake, and the lifetime only when its own timers
+/// or signals woke it (a [`WakeFlag`]): the wakes of a busy connection cost it nothing.
+/// The connection is polled once more between a signal and its GOAWAY, so that what its
+/// calls queued before the signal (the health service's last `NOT_SERVING`, when the server
+/// drains) is written ahead of the GOAWAY.
+async fn supervise<IO>(
+    connection: auto::Connection<'_, TokioIo<IO>, RequestService, TokioExecutor>,
+    mut lifetime: Lifetime,
+) -> Option<Result<(), Box<dyn std::error::Error + Send + Sync>>>
+where
+    IO: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    let mut connection = pin!(connection);
+    let woken = WakeFlag::<1>::new();
+    // The task's waker, as last registered with the flag. A wake takes it out of the
+    // flag, so it is registered again after each wake (before the lifetime is polled, so
+    // that no wake is lost), and whenever the task's waker changes; not on every poll.
+    let mut registered: Option<std::task::Waker> = None;
+    poll_fn(|cx| {
+        loop {
+            if let Poll::Ready(ended) = connection.as_mut().poll(cx) {
+                return Poll::Ready(Some(ended));
+            }
+            let took = woken.take();
+            if took
+                || !registered
+                    .as_ref()
+                    .is_some_and(|waker| waker.will_wake(cx.waker()))
+            {
+                woken.register(0, cx.waker());
+                registered = Some(cx.waker().clone());
+            }
+            if !took {
+                return Poll::Pending;
+            }
+            match lifetime.poll_event(&mut Context::from_waker(woken.waker())) {
+                Poll::Pending => return Poll::Pending,
+                Poll::Ready(Event::Cut) => return Poll::Ready(None),
+                Poll::Ready(Event::Close) => {
+                    // Polled again first: the poll above may have come before what the
+                    // calls queued ahead of the signal (on another thread), and that must
+                    // go out before the GOAWAY.
+                    if let Poll::Ready(ended) = connection.as_mut().poll(cx) {
+                        return Poll::Ready(Some(ended));
+                    }
+                    connection.as_mut().graceful_shutdown();
+                    // Polled again: a grace timer just started must be registered.
+                    woken.set();
+                }
+            }
+        }
+    })
+    .await
 }
 
 /// hyper's view of the route table, for one connection: each request is routed with the
@@ -142,14 +257,25 @@ struct RequestService {
     protocols: Protocols,
     cors: Option<Arc<CorsLayer>>,
     peer: Peer,
+    /// Counts the connection's open calls, when something needs to know.
+    tally: Option<Arc<CallTally>>,
 }
 
 impl hyper::service::Service<http::Request<Incoming>> for RequestService {
-    type Response = http::Response<tonic::body::Body>;
+    type Response = http::Response<CountedBody>;
     type Error = Infallible;
-    type Future = ServerFuture;
+    type Future = Counted;
 
-    fn call(&self, request: http::Request<Incoming>) -> ServerFuture {
+    fn call(&self, request: http::Request<Incoming>) -> Counted {
+        Counted {
+            guard: self.tally.as_deref().map(CallTally::open),
+            future: self.respond(request),
+        }
+    }
+}
+
+impl RequestService {
+    fn respond(&self, request: http::Request<Incoming>) -> ServerFuture {
         let mut request = request.map(tonic::body::Body::new);
         request.extensions_mut().insert(self.peer.clone());
         if request.version() < http::Version::HTTP_2 {
@@ -165,9 +291,7 @@ impl hyper::service::Service<http::Request<Incoming>> for RequestService {
         }
         self.serve(request)
     }
-}
 
-impl RequestService {
     /// Serves `request` in its protocol, under the CORS policy if there is one.
     fn serve(&self, request: http::Request<tonic::body::Body>) -> ServerFuture {
         let Some(cors) = &self.cors else {

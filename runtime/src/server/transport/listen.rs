@@ -1,5 +1,15 @@
-//! The accept loops: take connections until the server is told to stop, then stop taking
-//! them and let every open connection finish its calls (HTTP/2 GOAWAY, then wait).
+//! The accept loops: take connections until the server is told to stop, then drain:
+//!
+//! 1. The listener closes: new clients are refused at once.
+//! 2. The health service reports `NOT_SERVING` for the server (`""`) and every service, and
+//!    its `Watch` calls send that and end; the drain waits (briefly) for them to end, so
+//!    that a watching client or balancer reads `NOT_SERVING` before the GOAWAY.
+//! 3. Every connection gets a graceful GOAWAY (h2's two-phase one, see `lifetime`) and
+//!    finishes its calls in flight; connections still in their TLS handshake are dropped.
+//! 4. Once the drain timeout (if set) has passed since the start of the drain, the
+//!    connections left are cut: their calls are cancelled, their sockets closed.
+//!
+//! Serving returns once every connection has ended.
 
 use std::future::Future;
 use std::io;
@@ -7,16 +17,23 @@ use std::net::SocketAddr;
 use std::pin::pin;
 use std::time::Duration;
 
-use hyper_util::server::graceful::GracefulShutdown;
 use tokio::io::{AsyncRead, AsyncWrite, DuplexStream};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::mpsc;
+use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
 
 use super::connection::Connections;
+use super::lifetime::ServerSignals;
 
 /// How long the accept loop pauses after an error that is not about one connection (out of
 /// file descriptors, say): retrying at once would spin while nothing can change.
 const ACCEPT_ERROR_PAUSE: Duration = Duration::from_millis(100);
+
+/// The longest the GOAWAY waits for health `Watch` calls to send their `NOT_SERVING` and
+/// end: a watcher that does not read must not hold the drain back.
+const HEALTH_WATCH_WAIT: Duration = Duration::from_secs(5);
 
 /// Where connections come from.
 pub(crate) trait Accept {
@@ -84,13 +101,14 @@ impl Accept for PipeAccept {
 }
 
 /// Serves what `accept` yields until `shutdown` completes (or nothing more can come),
-/// then closes the listener and waits for the open connections to finish their calls.
+/// then drains (see the module documentation) and returns once every connection ended.
 pub(crate) async fn serve<A: Accept>(
     mut accept: A,
     connections: Connections,
     shutdown: impl Future<Output = ()>,
 ) {
-    let graceful = GracefulShutdown::new();
+    let tasks = TaskTracker::new();
+    let signals = ServerSignals::default();
     let mut shutdown = pin!(shutdown);
     loop {
         let accepted = tokio::select! {
@@ -99,7 +117,7 @@ pub(crate) async fn serve<A: Accept>(
             accepted = accept.accept() => accepted,
         };
         match accepted {
-            Ok(Some((io, addr))) => connections.spawn(io, addr, graceful.watcher()),
+            Ok(Some((io, addr))) => connections.spawn(&tasks, io, addr, &signals),
             Ok(None) => break,
             Err(err) if is_about_one_connection(&err) => {}
             Err(err) => {
@@ -114,8 +132,39 @@ pub(crate) async fn serve<A: Accept>(
     // Closed now, not after the drain: new clients are refused at once instead of
     // connecting to a server that will never answer them.
     drop(accept);
-    connections.draining();
-    graceful.shutdown().await;
+    drain(&connections, &signals, &tasks).await;
+}
+
+/// Steps 2 to 4 of the module documentation; returns once every connection has ended.
+async fn drain(connections: &Connections, signals: &ServerSignals, tasks: &TaskTracker) {
+    let deadline = connections
+        .drain_timeout()
+        .map(|timeout| Instant::now() + timeout);
+    // 2. Health says NOT_SERVING, and its watchers read it before any GOAWAY.
+    let watches = connections.draining();
+    let health_deadline = Instant::now() + HEALTH_WATCH_WAIT;
+    let health_deadline = deadline.map_or(health_deadline, |d| d.min(health_deadline));
+    let _ = tokio::time::timeout_at(health_deadline, all_ended(watches)).await;
+    // 3. GOAWAY on every connection.
+    signals.drain.cancel();
+    tasks.close();
+    // 4. At the deadline, the connections left are cut.
+    if let Some(deadline) = deadline
+        && tokio::time::timeout_at(deadline, tasks.wait())
+            .await
+            .is_err()
+    {
+        tracing::debug!("the drain deadline passed: cutting the connections left");
+        signals.cut.cancel();
+    }
+    tasks.wait().await;
+}
+
+/// Waits until every call of `calls` has ended.
+async fn all_ended(calls: Vec<CancellationToken>) {
+    for call in calls {
+        call.cancelled().await;
+    }
 }
 
 /// Errors that end one connection attempt (the client gave up before it was accepted),

@@ -11,8 +11,11 @@
 //! response body from rgrpc's driver to hyper with one box.
 //!
 //! * [`connection`]: one connection: its TLS handshake, hyper's HTTP/2 settings, and
-//!   graceful shutdown.
+//!   its end.
 //! * [`listen`]: the accept loops, for TCP and for in-process pipes, and draining.
+//! * [`lifetime`]: when a connection ends: drain, maximum age and idle time.
+//! * [`ping_policy`]: keepalive enforcement, the pings a client may send.
+//! * [`open_calls`]: the calls open on a connection, counted when that is needed.
 //! * [`routes`]: the route table, from `/package.Service/Method` to a service.
 //! * [`peer`]: who is calling, as the handler's context sees it, whichever server (rgrpc's
 //!   or tonic's) accepted the connection.
@@ -23,9 +26,12 @@
 pub(crate) mod connection;
 mod cors;
 mod error;
+pub(crate) mod lifetime;
 mod linger;
 pub(crate) mod listen;
+mod open_calls;
 pub(crate) mod peer;
+pub(crate) mod ping_policy;
 pub(crate) mod routes;
 #[cfg(feature = "tls")]
 pub(crate) mod tls;

@@ -12,6 +12,7 @@ use std::convert::Infallible;
 use std::future::{Future, poll_fn};
 use std::task::{Context as TaskContext, Poll, Waker};
 
+use tokio_util::sync::CancellationToken;
 use tonic::Status;
 
 use super::error::ServeError;
@@ -38,7 +39,9 @@ pub(crate) struct RoutesBuilder {
 }
 
 /// Told that the server is draining: it takes no new calls and waits for those in flight.
-type DrainHook = Box<dyn Fn() + Send + Sync>;
+/// Returns the calls whose end the connections' GOAWAY waits for (the health service's
+/// `Watch` calls, so that their `NOT_SERVING` goes out first).
+type DrainHook = Box<dyn Fn() -> Vec<CancellationToken> + Send + Sync>;
 
 impl Default for RoutesBuilder {
     fn default() -> Self {
@@ -133,9 +136,10 @@ pub(crate) struct Routes {
 
 impl Routes {
     /// The server takes no new calls from now on: health reports NOT_SERVING before the
-    /// connections are asked to close, so balancers stop sending first.
-    pub(crate) fn draining(&self) {
-        self.on_drain.iter().for_each(|hook| hook());
+    /// connections are asked to close, so balancers stop sending first. Returns the calls
+    /// the GOAWAY waits for.
+    pub(crate) fn draining(&self) -> Vec<CancellationToken> {
+        self.on_drain.iter().flat_map(|hook| hook()).collect()
     }
 
     /// The services' schemas, built on first use.
