@@ -85,9 +85,10 @@ fleet-setup: ## Install Debian's dnsmasq, nginx and iproute2 for the fleet (apt-
 	bash fleet/scripts/setup.sh
 
 .PHONY: fleet
-fleet: fleet-setup ## Build a fleet (netns hosts, dnsmasq, 3 replicas), load it through dns:/// during a rolling restart; prints one line of counts
-	$(CARGO) build -q -p rgrpc-fleet --bins
-	$(CARGO) run -q -p rgrpc-fleet --bin fleet-demo
+fleet: ## Build a fleet (netns hosts, dnsmasq, 3 replicas), load it through dns:/// during a rolling restart; prints one line of counts
+	@bash fleet/scripts/setup.sh >/dev/null
+	@$(CARGO) build -q -p rgrpc-fleet --bins
+	@$(CARGO) run -q -p rgrpc-fleet --bin fleet-demo
 
 .PHONY: interop
 interop: interop-venv interop-node ## Run the interop matrix (rgrpc, grpcio, grpc-js, both directions) and print it

@@ -14,7 +14,6 @@ pub mod dns;
 pub mod flags;
 pub mod load;
 pub mod nginx;
-pub mod pending_api;
 pub mod process;
 pub mod replica;
 pub mod scenario;

@@ -185,9 +185,11 @@ impl Fleet {
         Ok(())
     }
 
-    /// Restarts every replica in turn: stop gracefully, start again with the same flags,
-    /// wait until it listens.
-    pub fn rolling_restart(&mut self) -> Result<(), ProcessError> {
+    /// Restarts every replica in turn, as a rollout does: stop gracefully, start again with
+    /// the same flags, and before the next one wait until each of the loads named in
+    /// `serving` has made a call to the new process (its readiness gate: a replica is back
+    /// in rotation only once the clients reach it).
+    pub fn rolling_restart(&mut self, serving: &[&str]) -> Result<(), ProcessError> {
         let hosts: Vec<usize> = self.replicas.keys().copied().collect();
         for host in hosts {
             self.stop_replica(host)?;
@@ -197,6 +199,11 @@ impl Fleet {
                 .map(|(_, flags)| flags.clone())
                 .unwrap_or_default();
             self.launch(host, flags)?;
+            for load in serving {
+                let first_call = format!("first call from {load}");
+                self.replica(host)?
+                    .wait_for_line(PROCESS_LIMIT, |line| line == first_call)?;
+            }
         }
         Ok(())
     }

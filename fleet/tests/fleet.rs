@@ -72,6 +72,11 @@ fn replicas(counts: &Value, replica: &str) -> u64 {
     counts["replicas"][replica].as_u64().unwrap_or(0)
 }
 
+/// Command-line flags written as one string (no flag value here has a space).
+fn flags(text: &str) -> Vec<&str> {
+    text.split_whitespace().collect()
+}
+
 #[test]
 fn rolling_restart_under_load() {
     let _serial = serial();
@@ -80,32 +85,22 @@ fn rolling_restart_under_load() {
     };
     for host in 0..3 {
         fleet
-            .start_replica(host, &["--drain-timeout-ms", "5000"])
+            .start_replica(host, &flags("--drain-timeout-ms 5000"))
             .unwrap();
     }
     fleet.publish().unwrap();
     let config = fleet.service_config("retry.json", RETRY_CONFIG).unwrap();
     let target = fleet.target();
-    let load = [
-        "--concurrency",
-        "8",
-        "--duration-secs",
-        "300",
-        "--kind",
-        "unary",
-    ];
-    let with_retries = fleet
-        .start_load(
-            &target,
-            &[&load[..], &["--service-config", &config]].concat(),
-        )
-        .unwrap();
-    let without = fleet.start_load(&target, &load).unwrap();
-    fleet.rolling_restart().unwrap();
-    fleet.await_more_calls(with_retries, 200).unwrap();
-    fleet.await_more_calls(without, 200).unwrap();
-    let counts = fleet.finish_load(with_retries).unwrap();
-    let bare = fleet.finish_load(without).unwrap();
+    let load = "--concurrency 8 --duration-secs 300 --kind unary";
+    let retrying = format!("{load} --name retrying --service-config {config}");
+    let retrying = fleet.start_load(&target, &flags(&retrying)).unwrap();
+    let bare = format!("{load} --name bare");
+    let bare = fleet.start_load(&target, &flags(&bare)).unwrap();
+    fleet.rolling_restart(&["retrying", "bare"]).unwrap();
+    fleet.await_more_calls(retrying, 200).unwrap();
+    fleet.await_more_calls(bare, 200).unwrap();
+    let counts = fleet.finish_load(retrying).unwrap();
+    let bare = fleet.finish_load(bare).unwrap();
     println!("rolling restart, with a retry policy: {counts}");
     println!("rolling restart, without retries: {bare}");
     assert!(count(&counts, "calls") > 200, "{counts}");
@@ -126,19 +121,8 @@ fn replica_killed_mid_load() {
     fleet.publish().unwrap();
     let config = fleet.service_config("retry.json", RETRY_CONFIG).unwrap();
     let target = fleet.target();
-    let load = fleet
-        .start_load(
-            &target,
-            &[
-                "--concurrency",
-                "8",
-                "--duration-secs",
-                "300",
-                "--service-config",
-                &config,
-            ],
-        )
-        .unwrap();
+    let load = format!("--concurrency 8 --duration-secs 300 --service-config {config}");
+    let load = fleet.start_load(&target, &flags(&load)).unwrap();
     fleet.await_more_calls(load, 100).unwrap();
     fleet.kill_replica(1).unwrap();
     // The killed replica's address stays in DNS: the client must cope on its own.
@@ -158,12 +142,7 @@ fn scale_out_through_dns_and_connection_age() {
     let Some(mut fleet) = fleet("scale-out", 4) else {
         return;
     };
-    let age = [
-        "--max-connection-age-ms",
-        "2000",
-        "--max-connection-age-grace-ms",
-        "1000",
-    ];
+    let age = flags("--max-connection-age-ms 2000 --max-connection-age-grace-ms 1000");
     for host in 0..3 {
         fleet.start_replica(host, &age).unwrap();
     }
@@ -171,55 +150,39 @@ fn scale_out_through_dns_and_connection_age() {
     let target = fleet.target();
     // One client re-resolves every second; the other only when its connections close
     // (a refresh interval far beyond the test), so only connection age brings it to s4.
-    let refreshing = fleet
-        .start_load(
-            &target,
-            &[
-                "--name",
-                "refreshing",
-                "--concurrency",
-                "4",
-                "--duration-secs",
-                "300",
-                "--dns-refresh-ms",
-                "1000",
-            ],
-        )
-        .unwrap();
-    let aged = fleet
-        .start_load(
-            &target,
-            &[
-                "--name",
-                "aged",
-                "--concurrency",
-                "4",
-                "--duration-secs",
-                "300",
-                "--dns-refresh-ms",
-                "3600000",
-                "--dns-min-resolution-ms",
-                "500",
-            ],
-        )
-        .unwrap();
+    let load = "--concurrency 4 --duration-secs 300 --dns-min-resolution-ms 500";
+    let refreshing = format!("{load} --name refreshing --dns-refresh-ms 1000");
+    let refreshing = fleet.start_load(&target, &flags(&refreshing)).unwrap();
+    let aged = format!("{load} --name aged --dns-refresh-ms 3600000");
+    let aged = fleet.start_load(&target, &flags(&aged)).unwrap();
     fleet.start_replica(3, &age).unwrap();
     let published = Instant::now();
     fleet.publish().unwrap();
-    let s4 = fleet.replica(3).unwrap();
-    s4.wait_for_line(STEP, |line| line == "first call from refreshing")
-        .unwrap();
-    let refresh_took = published.elapsed();
-    s4.wait_for_line(STEP, |line| line == "first call from aged")
-        .unwrap();
-    let age_took = published.elapsed();
+    let mut reached = [("refreshing", None), ("aged", None)];
+    while reached.iter().any(|(_, took)| took.is_none()) {
+        assert!(
+            published.elapsed() < STEP,
+            "s4 not reached by both clients: {reached:?}"
+        );
+        let lines = fleet.replica(3).unwrap().lines();
+        for (client, took) in &mut reached {
+            if took.is_none() && lines.contains(&format!("first call from {client}")) {
+                *took = Some(published.elapsed());
+            }
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    fleet.await_more_calls(refreshing, 100).unwrap();
+    fleet.await_more_calls(aged, 100).unwrap();
     let refreshed = fleet.finish_load(refreshing).unwrap();
     let rebalanced = fleet.finish_load(aged).unwrap();
+    let ms = |took: Option<Duration>| took.map_or(0, |took| took.as_millis());
     println!(
-        "scale-out: s4's first call {} ms after it was published (1 s re-resolution); \
-         {} ms for the client that re-resolves only when its connections age out",
-        refresh_took.as_millis(),
-        age_took.as_millis()
+        "scale-out: s4's first call {} ms after it was published for the client re-resolving \
+         every 1 s, {} ms for the one that re-resolves only when its connections age out \
+         (2 s, 1 s grace)",
+        ms(reached[0].1),
+        ms(reached[1].1)
     );
     println!("scale-out, re-resolving every second: {refreshed}");
     println!("scale-out, rebalanced by max_connection_age: {rebalanced}");
@@ -232,22 +195,7 @@ fn scale_out_through_dns_and_connection_age() {
 /// How slow the slow replica is: far above any honest latency of the fast ones.
 const SLOW_MS: u64 = 2000;
 
-#[test]
-fn hedging_hides_a_slow_replica() {
-    let _serial = serial();
-    let Some(mut fleet) = fleet("hedging", 3) else {
-        return;
-    };
-    fleet
-        .start_replica(0, &["--delay-ms", &SLOW_MS.to_string()])
-        .unwrap();
-    fleet.start_replica(1, &[]).unwrap();
-    fleet.start_replica(2, &[]).unwrap();
-    fleet.publish().unwrap();
-    let config = fleet
-        .service_config(
-            "hedging.json",
-            r#"{
+const HEDGING_CONFIG: &str = r#"{
   "methodConfig": [{
     "name": [{"service": "fleet.Fleet", "method": "Who"}],
     "hedgingPolicy": {
@@ -256,28 +204,31 @@ fn hedging_hides_a_slow_replica() {
       "nonFatalStatusCodes": ["UNAVAILABLE"]
     }
   }]
-}"#,
-        )
+}"#;
+
+#[test]
+fn hedging_hides_a_slow_replica() {
+    let _serial = serial();
+    let Some(mut fleet) = fleet("hedging", 3) else {
+        return;
+    };
+    fleet
+        .start_replica(0, &flags(&format!("--delay-ms {SLOW_MS}")))
+        .unwrap();
+    fleet.start_replica(1, &[]).unwrap();
+    fleet.start_replica(2, &[]).unwrap();
+    fleet.publish().unwrap();
+    let config = fleet
+        .service_config("hedging.json", HEDGING_CONFIG)
         .unwrap();
     let target = fleet.target();
-    let load = [
-        "--concurrency",
-        "4",
-        "--calls",
-        "120",
-        "--duration-secs",
-        "300",
-        "--kind",
-        "unary",
-    ];
-    let plain = fleet.start_load(&target, &load).unwrap();
+    // One caller: a call's attempts are consecutive picks of round robin, so the hedge of
+    // a call that went to the slow replica goes to a fast one.
+    let load = "--concurrency 1 --calls 60 --duration-secs 300 --kind unary";
+    let plain = fleet.start_load(&target, &flags(load)).unwrap();
     let plain = fleet.await_load(plain).unwrap();
-    let hedged = fleet
-        .start_load(
-            &target,
-            &[&load[..], &["--service-config", &config]].concat(),
-        )
-        .unwrap();
+    let hedged = format!("{load} --service-config {config}");
+    let hedged = fleet.start_load(&target, &flags(&hedged)).unwrap();
     let hedged = fleet.await_load(hedged).unwrap();
     println!("hedging, s1 slow by {SLOW_MS} ms, without hedging: {plain}");
     println!("hedging, s1 slow by {SLOW_MS} ms, with hedging: {hedged}");
@@ -303,30 +254,16 @@ fn transparent_retries_hide_refused_streams() {
     let Some(mut fleet) = fleet("transparent retry", 1) else {
         return;
     };
-    // One stream per connection, and connections renewed often: every fresh connection
-    // meets a burst of calls opened before the server's SETTINGS arrive, which the
-    // server refuses (REFUSED_STREAM) beyond the first.
-    fleet
-        .start_replica(
-            0,
-            &[
-                "--max-concurrent-streams",
-                "1",
-                "--max-connection-age-ms",
-                "200",
-                "--max-connection-age-grace-ms",
-                "5000",
-            ],
-        )
-        .unwrap();
+    // One stream per connection, and connections renewed every second: each fresh
+    // connection meets a burst of calls opened before the server's SETTINGS arrive, and
+    // the server refuses (REFUSED_STREAM) all but the first.
+    let replica = "--max-concurrent-streams 1 --max-connection-age-ms 1000 \
+                   --max-connection-age-grace-ms 5000";
+    fleet.start_replica(0, &flags(replica)).unwrap();
     fleet.publish().unwrap();
     let target = fleet.target();
-    let load = fleet
-        .start_load(
-            &target,
-            &["--concurrency", "16", "--calls", "2000", "--kind", "unary"],
-        )
-        .unwrap();
+    let load = "--concurrency 16 --calls 2000 --duration-secs 300 --kind unary";
+    let load = fleet.start_load(&target, &flags(load)).unwrap();
     let counts = fleet.await_load(load).unwrap();
     println!("transparent retry, max_concurrent_streams=1, no retry policy: {counts}");
     assert_eq!(count(&counts, "calls"), 2000, "{counts}");

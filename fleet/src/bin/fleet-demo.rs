@@ -66,20 +66,12 @@ fn run() -> Result<String, ProcessError> {
     fleet.publish()?;
     let config = fleet.service_config("service-config.json", SERVICE_CONFIG)?;
     let target = fleet.target();
-    let load = fleet.start_load(
-        &target,
-        &[
-            "--concurrency",
-            "8",
-            "--duration-secs",
-            "300",
-            "--kind",
-            "mix",
-            "--service-config",
-            &config,
-        ],
-    )?;
-    fleet.rolling_restart()?;
+    let load = format!(
+        "--name demo --concurrency 8 --duration-secs 300 --kind mix --service-config {config}"
+    );
+    let load: Vec<&str> = load.split_whitespace().collect();
+    let load = fleet.start_load(&target, &load)?;
+    fleet.rolling_restart(&["demo"])?;
     fleet.await_more_calls(load, 300)?;
     let counts = fleet.finish_load(load)?;
     let count = |key: &str| counts[key].as_u64().unwrap_or(0);

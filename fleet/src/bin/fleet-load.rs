@@ -19,10 +19,9 @@ use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
 
-use rgrpc::{Channel, LoadBalancing};
+use rgrpc::{Channel, LoadBalancing, ServiceConfig};
 use rgrpc_fleet::flags::Flags;
 use rgrpc_fleet::load::{self, Kind, Plan, Progress, Retries};
-use rgrpc_fleet::pending_api::{ChannelSettings, ServiceConfig, Stats};
 use rgrpc_fleet::replica::announce;
 use tokio::signal::unix::{SignalKind, signal};
 
@@ -65,7 +64,8 @@ async fn run() -> Result<(), String> {
     let config = flags
         .text("service-config")
         .map(|path| ServiceConfig::from_file(Path::new(path)))
-        .transpose()?;
+        .transpose()
+        .map_err(|err| err.to_string())?;
     let resolution = Resolution {
         refresh: flags.millis("dns-refresh-ms")?,
         min_interval: flags.millis("dns-min-resolution-ms")?,

@@ -18,7 +18,6 @@ use std::time::Duration;
 
 use rgrpc::Server;
 use rgrpc_fleet::flags::Flags;
-use rgrpc_fleet::pending_api::ServerSettings;
 use rgrpc_fleet::proto::fleet_server::FleetServer;
 use rgrpc_fleet::replica::{Replica, announce};
 use tokio::net::TcpListener;
