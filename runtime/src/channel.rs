@@ -219,8 +219,11 @@ impl ChannelBuilder {
 
     /// Pings the server (HTTP/2 PING) after this long without hearing from it, so a server
     /// that vanished without closing the connection fails the calls on it instead of
-    /// leaving them waiting. Off by default. Servers may close connections that ping more
-    /// often than they allow (gRPC's: every 5 minutes at most, by default).
+    /// leaving them waiting. Off by default. Servers close connections that ping more often
+    /// than they allow (gRPC's and rgrpc's: every 5 minutes at most, by default) with GOAWAY
+    /// `ENHANCE_YOUR_CALM` "too_many_pings"; a `dns:`/`unix:` channel then doubles its
+    /// interval for its next connections, as gRPC's clients do (an `http://` channel does
+    /// not: choose an interval the server allows).
     pub fn keepalive_interval(mut self, interval: Duration) -> Self {
         self.keepalive_interval = Some(interval);
         self

@@ -158,6 +158,8 @@ fn code_of_error(error: &(dyn Error + 'static)) -> Code {
 ///   GOAWAY case counts as `NotSent`: the server discards such streams unseen by
 ///   definition, and a retry sent before the channel replaced the connection meets the
 ///   same GOAWAY without reaching the server, so it may take a few tries.
+/// * hyper's "dispatch task is gone": the request was still queued for a connection task
+///   that ended (`NotSent`).
 pub(super) fn reach_of(error: &(dyn Error + 'static)) -> Reach {
     let mut cause = Some(error);
     while let Some(error) = cause {
@@ -165,7 +167,7 @@ pub(super) fn reach_of(error: &(dyn Error + 'static)) -> Reach {
             return Reach::NoConnection;
         }
         if let Some(error) = error.downcast_ref::<hyper::Error>()
-            && error.is_canceled()
+            && (error.is_canceled() || was_queued_when_the_connection_ended(error))
         {
             return Reach::NotSent;
         }
@@ -184,4 +186,12 @@ pub(super) fn reach_of(error: &(dyn Error + 'static)) -> Reach {
         cause = error.source();
     }
     Reach::Server
+}
+
+/// hyper's HTTP/2 client answers the requests still queued for its connection task, never
+/// written to the wire, with "dispatch task is gone" when that task ends (a connection closed
+/// after GOAWAY, say). hyper names that error kind only in its message: `is_user()` alone
+/// would also match a request body's own failure mid-stream.
+fn was_queued_when_the_connection_ended(error: &hyper::Error) -> bool {
+    error.is_user() && error.to_string().starts_with("dispatch task is gone")
 }
