@@ -129,9 +129,8 @@ impl Topology {
         let Isolation::Namespaces { bridge, namespaces } = &mut self.isolation else {
             return Err(ProcessError("not a namespace topology".into()));
         };
-        let pid = std::process::id();
-        let netns = format!("{PREFIX}-{pid}-{short}");
-        let veth = format!("{PREFIX}{pid}{short}");
+        let netns = format!("{PREFIX}-{}-{short}", std::process::id());
+        let veth = veth_of(&netns);
         ip(&["netns", "add", &netns])?;
         namespaces.push(netns.clone());
         ip(&[
@@ -243,12 +242,24 @@ impl Drop for Topology {
         }
         if let Isolation::Namespaces { bridge, namespaces } = &self.isolation {
             for netns in namespaces {
+                // Deleted here, both ends at once: a namespace's own deletion removes its
+                // veth later, in the kernel's background, and the next topology of this
+                // process reuses the name.
+                let _ = ip(&["link", "del", &veth_of(netns)]);
                 delete_namespace(netns);
             }
             let _ = ip(&["link", "del", bridge]);
         }
         let _ = fs::remove_dir_all(&self.dir);
     }
+}
+
+/// The root-namespace end of the veth pair of `netns` (`rgf-<pid>-s1` → `rgf<pid>s1`: an
+/// interface name has at most 15 bytes).
+fn veth_of(netns: &str) -> String {
+    netns
+        .replacen(&format!("{PREFIX}-"), PREFIX, 1)
+        .replacen('-', "", 1)
 }
 
 /// The run's /24: 10.a.b.0, from its PID, so concurrent runs do not share one.
