@@ -6,7 +6,8 @@
 //! fleet: N calls, F failed, R retried, H hedged, replicas seen K
 //! ```
 //!
-//! On the loopback fallback it says so on stderr first.
+//! R counts the retries of the retry policy and the transparent ones (calls the server
+//! never processed). On the loopback fallback it says so on stderr first.
 
 use std::process::ExitCode;
 
@@ -79,7 +80,8 @@ fn run() -> Result<String, ProcessError> {
         "fleet: {} calls, {} failed, {} retried, {} hedged, replicas seen {}",
         count("calls"),
         count("failed"),
-        count("retried"),
+        // Every attempt after the first that was not a hedge: by the policy, or transparent.
+        count("retried") + count("transparent_retries"),
         count("hedged"),
         count("replicas_seen"),
     ))
