@@ -756,18 +756,15 @@ impl tower_service::Service<http::Request<Body>> for Channel {
         }
         // The first attempt goes on the transport made ready by `poll_ready`; any other
         // attempt through a clone of it.
-        let sender = self.inner.clone();
-        let inner = &mut self.inner;
-        ResponseFuture(self.retries.call(
-            request,
-            |request| match inner {
-                // Not boxed: the call's future holds it.
-                Transport::Single(channel) => Either::Left(channel.call(request).err_into()),
-                Transport::Balanced(replicas) => Either::Right(replicas.call(request)),
-                Transport::Http1(http1) => Either::Right(http1.send(request)),
-            },
-            sender,
-        ))
+        ResponseFuture(
+            self.retries
+                .call(request, &mut self.inner, |inner, request| match inner {
+                    // Not boxed: the call's future holds it.
+                    Transport::Single(channel) => Either::Left(channel.call(request).err_into()),
+                    Transport::Balanced(replicas) => Either::Right(replicas.call(request)),
+                    Transport::Http1(http1) => Either::Right(http1.send(request)),
+                }),
+        )
     }
 }
 
