@@ -25,14 +25,14 @@ const PREVIOUS_ATTEMPTS: &str = "grpc-previous-rpc-attempts";
 
 impl Head {
     /// A copy of the head of a call's first request.
-    pub(super) fn keep(parts: &http::request::Parts, policy: Option<&CallPolicy>) -> Self {
+    pub(super) fn keep(parts: &http::request::Parts) -> Self {
         Self {
             method: parts.method.clone(),
             uri: parts.uri.clone(),
             version: parts.version,
             headers: parts.headers.clone(),
             shape: parts.extensions.get::<CallShape>().copied(),
-            policy: policy.cloned(),
+            policy: parts.extensions.get::<CallPolicy>().cloned(),
         }
     }
 

@@ -39,6 +39,7 @@ use std::future::Future;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
+use std::task::{Context, Poll};
 
 use tokio::time::Instant;
 use tonic::Status;
@@ -164,10 +165,10 @@ impl Retries {
         request: http::Request<Body>,
         transport: &mut T,
         first: impl FnOnce(&mut T, http::Request<Body>) -> F,
-    ) -> Exchange
+    ) -> CallFuture<F>
     where
         T: SendAttempt + Clone,
-        F: Future<Output = Answer> + Send + 'static,
+        F: Future<Output = Answer> + Send + Unpin + 'static,
     {
         let sender = self
             .shared
@@ -190,7 +191,7 @@ impl Retries {
             Some(AttemptPolicy::Hedging(_))
         );
         let (parts, body) = request.into_parts();
-        let head = Head::keep(&parts, call_policy_of(&parts));
+        let head = Head::keep(&parts);
         let kept = KeptBody::read_ahead(body, self.shared.buffer_limit, hedging);
         let first_request = http::Request::from_parts(parts, kept.body(0));
         Counters::count(&self.shared.counters.attempts);
@@ -204,18 +205,51 @@ impl Retries {
             transparent: Transparent::new(wait_for_ready),
         };
         match method {
-            None => Box::pin(call.transparent_only(first)),
-            Some(method) => Box::pin(Engine::new(call, method).run(Box::pin(first))),
+            None => CallFuture::First {
+                first,
+                call: Some(call),
+            },
+            Some(method) => {
+                CallFuture::Later(Box::pin(Engine::new(call, method).run(Box::pin(first))))
+            }
         }
     }
 }
 
-fn call_policy_of(parts: &http::request::Parts) -> Option<&CallPolicy> {
-    parts.extensions.get::<CallPolicy>()
+/// A call's answer. A call with no policy polls its first attempt in place, and goes on
+/// boxed only to retry it transparently; a call with a policy runs the boxed engine.
+#[expect(
+    clippy::large_enum_variant,
+    reason = "the first attempt is held in place: boxing it is the cost this type avoids"
+)]
+pub(crate) enum CallFuture<F> {
+    First { first: F, call: Option<Call> },
+    Later(Exchange),
+}
+
+impl<F: Future<Output = Answer> + Unpin> Future for CallFuture<F> {
+    type Output = Answer;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Answer> {
+        let this = self.get_mut();
+        loop {
+            let later = match this {
+                CallFuture::Later(later) => return later.as_mut().poll(cx),
+                CallFuture::First { first, call } => {
+                    match (std::task::ready!(Pin::new(first).poll(cx)), call.take()) {
+                        (Err(error), Some(call)) => Box::pin(call.transparent_after(Err(error))),
+                        // Committed: nothing is sent again.
+                        (answer, _) => return Poll::Ready(answer),
+                    }
+                }
+            };
+            *this = CallFuture::Later(later);
+        }
+    }
 }
 
 /// One call's attempts, whatever the policy.
-struct Call {
+pub(crate) struct Call {
     shared: Arc<Shared>,
     sender: Arc<dyn SendAttempt>,
     head: Head,

@@ -1,7 +1,6 @@
 //! Transparent retries: attempts the server application never saw are sent again, with
 //! or without a policy (gRFC A6), and the loop of a call that has no policy.
 
-use std::future::Future;
 use std::time::Duration;
 
 use tokio::time::Instant;
@@ -73,10 +72,9 @@ impl Transparent {
 }
 
 impl Call {
-    /// A call with no policy: any answer is final, except a failure the server never
-    /// processed, which is retried transparently.
-    pub(super) async fn transparent_only(mut self, first: impl Future<Output = Answer>) -> Answer {
-        let mut answer = first.await;
+    /// A call with no policy, after its first attempt's `answer`: any answer is final,
+    /// except a failure the server never processed, which is retried transparently.
+    pub(super) async fn transparent_after(mut self, mut answer: Answer) -> Answer {
         let mut id = 0;
         loop {
             let error = match &answer {
