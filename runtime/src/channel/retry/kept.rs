@@ -188,3 +188,59 @@ impl http_body::Body for WholeBody {
         SizeHint::default()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use futures_util::stream;
+    use http_body_util::{BodyExt as _, StreamBody};
+
+    use super::*;
+
+    fn body_of(frames: Vec<&'static [u8]>) -> Body {
+        let frames = frames
+            .into_iter()
+            .map(|data| Ok::<_, Status>(Frame::data(Bytes::from_static(data))));
+        Body::new(StreamBody::new(stream::iter(frames)))
+    }
+
+    async fn collected(body: Body) -> Vec<u8> {
+        body.collect().await.unwrap().to_bytes().to_vec()
+    }
+
+    #[tokio::test]
+    async fn a_body_ready_at_once_is_kept_whole_and_sent_by_every_attempt() {
+        let kept = KeptBody::read_ahead(body_of(vec![b"ab", b"cd"]), 10, false);
+        assert!(matches!(kept, KeptBody::Whole(Whole::Many(_))));
+        assert_eq!(collected(kept.body(0)).await, b"abcd");
+        assert_eq!(collected(kept.body(1)).await, b"abcd");
+        assert!(kept.replayable());
+    }
+
+    #[tokio::test]
+    async fn a_body_not_ready_is_recorded_after_the_frames_read_ahead() {
+        let (sender, receiver) = tokio::sync::mpsc::channel::<Result<Frame<Bytes>, Status>>(1);
+        let ready = stream::iter([Ok(Frame::data(Bytes::from_static(b"ab")))]);
+        let rest = tokio_stream::wrappers::ReceiverStream::new(receiver);
+        let body = Body::new(StreamBody::new(futures_util::StreamExt::chain(ready, rest)));
+        let kept = KeptBody::read_ahead(body, 10, false);
+        assert!(matches!(kept, KeptBody::Recorded(_)));
+        sender
+            .send(Ok(Frame::data(Bytes::from_static(b"cd"))))
+            .await
+            .unwrap();
+        drop(sender);
+        assert_eq!(collected(kept.body(0)).await, b"abcd");
+        assert!(kept.replayable());
+        assert_eq!(collected(kept.body(1)).await, b"abcd");
+    }
+
+    #[tokio::test]
+    async fn a_body_read_past_the_limit_goes_only_to_the_first_attempt() {
+        let kept = KeptBody::read_ahead(body_of(vec![b"abc", b"def"]), 4, false);
+        assert!(!kept.replayable());
+        assert_eq!(kept.owner(), Some(0));
+        kept.overflowed().await;
+        assert_eq!(collected(kept.body(0)).await, b"abcdef");
+        assert!(kept.body(1).collect().await.is_err());
+    }
+}
