@@ -750,38 +750,58 @@ impl tower_service::Service<http::Request<Body>> for Channel {
         if self.protocol != Protocol::Grpc {
             let transport = self.inner.clone();
             let http1 = matches!(transport, Transport::Http1(_));
-            return ResponseFuture(protocol::exchange(
+            return ResponseFuture(Answer::Adapted(protocol::exchange(
                 self.protocol,
                 http1,
                 request,
                 move |request| transport.send(request),
-            ));
+            )));
         }
         // The first attempt goes on the transport made ready by `poll_ready`; any other
         // attempt through a clone of it.
-        let sender = self.inner.clone();
-        let inner = &mut self.inner;
-        ResponseFuture(self.retries.call(
+        ResponseFuture(Answer::Grpc(self.retries.call(
             request,
-            |request| match inner {
+            &mut self.inner,
+            |inner, request| match inner {
                 // Not boxed: the call's future holds it.
                 Transport::Single(channel) => Either::Left(channel.call(request).err_into()),
                 Transport::Balanced(replicas) => Either::Right(replicas.call(request)),
                 Transport::Http1(http1) => Either::Right(http1.send(request)),
             },
-            sender,
-        ))
+        )))
     }
 }
 
 /// The response to one call sent on a [`Channel`]: its attempts, until one commits.
-pub struct ResponseFuture(protocol::Exchange);
+pub struct ResponseFuture(Answer);
+
+/// A gRPC call's first attempt, on whichever transport.
+type FirstAttempt = Either<
+    futures_util::future::ErrInto<
+        tonic::transport::channel::ResponseFuture,
+        Box<dyn std::error::Error + Send + Sync>,
+    >,
+    protocol::Exchange,
+>;
+
+#[expect(
+    clippy::large_enum_variant,
+    reason = "a gRPC call, the common case, is held in place: boxing it costs every call"
+)]
+enum Answer {
+    Grpc(retry::CallFuture<FirstAttempt>),
+    /// In another protocol than gRPC.
+    Adapted(protocol::Exchange),
+}
 
 impl Future for ResponseFuture {
     type Output = Result<http::Response<Body>, Box<dyn std::error::Error + Send + Sync>>;
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        self.0.as_mut().poll(cx)
+        match &mut self.0 {
+            Answer::Grpc(call) => Pin::new(call).poll(cx),
+            Answer::Adapted(exchange) => exchange.as_mut().poll(cx),
+        }
     }
 }
 

@@ -13,7 +13,7 @@ use tokio::time::Instant;
 use tonic::body::Body;
 
 use super::outcome::{self, Answer, Failure, Outcome, Pushback};
-use super::{Call, Counters, Exchange, SendAttempt, backoff, deadline_passed, observe};
+use super::{Call, Counters, Exchange, backoff, deadline_passed, observe};
 use crate::service_config::{AttemptPolicy, MethodConfig};
 
 type Running = FuturesUnordered<Pin<Box<dyn Future<Output = (usize, Outcome)> + Send>>>;
@@ -29,8 +29,8 @@ enum Start {
 
 /// A call with a retry or hedging policy: attempts scheduled, run (several at once when
 /// hedging) and judged until one commits or none may follow.
-pub(super) struct Engine<S> {
-    call: Call<S>,
+pub(super) struct Engine {
+    call: Call,
     method: Arc<MethodConfig>,
     running: Running,
     /// The policy attempt each running attempt stands for (its previous-attempts number).
@@ -50,8 +50,8 @@ pub(super) struct Engine<S> {
     last: Option<Answer>,
 }
 
-impl<S: SendAttempt> Engine<S> {
-    pub(super) fn new(call: Call<S>, method: Arc<MethodConfig>) -> Self {
+impl Engine {
+    pub(super) fn new(call: Call, method: Arc<MethodConfig>) -> Self {
         Self {
             call,
             method,
@@ -101,8 +101,7 @@ impl<S: SendAttempt> Engine<S> {
         if let Some(delay) = self.hedging_delay() {
             self.schedule(Instant::now() + delay, Start::Policy);
         }
-        let recorder = self.call.recorder.clone();
-        let mut overflow = std::pin::pin!(recorder.overflowed());
+        let mut overflow = std::pin::pin!(self.call.kept.overflowed());
         let mut overflowed = false;
         let mut timer = Box::pin(tokio::time::sleep_until(Instant::now()));
         loop {
@@ -140,7 +139,7 @@ impl<S: SendAttempt> Engine<S> {
                 Event::Due => self.start_due(),
                 Event::Overflow => {
                     overflowed = true;
-                    if let Some(owner) = recorder.owner() {
+                    if let Some(owner) = self.call.kept.owner() {
                         self.commit_to(owner);
                     }
                 }
@@ -170,7 +169,7 @@ impl<S: SendAttempt> Engine<S> {
 
     /// Sends the next attempt, numbered `number`; false if the deadline has passed.
     fn send(&mut self, number: u32) -> bool {
-        let body = self.call.recorder.body(self.started);
+        let body = self.call.kept.body(self.started);
         let Some(request) = self.call.head.attempt(body, number, self.call.deadline) else {
             return false;
         };
@@ -244,7 +243,7 @@ impl<S: SendAttempt> Engine<S> {
         self.stopped = true;
         self.scheduled.clear();
         for id in (0..self.started).filter(|id| *id != owner) {
-            self.call.recorder.abandon(id);
+            self.call.kept.abandon(id);
         }
     }
 
@@ -277,12 +276,12 @@ impl<S: SendAttempt> Engine<S> {
         let failure = match outcome {
             Outcome::Committed(response) => {
                 self.commit_to(id);
-                self.call.recorder.commit(id);
+                self.call.kept.commit(id);
                 return Some(Ok(self.throttled(response)));
             }
             Outcome::Failed(failure) => failure,
         };
-        self.call.recorder.abandon(id);
+        self.call.kept.abandon(id);
         let Failure {
             code,
             pushback,
@@ -293,7 +292,7 @@ impl<S: SendAttempt> Engine<S> {
             return Some(answer);
         }
         if let Some(pause) = self.call.transparent.next(reach)
-            && self.call.recorder.replayable()
+            && self.call.kept.replayable()
         {
             let number = self.numbers.get(id).copied().unwrap_or_default();
             self.schedule(Instant::now() + pause, Start::Transparent(number));
@@ -308,7 +307,7 @@ impl<S: SendAttempt> Engine<S> {
             throttle.failed();
         }
         self.last = Some(answer);
-        if !self.call.recorder.replayable() {
+        if !self.call.kept.replayable() {
             self.stopped = true;
         }
         let delay = match pushback {

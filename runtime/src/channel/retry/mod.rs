@@ -1,9 +1,10 @@
 //! Retries, hedging and transparent retries (gRFC A6), at the HTTP level, around whatever
 //! transport a channel sends its calls over.
 //!
-//! Every call's request body is made replayable ([`replay`]) up to the channel's buffer
-//! limit, so another attempt can send it again. An attempt's answer is classified
-//! ([`outcome`]): response headers that are not Trailers-Only commit the call to it;
+//! Every call's request body is kept for another attempt ([`kept`]) up to the channel's
+//! buffer limit: read whole before the first attempt when it is ready at once (a unary
+//! call's), else recorded as the attempts pull it ([`replay`]). An attempt's answer is
+//! classified ([`outcome`]): response headers that are not Trailers-Only commit the call to it;
 //! anything else is a failure that may be retried:
 //!
 //! * transparently, with or without a policy, when the server application never saw it
@@ -18,13 +19,16 @@
 //! request; [`throttle`] and [`observe`] keep the channel's retry throttling, which
 //! counts each call's final status (from its trailers once it committed).
 //!
-//! Without a service config every call still pays for a copy of its request head and the
-//! recording of its body (both needed to send it again): about 6,000 instructions of a
-//! unary call's 83,000 on the client (callgrind, `rpc-bench load --scenario unary_c1`).
+//! Without a policy a call keeps only what a transparent retry needs: a copy of its
+//! request's headers, the typed extensions the channel reads, and its body's `Bytes`.
+//! Further attempts go through one clone of the channel's transport, made by the first
+//! call. That costs a unary call about 1,000 instructions of its 78,000 on the client
+//! (callgrind, `rpc-bench load --scenario unary_c1`).
 
 mod backoff;
 mod engine;
 mod head;
+mod kept;
 mod observe;
 mod outcome;
 mod replay;
@@ -33,8 +37,9 @@ mod transparent;
 
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, OnceLock};
+use std::task::{Context, Poll};
 
 use tokio::time::Instant;
 use tonic::Status;
@@ -42,8 +47,8 @@ use tonic::body::Body;
 
 use self::engine::Engine;
 use self::head::Head;
+use self::kept::KeptBody;
 use self::outcome::Answer;
-use self::replay::Recorder;
 use self::throttle::Throttle;
 use self::transparent::Transparent;
 use super::call_policy::CallPolicy;
@@ -94,12 +99,25 @@ pub(crate) struct Retries {
     shared: Arc<Shared>,
 }
 
-#[derive(Debug)]
 struct Shared {
     config: Option<Arc<ServiceConfig>>,
     throttle: Option<Throttle>,
     buffer_limit: usize,
     counters: Counters,
+    /// The channel's transport, for the attempts after a call's first: set by the first
+    /// call, so that no call pays for a clone of it.
+    sender: OnceLock<Arc<dyn SendAttempt>>,
+}
+
+impl std::fmt::Debug for Shared {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Shared")
+            .field("config", &self.config)
+            .field("throttle", &self.throttle)
+            .field("buffer_limit", &self.buffer_limit)
+            .field("counters", &self.counters)
+            .finish_non_exhaustive()
+    }
 }
 
 impl Default for Retries {
@@ -120,6 +138,7 @@ impl Retries {
                 throttle,
                 buffer_limit,
                 counters: Counters::default(),
+                sender: OnceLock::new(),
             }),
         }
     }
@@ -139,18 +158,23 @@ impl Retries {
         }
     }
 
-    /// Runs a call: its first attempt through `first` (the transport, already ready), any
-    /// further one through `sender`.
-    pub(crate) fn call<S, F>(
+    /// Runs a call: its first attempt through `first` on `transport` (already ready), any
+    /// further one through a clone of `transport` kept by the channel.
+    pub(crate) fn call<T, F>(
         &self,
         request: http::Request<Body>,
-        first: impl FnOnce(http::Request<Body>) -> F,
-        sender: S,
-    ) -> Exchange
+        transport: &mut T,
+        first: impl FnOnce(&mut T, http::Request<Body>) -> F,
+    ) -> CallFuture<F>
     where
-        S: SendAttempt,
-        F: Future<Output = Answer> + Send + 'static,
+        T: SendAttempt + Clone,
+        F: Future<Output = Answer> + Send + Unpin + 'static,
     {
+        let sender = self
+            .shared
+            .sender
+            .get_or_init(|| Arc::new(transport.clone()))
+            .clone();
         let call_policy = request.extensions().get::<CallPolicy>();
         let deadline = call_policy.and_then(|policy| policy.deadline);
         let wait_for_ready = call_policy.is_some_and(|policy| policy.wait_for_ready);
@@ -162,45 +186,74 @@ impl Retries {
                 .and_then(|config| config.method_shared(request.uri().path())),
         };
         let method = method.filter(|method| method.policy.is_some());
-        let (head, body) = request.into_parts();
-        let recorder = Recorder::new(body, self.shared.buffer_limit);
-        if matches!(
+        let hedging = matches!(
             method.as_ref().and_then(|m| m.policy.as_ref()),
             Some(AttemptPolicy::Hedging(_))
-        ) {
-            recorder.share_frontier();
-        }
-        let head = Head {
-            method: head.method,
-            uri: head.uri,
-            version: head.version,
-            headers: head.headers,
-            extensions: head.extensions,
-        };
-        let first_request = head.first(recorder.body(0));
+        );
+        let (parts, body) = request.into_parts();
+        let head = Head::keep(&parts);
+        let kept = KeptBody::read_ahead(body, self.shared.buffer_limit, hedging);
+        let first_request = http::Request::from_parts(parts, kept.body(0));
         Counters::count(&self.shared.counters.attempts);
-        let first = first(first_request);
+        let first = first(transport, first_request);
         let call = Call {
             shared: self.shared.clone(),
             sender,
             head,
-            recorder,
+            kept,
             deadline,
             transparent: Transparent::new(wait_for_ready),
         };
         match method {
-            None => Box::pin(call.transparent_only(first)),
-            Some(method) => Box::pin(Engine::new(call, method).run(Box::pin(first))),
+            None => CallFuture::First {
+                first,
+                call: Some(call),
+            },
+            Some(method) => {
+                CallFuture::Later(Box::pin(Engine::new(call, method).run(Box::pin(first))))
+            }
+        }
+    }
+}
+
+/// A call's answer. A call with no policy polls its first attempt in place, and goes on
+/// boxed only to retry it transparently; a call with a policy runs the boxed engine.
+#[expect(
+    clippy::large_enum_variant,
+    reason = "the first attempt is held in place: boxing it is the cost this type avoids"
+)]
+pub(crate) enum CallFuture<F> {
+    First { first: F, call: Option<Call> },
+    Later(Exchange),
+}
+
+impl<F: Future<Output = Answer> + Unpin> Future for CallFuture<F> {
+    type Output = Answer;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Answer> {
+        let this = self.get_mut();
+        loop {
+            let later = match this {
+                CallFuture::Later(later) => return later.as_mut().poll(cx),
+                CallFuture::First { first, call } => {
+                    match (std::task::ready!(Pin::new(first).poll(cx)), call.take()) {
+                        (Err(error), Some(call)) => Box::pin(call.transparent_after(Err(error))),
+                        // Committed: nothing is sent again.
+                        (answer, _) => return Poll::Ready(answer),
+                    }
+                }
+            };
+            *this = CallFuture::Later(later);
         }
     }
 }
 
 /// One call's attempts, whatever the policy.
-struct Call<S> {
+pub(crate) struct Call {
     shared: Arc<Shared>,
-    sender: S,
+    sender: Arc<dyn SendAttempt>,
     head: Head,
-    recorder: Arc<Recorder>,
+    kept: KeptBody,
     deadline: Option<Instant>,
     transparent: Transparent,
 }

@@ -1,6 +1,7 @@
-//! A request body that several attempts can send: the frames are recorded as the first
-//! attempt pulls them from the call's body, and each later (or hedged) attempt replays
-//! them, then continues from the shared source.
+//! A request body that several attempts can send: the frames are recorded (after those
+//! read ahead before the first attempt) as the first attempt pulls them from the call's
+//! body, and each later (or hedged) attempt replays them, then continues from the shared
+//! source.
 //!
 //! The recording is bounded: once it would pass the per-call limit, it stops and the call
 //! commits to the attempt that pulled the frame (only that attempt can go on; the others
@@ -92,21 +93,48 @@ enum End {
 }
 
 impl Recorder {
-    pub(super) fn new(source: Body, limit: usize) -> Arc<Self> {
-        Arc::new(Self {
-            state: Mutex::new(State {
-                source,
-                frames: Frames::default(),
-                recorded_bytes: 0,
-                limit,
-                recording: true,
-                owner: None,
-                end: End::Open,
-                abandoned: Vec::new(),
-                waiters: None,
-            }),
+    /// A recording of `source` that starts with the frames already read from it (`read`,
+    /// then `failed` if reading it failed).
+    pub(super) fn new(
+        read: Vec<Frame<Bytes>>,
+        failed: Option<Status>,
+        source: Body,
+        limit: usize,
+    ) -> Arc<Self> {
+        let mut state = State {
+            source,
+            frames: Frames::default(),
+            recorded_bytes: 0,
+            limit,
+            recording: true,
+            owner: None,
+            end: failed.map_or(End::Open, End::Failed),
+            abandoned: Vec::new(),
+            waiters: None,
+        };
+        for frame in read {
+            state.recorded_bytes = state
+                .recorded_bytes
+                .saturating_add(frame.data_ref().map_or(0, Bytes::len));
+            state.frames.push(match frame.into_data() {
+                Ok(data) => Recorded::Data(data),
+                Err(frame) => Recorded::Trailers(frame.into_trailers().unwrap_or_default()),
+            });
+        }
+        let overflowed = state.recorded_bytes > limit;
+        if overflowed {
+            // Only the first attempt can send what was read.
+            state.recording = false;
+            state.owner = Some(0);
+        }
+        let recorder = Arc::new(Self {
+            state: Mutex::new(state),
             overflow: Notify::new(),
-        })
+        });
+        if overflowed {
+            recorder.overflow.notify_one();
+        }
+        recorder
     }
 
     fn lock(&self) -> MutexGuard<'_, State> {

@@ -1,13 +1,12 @@
 //! Transparent retries: attempts the server application never saw are sent again, with
 //! or without a policy (gRFC A6), and the loop of a call that has no policy.
 
-use std::future::Future;
 use std::time::Duration;
 
 use tokio::time::Instant;
 
 use super::outcome::{self, Answer, Reach};
-use super::{Call, Counters, SendAttempt, deadline_passed};
+use super::{Call, Counters, deadline_passed};
 
 /// With no `wait_for_ready`, how many times in a row an attempt that never left the
 /// client (its connection closed before it was written) is sent again.
@@ -72,16 +71,15 @@ impl Transparent {
     }
 }
 
-impl<S: SendAttempt> Call<S> {
-    /// A call with no policy: any answer is final, except a failure the server never
-    /// processed, which is retried transparently.
-    pub(super) async fn transparent_only(mut self, first: impl Future<Output = Answer>) -> Answer {
-        let mut answer = first.await;
+impl Call {
+    /// A call with no policy, after its first attempt's `answer`: any answer is final,
+    /// except a failure the server never processed, which is retried transparently.
+    pub(super) async fn transparent_after(mut self, mut answer: Answer) -> Answer {
         let mut id = 0;
         loop {
             let error = match &answer {
                 Ok(_) => {
-                    self.recorder.commit(id);
+                    self.kept.commit(id);
                     return answer;
                 }
                 Err(error) => error,
@@ -89,15 +87,15 @@ impl<S: SendAttempt> Call<S> {
             let Some(pause) = self.transparent.next(outcome::reach_of(error.as_ref())) else {
                 return answer;
             };
-            if !self.recorder.replayable() {
+            if !self.kept.replayable() {
                 return answer;
             }
             if !self.pause(pause).await {
                 return deadline_passed();
             }
-            self.recorder.abandon(id);
+            self.kept.abandon(id);
             id += 1;
-            let Some(request) = self.head.attempt(self.recorder.body(id), 0, self.deadline) else {
+            let Some(request) = self.head.attempt(self.kept.body(id), 0, self.deadline) else {
                 return deadline_passed();
             };
             self.count_transparent();
