@@ -530,10 +530,12 @@ fn rgrpc_over_http1(protocol: &str) {
                    which needs HTTP/2; this channel speaks HTTP/1.1\"";
     for case in BIDI_REFUSED_OVER_HTTP1 {
         let result = &results[case];
-        assert!(
-            result.starts_with("FAIL: ") && result.contains(refusal),
-            "{case} over HTTP/1.1: {result}"
-        );
+        let refused = result.starts_with("FAIL: ") && result.contains(refusal);
+        // This case's deadline is 1 ms: on a loaded machine it may pass before the call's
+        // task runs, and the case then passes with DEADLINE_EXCEEDED. Either way no bidi
+        // call went out over HTTP/1.1.
+        let expired_first = case == "timeout_on_sleeping_server" && result == "PASS";
+        assert!(refused || expired_first, "{case} over HTTP/1.1: {result}");
     }
 }
 
