@@ -20,7 +20,7 @@ use rgrpc::{Code, Context, Status};
 use rgrpc_tests::hello::hello_service_server::{HelloService, HelloServiceServer};
 use rgrpc_tests::hello::{HelloRequest, HelloResponse};
 use support::greeter::Greeter;
-use support::{LIMIT, Running, bounded, greeting, reply};
+use support::{LIMIT, Running, bounded, greeting, raw, reply};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::sync::{Notify, mpsc};
@@ -208,8 +208,12 @@ async fn served_after_the_first_goaway(mut raw: RawConnection) {
     assert_eq!(first.goaway().last_stream, 0x7fff_ffff, "{first:?}");
     assert_eq!(first.goaway().code, 0, "NO_ERROR");
 
-    raw.unary(1, "/hello.HelloService/SayHello", &greeting_frame("late"))
-        .await;
+    raw.unary(
+        1,
+        "/hello.HelloService/SayHello",
+        &raw::frame(&greeting("late")),
+    )
+    .await;
     raw.send(PING, ACK, 0, &ping.payload).await;
     raw.ack_pings = true;
     let frames = raw.until_closed().await;
@@ -233,8 +237,12 @@ async fn an_idle_connection_is_closed_and_one_with_a_call_open_is_not() {
     let server = rgrpc::Server::builder().max_connection_idle(Duration::from_millis(500));
     let server = Running::serve(server.add_service(HelloServiceServer::new(Greeter))).await;
     let mut busy = RawConnection::connect(server.addr).await;
-    busy.unary(1, "/hello.HelloService/SayHello", &greeting_frame("sleep"))
-        .await;
+    busy.unary(
+        1,
+        "/hello.HelloService/SayHello",
+        &raw::frame(&greeting("sleep")),
+    )
+    .await;
 
     let mut idle = RawConnection::connect(server.addr).await;
     let frames = idle.until_closed().await;
@@ -260,8 +268,12 @@ async fn a_client_pinging_too_often_gets_goaway_enhance_your_calm_too_many_pings
         Running::serve(rgrpc::Server::builder().add_service(HelloServiceServer::new(Greeter)))
             .await;
     let mut raw = RawConnection::connect(server.addr).await;
-    raw.unary(1, "/hello.HelloService/SayHello", &greeting_frame("sleep"))
-        .await;
+    raw.unary(
+        1,
+        "/hello.HelloService/SayHello",
+        &raw::frame(&greeting("sleep")),
+    )
+    .await;
     for n in 0..4u8 {
         raw.send(PING, 0, 0, &[n; 8]).await;
     }
@@ -294,8 +306,12 @@ async fn pings_without_calls_are_strikes_unless_permitted() {
 
     // With a call open, the same pings are fine.
     let mut raw = RawConnection::connect(server.addr).await;
-    raw.unary(1, "/hello.HelloService/SayHello", &greeting_frame("sleep"))
-        .await;
+    raw.unary(
+        1,
+        "/hello.HelloService/SayHello",
+        &raw::frame(&greeting("sleep")),
+    )
+    .await;
     assert_answered_at_a_permitted_rate(&mut raw).await;
 }
 
@@ -585,16 +601,6 @@ impl RawConnection {
             }
         }
     }
-}
-
-/// A hello request as one gRPC frame.
-fn greeting_frame(text: &str) -> Vec<u8> {
-    use rgrpc::prost::Message;
-    let message = greeting(text).encode_to_vec();
-    let mut frame = vec![0];
-    frame.extend_from_slice(&(message.len() as u32).to_be_bytes());
-    frame.extend_from_slice(&message);
-    frame
 }
 
 /// The reply of a hello response sent as one gRPC frame.
