@@ -38,6 +38,8 @@ use futures_util::future::Either;
 use tonic::body::Body;
 use tonic::transport::Endpoint;
 
+use crate::intercept::client::ClientChain;
+
 /// How long establishing a TCP connection may take, unless set: gRPC's own default, well
 /// below the minutes the OS would wait for an unreachable host.
 pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(20);
@@ -115,6 +117,16 @@ impl Channel {
         self.retries.config()
     }
 
+    /// The channel's target, as it was given (empty for a channel made from tonic's).
+    pub(crate) fn target(&self) -> &str {
+        self.retries.target()
+    }
+
+    /// The interceptors of every call on the channel.
+    pub(crate) fn interceptors(&self) -> Option<&std::sync::Arc<ClientChain>> {
+        self.retries.interceptors()
+    }
+
     /// Connects to `uri` (e.g. `"http://127.0.0.1:50051"`) with the default settings,
     /// failing if the server cannot be reached now. With the `tls` feature an `https://` URI
     /// connects over TLS, trusting the platform's root certificates.
@@ -180,6 +192,7 @@ impl Channel {
             health_check: None,
             service_config: None,
             retry_buffer_limit: DEFAULT_RETRY_BUFFER_LIMIT,
+            interceptors: None,
         }
     }
 }
@@ -207,6 +220,7 @@ pub struct ChannelBuilder {
     health_check: Option<String>,
     service_config: Option<crate::ServiceConfig>,
     retry_buffer_limit: usize,
+    interceptors: Option<ClientChain>,
 }
 
 impl ChannelBuilder {
@@ -346,9 +360,27 @@ impl ChannelBuilder {
         self
     }
 
-    /// The retry state of the channels this builder makes.
+    /// Runs `interceptor` around every call made on the channel: before it is sent, and
+    /// at the end of each of its attempts and of the call. The channel's interceptors run
+    /// in the order added, before those of a client
+    /// ([`Client::interceptor`](crate::client::Client::interceptor)); see
+    /// [`crate::intercept`].
+    pub fn interceptor(mut self, interceptor: impl crate::intercept::ClientInterceptor) -> Self {
+        self.interceptors
+            .get_or_insert_with(|| ClientChain::new(&self.uri))
+            .push(interceptor);
+        self
+    }
+
+    /// The retry state of the channels this builder makes (with their target and
+    /// interceptors).
     fn retries(&self) -> retry::Retries {
-        retry::Retries::new(self.service_config.clone(), self.retry_buffer_limit)
+        retry::Retries::new(
+            self.service_config.clone(),
+            self.retry_buffer_limit,
+            &self.uri,
+            self.interceptors.clone(),
+        )
     }
 
     /// The server's URI, as given.
@@ -750,12 +782,19 @@ impl tower_service::Service<http::Request<Body>> for Channel {
         if self.protocol != Protocol::Grpc {
             let transport = self.inner.clone();
             let http1 = matches!(transport, Transport::Http1(_));
-            return ResponseFuture(Answer::Adapted(protocol::exchange(
-                self.protocol,
-                http1,
-                request,
-                move |request| transport.send(request),
-            )));
+            let protocol = self.protocol;
+            let exchange = move |request| {
+                protocol::exchange(protocol, http1, request, move |request| {
+                    transport.send(request)
+                })
+            };
+            let record = (request.extensions().get::<call_policy::CallPolicy>())
+                .and_then(|policy| policy.record.clone());
+            return ResponseFuture(Answer::Adapted(match record {
+                // One attempt, observed.
+                Some(record) => Box::pin(record.observe_attempt(request, exchange)),
+                None => exchange(request),
+            }));
         }
         // The first attempt goes on the transport made ready by `poll_ready`; any other
         // attempt through a clone of it.

@@ -322,6 +322,7 @@ mod codec;
 #[doc(hidden)]
 pub mod codegen;
 mod compression;
+pub mod intercept;
 mod log;
 mod reserved;
 pub mod server;

@@ -2,14 +2,18 @@
 //!
 //! The end event carries the method, the final status and the duration, at DEBUG for OK
 //! and INFO otherwise, so timeouts and cancellations show up in an application's logs
-//! with no code of its own.
+//! with no code of its own. On the client, the same end goes to the call's interceptors:
+//! this is where a client call ends, once, however it ends.
 
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::time::Instant;
 use tonic::{Code, Status};
 use tracing::Span;
+
+use crate::intercept::client::CallRecord;
 
 /// Which end of the call this process is.
 #[derive(Clone, Copy, Debug)]
@@ -33,6 +37,8 @@ pub(crate) struct CallLog {
     span: Span,
     started: Instant,
     ended: bool,
+    /// The client call's interceptors, told of its end.
+    record: Option<Arc<CallRecord>>,
 }
 
 impl CallLog {
@@ -53,6 +59,7 @@ impl CallLog {
             span,
             started: Instant::now(),
             ended: false,
+            record: None,
         }
     }
 
@@ -62,7 +69,13 @@ impl CallLog {
             span: Span::none(),
             started: Instant::now(),
             ended: true,
+            record: None,
         }
+    }
+
+    /// Tells the call's interceptors of its end too.
+    pub(crate) fn observed_by(&mut self, record: Option<Arc<CallRecord>>) {
+        self.record = record;
     }
 
     pub(crate) fn span(&self) -> &Span {
@@ -73,6 +86,9 @@ impl CallLog {
     pub(crate) fn end(&mut self, code: Code, message: &str) {
         if std::mem::replace(&mut self.ended, true) {
             return;
+        }
+        if let Some(record) = &self.record {
+            record.end(code, message);
         }
         let duration = self.started.elapsed();
         let _entered = self.span.enter();
@@ -89,5 +105,14 @@ impl CallLog {
             Ok(_) => self.end(Code::Ok, ""),
             Err(status) => self.end(status.code(), status.message()),
         }
+    }
+}
+
+impl Drop for CallLog {
+    fn drop(&mut self) {
+        // A client call whose future or stream was dropped before its end: its caller
+        // gave up on it.
+        let status = crate::call::status::cancelled_by_caller();
+        self.end(status.code(), status.message());
     }
 }

@@ -196,6 +196,15 @@ impl BlockingClient {
         self
     }
 
+    /// Runs `interceptor` around every call, as
+    /// [`Client::interceptor`](client::Client::interceptor): its `before` runs on the
+    /// channel's runtime, while the calling thread blocks. The channel's own interceptors
+    /// ([`ChannelBuilder::interceptor`](crate::ChannelBuilder::interceptor)) run first.
+    pub fn interceptor(mut self, interceptor: impl crate::intercept::ClientInterceptor) -> Self {
+        self.client = self.client.interceptor(interceptor);
+        self
+    }
+
     /// Compresses the request messages of every call with `encoding` (default: none), as
     /// [`Client::compression`](client::Client::compression).
     pub fn compression(mut self, encoding: tonic::codec::CompressionEncoding) -> Self {

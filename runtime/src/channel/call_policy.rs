@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use tokio::time::Instant;
 
+use crate::intercept::client::CallRecord;
 use crate::service_config::MethodConfig;
 
 /// One call's options that reach past the HTTP request.
@@ -18,4 +19,7 @@ pub(crate) struct CallPolicy {
     /// The service config's entry for the call's method, found once by the call layer:
     /// the retry engine reads its retry or hedging policy.
     pub(crate) method: Option<Arc<MethodConfig>>,
+    /// The call's interceptors' record, when it has interceptors: the channel reports
+    /// each attempt to them.
+    pub(crate) record: Option<Arc<CallRecord>>,
 }

@@ -31,6 +31,7 @@ use crate::call::status::cancelled_by_caller;
 use crate::channel::Channel;
 use crate::channel::call_policy::CallPolicy;
 use crate::channel::protocol::CallShape;
+use crate::intercept::client::{CallRecord, ClientChain};
 use crate::log::{CallLog, Side};
 use crate::reserved;
 use crate::server::context::Context;
@@ -98,6 +99,8 @@ struct Options {
     wait_for_ready: Option<bool>,
     /// The service config's entry for this method.
     method: Option<Arc<MethodConfig>>,
+    /// The channel's and the client's interceptors.
+    interceptors: Option<Arc<ClientChain>>,
 }
 
 /// What a call sends: one message, or a stream of them.
@@ -141,6 +144,12 @@ impl<Req, Resp, Answer> Call<Req, Resp, Answer> {
     /// Applies the service config's entry for this method (`None`: there is none).
     pub(crate) fn configured(mut self, method: Option<Arc<MethodConfig>>) -> Self {
         self.options.method = method;
+        self
+    }
+
+    /// Runs `interceptors` around the call (`None`: there are none).
+    pub(crate) fn intercepted(mut self, interceptors: Option<Arc<ClientChain>>) -> Self {
+        self.options.interceptors = interceptors;
         self
     }
 
@@ -237,13 +246,59 @@ impl<Req, Resp, Answer> Call<Req, Resp, Answer>
 where
     Req: Message + Send + 'static,
 {
+    /// Runs the interceptors' `before` hooks, within the call's deadline and cancellation;
+    /// returns the record that tells them of the call's attempts and end. The deadline is
+    /// fixed from here on, so time spent in the hooks counts against it.
+    async fn intercept(&mut self, chain: Arc<ClientChain>) -> Result<Arc<CallRecord>, Status> {
+        let deadline = self.call_deadline(Instant::now());
+        if let Some(deadline) = deadline {
+            self.options.deadline = Some(deadline.at);
+            self.options.timeout = None;
+        }
+        let mut watch = Watch::new(deadline, self.options.cancellations.clone());
+        let mut record = chain.record(self.path);
+        let result = {
+            let mut hooks = pin!(record.before(&mut self.options.metadata, deadline.map(|d| d.at)));
+            poll_fn(|cx| match watch.poll_ended(cx) {
+                Poll::Ready(status) => Poll::Ready(Err(status)),
+                Poll::Pending => hooks.as_mut().poll(cx),
+            })
+            .await
+        };
+        let record = Arc::new(record);
+        match result {
+            Ok(()) => Ok(record),
+            Err(status) => {
+                record.end(status.code(), status.message());
+                Err(status)
+            }
+        }
+    }
+
+    /// The call's deadline if it starts at `now`: its own timeout and deadline, and the
+    /// service config's timeout (which only ever shortens it).
+    fn call_deadline(&self, now: Instant) -> Option<Deadline> {
+        let configured = self.options.method.as_deref().and_then(|m| m.timeout);
+        let timeout = match (self.options.timeout, configured) {
+            (Some(own), Some(configured)) => Some(own.min(configured)),
+            (own, configured) => own.or(configured),
+        };
+        Deadline::of_call(now, timeout, self.options.deadline)
+    }
+
     /// Everything needed to run the call, or the status that ends it before it starts.
-    /// `streams_responses` says the call answers with a stream.
-    fn prepare(self, streams_responses: bool) -> Result<Prepared<Req>, Status> {
+    /// `streams_responses` says the call answers with a stream; `record` is the
+    /// interceptors' record of it, if it has interceptors.
+    fn prepare(
+        self,
+        streams_responses: bool,
+        record: Option<Arc<CallRecord>>,
+    ) -> Result<Prepared<Req>, Status> {
+        let deadline = self.call_deadline(Instant::now());
         let Options {
             metadata,
-            timeout,
-            deadline,
+            timeout: _,
+            deadline: _,
             cancellations,
             compression,
             sizes,
@@ -251,6 +306,7 @@ where
             max_response,
             wait_for_ready,
             method,
+            interceptors: _,
         } = self.options;
         // The call's own options win; the service config's fill in what the call left
         // unset, before the client's defaults. Its timeout only ever shortens a deadline.
@@ -266,12 +322,8 @@ where
         let wait_for_ready = wait_for_ready
             .or(configured.and_then(|m| m.wait_for_ready))
             .unwrap_or(false);
-        let timeout = match (timeout, configured.and_then(|m| m.timeout)) {
-            (Some(own), Some(configured)) => Some(own.min(configured)),
-            (own, configured) => own.or(configured),
-        };
-        let deadline = Deadline::of_call(Instant::now(), timeout, deadline);
         let mut log = CallLog::start(Side::Client, self.path, None, deadline.map(|d| d.timeout));
+        log.observed_by(record.clone());
         if let Some(deadline) = deadline
             && deadline.timeout.is_zero()
         {
@@ -303,6 +355,7 @@ where
             wait_for_ready,
             deadline: deadline.map(|deadline| deadline.at),
             method,
+            record,
         });
         let reset = streamed.then(|| ResetOnDrop::new(request.cancellation_handle()));
         let mut grpc = self.grpc.max_decoding_message_size(sizes.max_response);
@@ -349,41 +402,53 @@ where
     type Output = Result<Response<Resp>, Status>;
     type IntoFuture = BoxFuture<Self::Output>;
 
-    fn into_future(self) -> Self::IntoFuture {
-        let prepared = self.prepare(false);
+    fn into_future(mut self) -> Self::IntoFuture {
+        let Some(chain) = self.options.interceptors.take() else {
+            return Box::pin(unary(self.prepare(false, None)));
+        };
         Box::pin(async move {
-            let Prepared {
-                grpc,
-                path,
-                request,
-                mut watch,
-                reset,
-                mut log,
-            } = prepared?;
-            let span = log.span().clone();
-            let result = async {
-                // The watch is polled first: a call cancelled or expired before it starts
-                // never goes on the wire.
-                let mut call = pin!(call_unary::<Req, Resp>(grpc, path, request));
-                poll_fn(|cx| {
-                    if let Poll::Ready(status) = watch.poll_ended(cx) {
-                        return Poll::Ready(Err(status));
-                    }
-                    call.as_mut()
-                        .poll(cx)
-                        .map_err(|status| watch.classify(status))
-                })
-                .await
-            }
-            .instrument(span)
-            .await;
-            // Dropping the call (done above) and then this resets the stream if it is
-            // still open, e.g. a client stream still sending when the call was cancelled.
-            drop(reset);
-            log.end_with(&result);
-            result
+            let record = self.intercept(chain).await?;
+            unary(self.prepare(false, Some(record))).await
         })
     }
+}
+
+/// Runs a call answered by one message, once prepared.
+async fn unary<Req, Resp>(prepared: Result<Prepared<Req>, Status>) -> Result<Response<Resp>, Status>
+where
+    Req: Message + Send + Sync + 'static,
+    Resp: Message + Default + Send + Sync + 'static,
+{
+    let Prepared {
+        grpc,
+        path,
+        request,
+        mut watch,
+        reset,
+        mut log,
+    } = prepared?;
+    let span = log.span().clone();
+    let result = async {
+        // The watch is polled first: a call cancelled or expired before it starts
+        // never goes on the wire.
+        let mut call = pin!(call_unary::<Req, Resp>(grpc, path, request));
+        poll_fn(|cx| {
+            if let Poll::Ready(status) = watch.poll_ended(cx) {
+                return Poll::Ready(Err(status));
+            }
+            call.as_mut()
+                .poll(cx)
+                .map_err(|status| watch.classify(status))
+        })
+        .await
+    }
+    .instrument(span)
+    .await;
+    // Dropping the call (done above) and then this resets the stream if it is
+    // still open, e.g. a client stream still sending when the call was cancelled.
+    drop(reset);
+    log.end_with(&result);
+    result
 }
 
 impl<Req, Resp> IntoFuture for Call<Req, Resp, ResponseStream<Resp>>
@@ -397,32 +462,46 @@ where
     /// Sends the call and hands over its response stream at once: the wait for the
     /// server's headers runs in a task of its own, so the caller can keep sending requests
     /// (bidi) while the server has not answered yet.
-    fn into_future(self) -> Self::IntoFuture {
+    fn into_future(mut self) -> Self::IntoFuture {
         let cancelled_before_start = self
             .options
             .cancellations
             .iter()
             .any(CancellationToken::is_cancelled);
-        let prepared = self.prepare(true);
+        let Some(chain) = self.options.interceptors.take() else {
+            return Box::pin(streaming(cancelled_before_start, self.prepare(true, None)));
+        };
         Box::pin(async move {
-            let Prepared {
-                grpc,
-                path,
-                request,
-                watch,
-                reset,
-                mut log,
-            } = prepared?;
-            if cancelled_before_start {
-                let status = cancelled_by_caller();
-                log.end(status.code(), status.message());
-                return Err(status);
-            }
-            let opened =
-                tokio::spawn(open_stream(grpc, path, request).instrument(log.span().clone()));
-            Ok(ResponseStream::starting(opened, watch, reset, log))
+            let record = self.intercept(chain).await?;
+            streaming(cancelled_before_start, self.prepare(true, Some(record))).await
         })
     }
+}
+
+/// Sends a call answered by a stream, once prepared, and hands over its stream at once.
+async fn streaming<Req, Resp>(
+    cancelled_before_start: bool,
+    prepared: Result<Prepared<Req>, Status>,
+) -> Result<ResponseStream<Resp>, Status>
+where
+    Req: Message + Send + Sync + 'static,
+    Resp: Message + Default + Send + Sync + 'static,
+{
+    let Prepared {
+        grpc,
+        path,
+        request,
+        watch,
+        reset,
+        mut log,
+    } = prepared?;
+    if cancelled_before_start {
+        let status = cancelled_by_caller();
+        log.end(status.code(), status.message());
+        return Err(status);
+    }
+    let opened = tokio::spawn(open_stream(grpc, path, request).instrument(log.span().clone()));
+    Ok(ResponseStream::starting(opened, watch, reset, log))
 }
 
 /// Sends a call and waits for the server's response headers.

@@ -27,8 +27,11 @@ pub use stream::ResponseStream;
 use futures_util::stream::BoxStream;
 use tonic::client::Grpc;
 
+use std::sync::Arc;
+
 use self::sizes::MessageSizes;
 use crate::channel::Channel;
+use crate::intercept::client::ClientChain;
 
 /// What every generated client wraps: a channel plus the gRPC protocol on top of it.
 ///
@@ -61,6 +64,10 @@ pub struct Client {
     compression: Option<tonic::codec::CompressionEncoding>,
     /// The channel's service config: each call looks up its method's entry.
     service_config: Option<std::sync::Arc<crate::ServiceConfig>>,
+    /// The channel's interceptors, then the client's own.
+    interceptors: Option<Arc<ClientChain>>,
+    /// The channel's target, for the interceptors added here.
+    target: Arc<str>,
 }
 
 impl Client {
@@ -70,6 +77,8 @@ impl Client {
         // Servers may compress their answers; `grpc-accept-encoding` says we read both.
         Self {
             service_config: channel.service_config().cloned(),
+            interceptors: channel.interceptors().cloned(),
+            target: channel.target().into(),
             grpc: Grpc::new(channel)
                 .accept_compressed(Gzip)
                 .accept_compressed(Zstd),
@@ -83,6 +92,21 @@ impl Client {
     /// ([`Call::compression`], [`Call::uncompressed`]). The server must decode it.
     pub fn compression(mut self, encoding: tonic::codec::CompressionEncoding) -> Self {
         self.compression = Some(encoding);
+        self
+    }
+
+    /// Runs `interceptor` around every call made through this client (and its clones made
+    /// after): before it is sent, and at the end of each of its attempts and of the call.
+    /// They run after the channel's own
+    /// ([`ChannelBuilder::interceptor`](crate::ChannelBuilder::interceptor)), in the order
+    /// added; see [`crate::intercept`]. A generated client takes the result through
+    /// `from_client`.
+    pub fn interceptor(mut self, interceptor: impl crate::intercept::ClientInterceptor) -> Self {
+        let target = &self.target;
+        let chain = self
+            .interceptors
+            .get_or_insert_with(|| Arc::new(ClientChain::new(target)));
+        Arc::make_mut(chain).push(interceptor);
         self
     }
 
@@ -149,6 +173,7 @@ impl Client {
                 .as_ref()
                 .and_then(|config| config.method_shared(path)),
         )
+        .intercepted(self.interceptors.clone())
     }
 
     /// Starts building a bidirectional-streaming call to `path`: requests and responses

@@ -84,6 +84,7 @@ use super::transport::connection::ConnectionSettings;
 use super::transport::lifetime::LifetimeSettings;
 use super::transport::ping_policy::PingPolicy;
 use super::transport::routes::RoutesBuilder;
+use crate::intercept::server::ServerChain;
 use crate::server::protocol::Protocols;
 use crate::standard::Standard;
 
@@ -126,6 +127,8 @@ pub struct Server {
     settings: CallSettings,
     /// Reflection and health, added after the user's services.
     standard: Standard,
+    /// Around every call, in the order added.
+    interceptors: ServerChain,
 }
 
 impl Default for Server {
@@ -155,6 +158,7 @@ impl Default for Server {
             },
             settings: CallSettings::default(),
             standard: Standard::default(),
+            interceptors: ServerChain::default(),
         }
     }
 }
@@ -169,6 +173,7 @@ impl Server {
     /// Adds the first service.
     pub fn add_service(self, service: impl GrpcService) -> Router {
         let mut routes = RoutesBuilder::default();
+        routes.interceptors = self.interceptors;
         routes.add(Limited::with_settings(service, self.settings.clone()));
         Router {
             routes,
@@ -176,6 +181,16 @@ impl Server {
             connection: self.connection,
             standard: self.standard,
         }
+    }
+
+    /// Runs `interceptor` around every call the server receives: every service (the
+    /// standard ones included), every wire protocol, and calls to methods the server does
+    /// not serve (see [`ServerCall::is_registered`](crate::intercept::ServerCall::is_registered)).
+    /// Interceptors run in the order added, before those of a service's own
+    /// ([`InterceptedService`](super::InterceptedService)); see [`crate::intercept`].
+    pub fn interceptor(mut self, interceptor: impl crate::intercept::ServerInterceptor) -> Self {
+        self.interceptors.push(interceptor);
+        self
     }
 
     /// Lets web pages of other origins call the server (gRPC-Web and Connect from a

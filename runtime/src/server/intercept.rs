@@ -1,20 +1,24 @@
-//! Checks that run before a service sees a call: authentication, admission.
+//! Interceptors of one service: [`InterceptedService`] (async, see [`crate::intercept`])
+//! and [`intercept`], its synchronous form for tonic's interceptors.
 //!
 //! tonic's own `InterceptedService` answers with a different body type than generated
-//! servers do, so it does not mount in [`Server`](super::Server); [`intercept`] is the same
-//! idea, answering with the service's own body type.
+//! servers do, so it does not mount in [`Server`](super::Server); these answer with the
+//! service's own body type.
 
 use std::convert::Infallible;
-use std::future::{Ready, ready};
+use std::marker::PhantomData;
+use std::sync::{Arc, Mutex, PoisonError};
 use std::task::{Context, Poll};
 
-use futures_util::future::Either;
-use tonic::metadata::MetadataMap;
+use tonic::Status;
 use tonic::server::NamedService;
 use tower_service::Service;
 
-use super::driver::status_response;
+use super::dispatch::ServerFuture;
+use super::protocol::Descriptors;
 use super::router::{DescribedService, GrpcService};
+use crate::intercept::server::ServerChain;
+use crate::intercept::{ServerCall, ServerInterceptor};
 
 /// What [`intercept`] runs on each call: tonic's interceptor, which any
 /// `FnMut(tonic::Request<()>) -> Result<tonic::Request<()>, Status>` closure is.
@@ -60,50 +64,49 @@ pub use tonic::service::Interceptor;
 pub fn intercept<S, I>(service: S, interceptor: I) -> Intercepted<S, I>
 where
     S: GrpcService,
-    I: Interceptor + Clone + Send + Sync + 'static,
+    I: Interceptor + Send + 'static,
 {
     Intercepted {
-        service,
-        interceptor,
+        service: InterceptedService::new(service, Synchronous(Mutex::new(interceptor))),
+        _interceptor: PhantomData,
     }
 }
 
-/// A service behind an interceptor: see [`intercept`].
-#[derive(Clone, Debug)]
+/// A service behind a synchronous interceptor: see [`intercept`]. It is an
+/// [`InterceptedService`] underneath, the interceptor adapted to the async trait.
 pub struct Intercepted<S, I> {
-    service: S,
-    interceptor: I,
+    service: InterceptedService<S>,
+    _interceptor: PhantomData<fn() -> I>,
 }
 
-impl<S, I> Service<http::Request<tonic::body::Body>> for Intercepted<S, I>
-where
-    S: GrpcService,
-    I: Interceptor + Clone + Send + Sync + 'static,
-{
+impl<S: Clone, I> Clone for Intercepted<S, I> {
+    fn clone(&self) -> Self {
+        Self {
+            service: self.service.clone(),
+            _interceptor: PhantomData,
+        }
+    }
+}
+
+impl<S: std::fmt::Debug, I> std::fmt::Debug for Intercepted<S, I> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Intercepted")
+            .field("service", &self.service)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<S: GrpcService, I: 'static> Service<http::Request<tonic::body::Body>> for Intercepted<S, I> {
     type Response = http::Response<tonic::body::Body>;
     type Error = Infallible;
-    type Future = Either<S::Future, Ready<Result<Self::Response, Infallible>>>;
+    type Future = ServerFuture;
 
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
         self.service.poll_ready(cx)
     }
 
     fn call(&mut self, request: http::Request<tonic::body::Body>) -> Self::Future {
-        let (mut parts, body) = request.into_parts();
-        let metadata = MetadataMap::from_headers(std::mem::take(&mut parts.headers));
-        let extensions = std::mem::take(&mut parts.extensions);
-        let checked = self
-            .interceptor
-            .call(tonic::Request::from_parts(metadata, extensions, ()));
-        match checked {
-            Ok(checked) => {
-                let (metadata, extensions, ()) = checked.into_parts();
-                parts.headers = metadata.into_headers();
-                parts.extensions = extensions;
-                Either::Left(self.service.call(http::Request::from_parts(parts, body)))
-            }
-            Err(status) => Either::Right(ready(Ok(status_response(&status)))),
-        }
+        self.service.call(request)
     }
 }
 
@@ -112,5 +115,108 @@ impl<S: NamedService, I> NamedService for Intercepted<S, I> {
 }
 
 impl<S: DescribedService, I> DescribedService for Intercepted<S, I> {
+    const FILE_DESCRIPTORS: &'static [&'static [u8]] = S::FILE_DESCRIPTORS;
+}
+
+/// A tonic interceptor as an async one whose `before` is ready at once.
+struct Synchronous<I>(Mutex<I>);
+
+impl<I: Interceptor + Send + 'static> ServerInterceptor for Synchronous<I> {
+    async fn before(&self, call: &mut ServerCall) -> Result<(), Status> {
+        let mut interceptor = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        call.through_tonic(|request| interceptor.call(request))
+    }
+}
+
+/// A service with interceptors of its own, which run around each of its calls after the
+/// whole server's ([`Server::interceptor`](super::Server::interceptor)). Works with any
+/// service a [`Server`](super::Server) serves, generated by rgrpc or by tonic.
+///
+/// ```
+/// # mod doctest { include!(concat!(env!("CARGO_MANIFEST_DIR"), "/doctest/hello.rs")); }
+/// # use doctest::{block_on, hello, MyHello};
+/// use hello::hello_service_server::HelloServiceServer;
+/// use rgrpc::intercept::{ServerCall, ServerInterceptor};
+/// use rgrpc::server::InterceptedService;
+/// use rgrpc::Status;
+///
+/// struct Admission;
+///
+/// impl ServerInterceptor for Admission {
+///     async fn before(&self, call: &mut ServerCall) -> Result<(), Status> {
+///         match call.metadata().get("x-tenant") {
+///             Some(_) => Ok(()),
+///             None => Err(Status::permission_denied("which tenant?")),
+///         }
+///     }
+/// }
+///
+/// # block_on(async {
+/// let server = rgrpc::Server::builder()
+///     .add_service(InterceptedService::new(HelloServiceServer::new(MyHello), Admission))
+///     .serve_in_process();
+/// # Ok(()) }).unwrap();
+/// ```
+#[derive(Clone)]
+pub struct InterceptedService<S> {
+    service: S,
+    chain: ServerChain,
+    /// The service's schema: which methods it declares.
+    descriptors: Arc<Descriptors>,
+}
+
+impl<S: std::fmt::Debug> std::fmt::Debug for InterceptedService<S> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("InterceptedService")
+            .field("service", &self.service)
+            .field("chain", &self.chain)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<S: GrpcService> InterceptedService<S> {
+    /// `service`, with `interceptor` around each of its calls.
+    pub fn new(service: S, interceptor: impl ServerInterceptor) -> Self {
+        let mut chain = ServerChain::default();
+        chain.push(interceptor);
+        Self {
+            service,
+            chain,
+            descriptors: Arc::new(Descriptors::new(vec![(S::NAME, S::FILE_DESCRIPTORS)])),
+        }
+    }
+
+    /// Adds another interceptor, which runs after those added before.
+    pub fn interceptor(mut self, interceptor: impl ServerInterceptor) -> Self {
+        self.chain.push(interceptor);
+        self
+    }
+}
+
+impl<S: GrpcService> Service<http::Request<tonic::body::Body>> for InterceptedService<S> {
+    type Response = http::Response<tonic::body::Body>;
+    type Error = Infallible;
+    type Future = ServerFuture;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+        self.service.poll_ready(cx)
+    }
+
+    fn call(&mut self, request: http::Request<tonic::body::Body>) -> Self::Future {
+        let registered = self.descriptors.method(request.uri().path()).is_ok();
+        // The service made ready goes with the call; this one waits to be made ready again.
+        let clone = self.service.clone();
+        let mut ready = std::mem::replace(&mut self.service, clone);
+        self.chain.serve(request, registered, move |request| {
+            Box::pin(ready.call(request))
+        })
+    }
+}
+
+impl<S: NamedService> NamedService for InterceptedService<S> {
+    const NAME: &'static str = S::NAME;
+}
+
+impl<S: DescribedService> DescribedService for InterceptedService<S> {
     const FILE_DESCRIPTORS: &'static [&'static [u8]] = S::FILE_DESCRIPTORS;
 }

@@ -33,7 +33,7 @@ mod wake_flag;
 pub use builder::Server;
 pub use context::Context;
 pub use in_process::InProcessServer;
-pub use intercept::{Intercepted, Interceptor, intercept};
+pub use intercept::{Intercepted, InterceptedService, Interceptor, intercept};
 pub use response_compression::ResponseCompression;
 pub use router::{DescribedService, GrpcService, Router, Undescribed};
 pub use settings::{Limited, MessageLimits};

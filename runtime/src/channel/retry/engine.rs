@@ -174,7 +174,7 @@ impl Engine {
             return false;
         };
         Counters::count(&self.call.shared.counters.attempts);
-        let exchange = self.call.sender.send_attempt(request);
+        let exchange = self.call.send_attempt(request);
         self.launch(exchange, number);
         true
     }

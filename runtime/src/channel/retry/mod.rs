@@ -52,6 +52,7 @@ use self::outcome::Answer;
 use self::throttle::Throttle;
 use self::transparent::Transparent;
 use super::call_policy::CallPolicy;
+use crate::intercept::client::{CallRecord, ClientChain};
 use crate::service_config::{AttemptPolicy, ServiceConfig};
 
 pub(crate) type Exchange = Pin<Box<dyn Future<Output = Answer> + Send>>;
@@ -107,6 +108,10 @@ struct Shared {
     /// The channel's transport, for the attempts after a call's first: set by the first
     /// call, so that no call pays for a clone of it.
     sender: OnceLock<Arc<dyn SendAttempt>>,
+    /// The channel's target, as given, and its interceptors (kept here, shared by the
+    /// channel's clones, so that a clone costs nothing more).
+    target: Arc<str>,
+    interceptors: Option<Arc<ClientChain>>,
 }
 
 impl std::fmt::Debug for Shared {
@@ -122,12 +127,17 @@ impl std::fmt::Debug for Shared {
 
 impl Default for Retries {
     fn default() -> Self {
-        Self::new(None, DEFAULT_RETRY_BUFFER_LIMIT)
+        Self::new(None, DEFAULT_RETRY_BUFFER_LIMIT, "", None)
     }
 }
 
 impl Retries {
-    pub(crate) fn new(config: Option<ServiceConfig>, buffer_limit: usize) -> Self {
+    pub(crate) fn new(
+        config: Option<ServiceConfig>,
+        buffer_limit: usize,
+        target: &str,
+        interceptors: Option<ClientChain>,
+    ) -> Self {
         let throttle = config
             .as_ref()
             .and_then(ServiceConfig::retry_throttling)
@@ -139,12 +149,24 @@ impl Retries {
                 buffer_limit,
                 counters: Counters::default(),
                 sender: OnceLock::new(),
+                target: target.into(),
+                interceptors: interceptors.map(Arc::new),
             }),
         }
     }
 
     pub(crate) fn config(&self) -> Option<&Arc<ServiceConfig>> {
         self.shared.config.as_ref()
+    }
+
+    /// The channel's target, as it was given.
+    pub(crate) fn target(&self) -> &str {
+        &self.shared.target
+    }
+
+    /// The channel's interceptors, if it has any.
+    pub(crate) fn interceptors(&self) -> Option<&Arc<ClientChain>> {
+        self.shared.interceptors.as_ref()
     }
 
     pub(crate) fn stats(&self) -> ChannelStats {
@@ -176,6 +198,7 @@ impl Retries {
             .get_or_init(|| Arc::new(transport.clone()))
             .clone();
         let call_policy = request.extensions().get::<CallPolicy>();
+        let record = call_policy.and_then(|policy| policy.record.clone());
         let deadline = call_policy.and_then(|policy| policy.deadline);
         let wait_for_ready = call_policy.is_some_and(|policy| policy.wait_for_ready);
         let method = match call_policy {
@@ -195,7 +218,6 @@ impl Retries {
         let kept = KeptBody::read_ahead(body, self.shared.buffer_limit, hedging);
         let first_request = http::Request::from_parts(parts, kept.body(0));
         Counters::count(&self.shared.counters.attempts);
-        let first = first(transport, first_request);
         let call = Call {
             shared: self.shared.clone(),
             sender,
@@ -203,7 +225,24 @@ impl Retries {
             kept,
             deadline,
             transparent: Transparent::new(wait_for_ready),
+            record,
         };
+        if let Some(record) = call.record.clone() {
+            // Observed: every attempt, the first included, goes through the interceptors.
+            let first: Exchange = Box::pin(
+                record.observe_attempt(first_request, |request| first(transport, request)),
+            );
+            return CallFuture::Later(match method {
+                None => Box::pin(async move {
+                    match first.await {
+                        Err(error) => call.transparent_after(Err(error)).await,
+                        answer => answer,
+                    }
+                }),
+                Some(method) => Box::pin(Engine::new(call, method).run(first)),
+            });
+        }
+        let first = first(transport, first_request);
         match method {
             None => CallFuture::First {
                 first,
@@ -256,6 +295,20 @@ pub(crate) struct Call {
     kept: KeptBody,
     deadline: Option<Instant>,
     transparent: Transparent,
+    /// The call's interceptors' record, when it has interceptors: they see each attempt.
+    record: Option<Arc<CallRecord>>,
+}
+
+impl Call {
+    /// Sends a later attempt (a retry, a hedge, a transparent retry).
+    fn send_attempt(&self, request: http::Request<Body>) -> Exchange {
+        match &self.record {
+            None => self.sender.send_attempt(request),
+            Some(record) => Box::pin(
+                record.observe_attempt(request, |request| self.sender.send_attempt(request)),
+            ),
+        }
+    }
 }
 
 /// The status of a call whose deadline passed while it waited to send another attempt.

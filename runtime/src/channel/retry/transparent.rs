@@ -99,7 +99,7 @@ impl Call {
                 return deadline_passed();
             };
             self.count_transparent();
-            answer = self.sender.send_attempt(request).await;
+            answer = self.send_attempt(request).await;
         }
     }
 

@@ -10,6 +10,7 @@ use std::collections::HashMap;
 use std::collections::hash_map::Entry;
 use std::convert::Infallible;
 use std::future::{Future, poll_fn};
+use std::sync::Arc;
 use std::task::{Context as TaskContext, Poll, Waker};
 
 use tokio_util::sync::CancellationToken;
@@ -17,13 +18,15 @@ use tonic::Status;
 
 use super::error::ServeError;
 use crate::call::status::{unknown_method, unknown_service};
+use crate::intercept::server::ServerChain;
 use crate::server::MessageLimits;
 use crate::server::dispatch::{ServerFuture, answer_with};
 use crate::server::protocol::Descriptors;
 use crate::server::router::GrpcService;
 
-/// One service, type-erased: takes a request, returns its response future.
-type Route = Box<dyn Fn(http::Request<tonic::body::Body>) -> ServerFuture + Send + Sync + 'static>;
+/// One service, type-erased: takes a request, returns its response future. Shared, so
+/// that a call the server's interceptors hold up can still reach it.
+type Route = Arc<dyn Fn(http::Request<tonic::body::Body>) -> ServerFuture + Send + Sync + 'static>;
 
 /// The services of a server, by name, as they are added.
 pub(crate) struct RoutesBuilder {
@@ -36,6 +39,8 @@ pub(crate) struct RoutesBuilder {
     on_drain: Vec<DrainHook>,
     /// The largest request message, which bounds a JSON request's text too.
     max_request_message_size: usize,
+    /// The whole server's interceptors, around every call.
+    pub(crate) interceptors: ServerChain,
 }
 
 /// Told that the server is draining: it takes no new calls and waits for those in flight.
@@ -51,6 +56,7 @@ impl Default for RoutesBuilder {
             duplicate: None,
             on_drain: Vec::new(),
             max_request_message_size: MessageLimits::default().max_request(),
+            interceptors: ServerChain::default(),
         }
     }
 }
@@ -87,6 +93,7 @@ impl RoutesBuilder {
             on_drain: self.on_drain,
             descriptors: Descriptors::new(self.described),
             max_request_message_size: self.max_request_message_size,
+            interceptors: (!self.interceptors.is_empty()).then_some(self.interceptors),
         })
     }
 
@@ -132,6 +139,8 @@ pub(crate) struct Routes {
     /// The services' schemas, for Connect's JSON and GET.
     descriptors: Descriptors,
     max_request_message_size: usize,
+    /// `None` when the server has none, so that a call pays nothing for them.
+    interceptors: Option<ServerChain>,
 }
 
 impl Routes {
@@ -154,8 +163,18 @@ impl Routes {
 
     /// The response to `request`, from the service its path names.
     pub(crate) fn call(&self, request: http::Request<tonic::body::Body>) -> ServerFuture {
-        let service = service_name(request.uri().path());
-        match self.route(service) {
+        let path = request.uri().path();
+        let service = service_name(path);
+        let route = self.route(service);
+        if let Some(chain) = &self.interceptors {
+            let registered = route.is_some() && self.descriptors.method(path).is_ok();
+            let route = route.cloned();
+            return chain.serve(request, registered, move |request| match route {
+                Some(route) => route(request),
+                None => answer_with(&unknown_service(service_name(request.uri().path()))),
+            });
+        }
+        match route {
             Some(route) => route(request),
             None => answer_with(&unknown_service(service)),
         }
@@ -191,7 +210,7 @@ fn service_name(path: &str) -> &str {
 /// a [`ServerFuture`]: that case goes straight through, without a second box around the
 /// future and a readiness wait around that.
 fn route<S: GrpcService>(service: S) -> Route {
-    Box::new(move |request| {
+    Arc::new(move |request| {
         let mut service = service.clone();
         let mut cx = TaskContext::from_waker(Waker::noop());
         match service.poll_ready(&mut cx) {
