@@ -256,9 +256,9 @@ where
             self.options.timeout = None;
         }
         let mut watch = Watch::new(deadline, self.options.cancellations.clone());
-        let mut record = chain.record(self.path);
+        let mut record = chain.record(self.path, deadline.map(|d| d.at));
         let result = {
-            let mut hooks = pin!(record.before(&mut self.options.metadata, deadline.map(|d| d.at)));
+            let mut hooks = pin!(record.before(&mut self.options.metadata));
             poll_fn(|cx| match watch.poll_ended(cx) {
                 Poll::Ready(status) => Poll::Ready(Err(status)),
                 Poll::Pending => hooks.as_mut().poll(cx),

@@ -310,11 +310,16 @@ impl ClientChain {
         self.interceptors.push(Arc::new(interceptor));
     }
 
-    /// The record of a call to `method`, before its `before` hooks ran.
-    pub(crate) fn record(self: Arc<Self>, method: &'static str) -> CallRecord {
+    /// The record of a call to `method` due by `deadline`, before its `before` hooks ran.
+    pub(crate) fn record(
+        self: Arc<Self>,
+        method: &'static str,
+        deadline: Option<tokio::time::Instant>,
+    ) -> CallRecord {
         CallRecord {
             chain: self,
             method,
+            deadline,
             ran: 0,
             started: Instant::now(),
             attempts: AtomicU32::new(0),
@@ -327,6 +332,7 @@ impl ClientChain {
 pub(crate) struct CallRecord {
     chain: Arc<ClientChain>,
     method: &'static str,
+    deadline: Option<tokio::time::Instant>,
     ran: usize,
     started: Instant,
     attempts: AtomicU32,
@@ -343,16 +349,12 @@ impl std::fmt::Debug for CallRecord {
 
 impl CallRecord {
     /// Runs the `before` hooks on the call's `metadata`, in order, until one rejects it.
-    pub(crate) async fn before(
-        &mut self,
-        metadata: &mut MetadataMap,
-        deadline: Option<tokio::time::Instant>,
-    ) -> Result<(), Status> {
+    pub(crate) async fn before(&mut self, metadata: &mut MetadataMap) -> Result<(), Status> {
         let mut call = ClientCall {
             method: self.method,
             target: self.chain.target.clone(),
             metadata: std::mem::take(metadata),
-            deadline: deadline.map(tokio::time::Instant::into_std),
+            deadline: self.deadline.map(tokio::time::Instant::into_std),
         };
         let chain = self.chain.clone();
         let mut result = Ok(());
@@ -491,8 +493,11 @@ impl AttemptRecord {
 
 impl Drop for AttemptRecord {
     fn drop(&mut self) {
-        // Dropped before its status: cancelled with the call, or another attempt won.
-        self.end(Code::Cancelled, "the attempt was cancelled");
+        // Dropped before its status: the call's deadline passed, or it was cancelled, or
+        // another attempt won.
+        let deadline = self.call.deadline.map(tokio::time::Instant::into_std);
+        let (code, message) = crate::call::status::cut_short(deadline);
+        self.end(code, message);
     }
 }
 
