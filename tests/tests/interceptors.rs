@@ -35,7 +35,6 @@ struct Caller(String);
 /// How a call ended, as a server interceptor heard it.
 #[derive(Debug)]
 struct Heard {
-    by: &'static str,
     method: String,
     registered: bool,
     code: Code,
@@ -93,7 +92,6 @@ impl ServerInterceptor for Recorder {
             .unwrap()
             .push(format!("after {}", self.name));
         let _ = self.ends.send(Heard {
-            by: self.name,
             method: end.method().to_owned(),
             registered: end.is_registered(),
             code: end.code(),
