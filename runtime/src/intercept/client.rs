@@ -10,16 +10,13 @@ use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
-use std::task::{Context, Poll, ready};
 use std::time::{Duration, Instant};
 
-use bytes::Bytes;
-use http_body::{Frame, SizeHint};
 use tonic::body::Body;
 use tonic::metadata::MetadataMap;
 use tonic::{Code, Status};
 
-use super::meter::{Metered, Tally};
+use super::meter::{Metered, OnEnd, Reported, Tally};
 use super::{Ending, Messages};
 
 /// An attempt's answer, as the channel's transports give it.
@@ -436,10 +433,8 @@ impl CallRecord {
                     return response;
                 }
                 response.map(|body| {
-                    Body::new(ObservedAttempt {
-                        body: Metered::received(body, attempt.tally.clone()),
-                        attempt,
-                    })
+                    let body = Metered::received(body, attempt.tally.clone());
+                    Body::new(Reported::new(body, attempt))
                 })
             })
         }
@@ -501,48 +496,8 @@ impl Drop for AttemptRecord {
     }
 }
 
-/// An attempt's response body: counts the messages received and reports the status in
-/// the trailers as the attempt's end.
-struct ObservedAttempt {
-    body: Metered<Body>,
-    attempt: AttemptRecord,
-}
-
-impl http_body::Body for ObservedAttempt {
-    type Data = Bytes;
-    type Error = Status;
-
-    fn poll_frame(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-    ) -> Poll<Option<Result<Frame<Bytes>, Status>>> {
-        let this = &mut *self;
-        let frame = ready!(Pin::new(this.body.inner_mut()).poll_frame(cx));
-        match &frame {
-            Some(Ok(frame)) => {
-                this.body.count(frame);
-                if let Some(trailers) = frame.trailers_ref() {
-                    match Status::from_header_map(trailers) {
-                        Some(status) => this.attempt.end(status.code(), status.message()),
-                        None => this
-                            .attempt
-                            .end(Code::Unknown, "no grpc-status in the trailers"),
-                    }
-                }
-            }
-            Some(Err(status)) => this.attempt.end(status.code(), status.message()),
-            None => this
-                .attempt
-                .end(Code::Unknown, "the response ended without a status"),
-        }
-        Poll::Ready(frame)
-    }
-
-    fn is_end_stream(&self) -> bool {
-        self.body.is_end_stream()
-    }
-
-    fn size_hint(&self) -> SizeHint {
-        self.body.size_hint()
+impl OnEnd for AttemptRecord {
+    fn end(&mut self, code: Code, message: &str) {
+        AttemptRecord::end(self, code, message);
     }
 }

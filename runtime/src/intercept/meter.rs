@@ -9,6 +9,7 @@ use std::task::{Context, Poll, ready};
 
 use bytes::Bytes;
 use http_body::{Body, Frame, SizeHint};
+use tonic::{Code, Status};
 
 use super::Messages;
 
@@ -148,6 +149,78 @@ where
 
     fn size_hint(&self) -> SizeHint {
         self.inner.size_hint()
+    }
+}
+
+/// What a [`Reported`] body tells at its end.
+pub(crate) trait OnEnd: Send + Unpin + 'static {
+    /// The trailers, before they go on: may add to them.
+    fn trailers(&mut self, trailers: &mut http::HeaderMap) {
+        let _ = trailers;
+    }
+
+    /// The status the body ended with (told once, from the first of these to come: the
+    /// trailers, an error, or the end of the body without trailers).
+    fn end(&mut self, code: Code, message: &str);
+}
+
+/// A response body whose messages are counted, and whose status (from its trailers) is
+/// told to `on_end`.
+pub(crate) struct Reported<E> {
+    body: Metered<tonic::body::Body>,
+    on_end: E,
+}
+
+impl<E: OnEnd> Reported<E> {
+    pub(crate) fn new(body: Metered<tonic::body::Body>, on_end: E) -> Self {
+        Self { body, on_end }
+    }
+}
+
+impl<E: OnEnd> Body for Reported<E> {
+    type Data = Bytes;
+    type Error = Status;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, Status>>> {
+        let this = &mut *self;
+        let frame = match ready!(Pin::new(this.body.inner_mut()).poll_frame(cx)) {
+            Some(Ok(frame)) => frame,
+            Some(Err(status)) => {
+                this.on_end.end(status.code(), status.message());
+                return Poll::Ready(Some(Err(status)));
+            }
+            None => {
+                this.on_end
+                    .end(Code::Unknown, "the response ended without a status");
+                return Poll::Ready(None);
+            }
+        };
+        this.body.count(&frame);
+        let frame = match frame.into_trailers() {
+            Ok(mut trailers) => {
+                this.on_end.trailers(&mut trailers);
+                match Status::from_header_map(&trailers) {
+                    Some(status) => this.on_end.end(status.code(), status.message()),
+                    None => this
+                        .on_end
+                        .end(Code::Unknown, "no grpc-status in the trailers"),
+                }
+                Frame::trailers(trailers)
+            }
+            Err(frame) => frame,
+        };
+        Poll::Ready(Some(Ok(frame)))
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.body.is_end_stream()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        self.body.size_hint()
     }
 }
 

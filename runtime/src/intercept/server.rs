@@ -11,16 +11,13 @@ use std::future::Future;
 use std::net::SocketAddr;
 use std::pin::Pin;
 use std::sync::Arc;
-use std::task::{Context, Poll, ready};
 use std::time::{Duration, Instant};
 
-use bytes::Bytes;
-use http_body::{Frame, SizeHint};
 use tonic::body::Body;
 use tonic::metadata::MetadataMap;
 use tonic::{Code, Status};
 
-use super::meter::{Metered, Tally};
+use super::meter::{Metered, OnEnd, Reported, Tally};
 use super::{Ending, Messages};
 use crate::call::deadline::{self, GRPC_TIMEOUT, Parsed};
 use crate::call::status;
@@ -389,12 +386,12 @@ impl ServerChain {
             record.end(status.code(), status.message());
             return http::Response::from_parts(head, Body::empty());
         }
-        let body = Observed {
-            body: Metered::sent(body, record.tally.clone()),
+        let body = Metered::sent(body, record.tally.clone());
+        let end = ResponseEnd {
             trailers: Some(response_trailers),
             record,
         };
-        http::Response::from_parts(head, Body::new(body))
+        http::Response::from_parts(head, Body::new(Reported::new(body, end)))
     }
 }
 
@@ -482,58 +479,20 @@ impl Drop for EndRecord {
     }
 }
 
-/// A response body that counts the messages sent, adds the interceptors' trailers and
-/// reports the status in the trailers as the call's end.
-struct Observed {
-    body: Metered<Body>,
+/// The end of a response: the interceptors' trailers go in, the status ends the call.
+struct ResponseEnd {
     trailers: Option<MetadataMap>,
     record: EndRecord,
 }
 
-impl http_body::Body for Observed {
-    type Data = Bytes;
-    type Error = Status;
-
-    fn poll_frame(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-    ) -> Poll<Option<Result<Frame<Bytes>, Status>>> {
-        let this = &mut *self;
-        let frame = ready!(Pin::new(this.body.inner_mut()).poll_frame(cx));
-        let frame = match frame {
-            Some(Ok(frame)) => frame,
-            Some(Err(error)) => return Poll::Ready(Some(Err(error))),
-            None => {
-                // A body that ends without trailers ends the call without a status.
-                this.record
-                    .end(Code::Unknown, "the response ended without a status");
-                return Poll::Ready(None);
-            }
-        };
-        this.body.count(&frame);
-        let frame = match frame.into_trailers() {
-            Ok(mut trailers) => {
-                if let Some(added) = this.trailers.take() {
-                    add_metadata(&mut trailers, added);
-                }
-                match Status::from_header_map(&trailers) {
-                    Some(status) => this.record.end(status.code(), status.message()),
-                    None => this
-                        .record
-                        .end(Code::Unknown, "no grpc-status in the trailers"),
-                }
-                Frame::trailers(trailers)
-            }
-            Err(frame) => frame,
-        };
-        Poll::Ready(Some(Ok(frame)))
+impl OnEnd for ResponseEnd {
+    fn trailers(&mut self, trailers: &mut http::HeaderMap) {
+        if let Some(added) = self.trailers.take() {
+            add_metadata(trailers, added);
+        }
     }
 
-    fn is_end_stream(&self) -> bool {
-        self.body.is_end_stream()
-    }
-
-    fn size_hint(&self) -> SizeHint {
-        self.body.size_hint()
+    fn end(&mut self, code: Code, message: &str) {
+        self.record.end(code, message);
     }
 }
