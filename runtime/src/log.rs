@@ -110,6 +110,9 @@ impl CallLog {
 
 impl Drop for CallLog {
     fn drop(&mut self) {
+        if self.ended {
+            return;
+        }
         // A client call whose future or stream was dropped before its end: its caller
         // gave up on it.
         let status = crate::call::status::cancelled_by_caller();
