@@ -77,7 +77,8 @@ pub trait ClientInterceptor: Send + Sync + 'static {
     }
 
     /// Told when an attempt has ended: with its status, or cut short (the call was
-    /// cancelled, or another attempt won).
+    /// cancelled, or another attempt won: `CANCELLED`; its deadline passed:
+    /// `DEADLINE_EXCEEDED`).
     fn attempt_ended(&self, attempt: &AttemptEnd<'_>) {
         let _ = attempt;
     }
@@ -132,6 +133,18 @@ pub struct AttemptStart<'a> {
 }
 
 impl AttemptStart<'_> {
+    /// The method, as `'static` as the generated client's (no copy for the metrics).
+    #[cfg(feature = "otel")]
+    pub(crate) fn static_method(&self) -> &'static str {
+        self.call.method
+    }
+
+    /// The channel's target, shared (no copy for the metrics).
+    #[cfg(feature = "otel")]
+    pub(crate) fn shared_target(&self) -> &Arc<str> {
+        &self.call.chain.target
+    }
+
     /// The full method name, `"/package.Service/Method"`.
     pub fn method(&self) -> &str {
         self.call.method
@@ -157,6 +170,18 @@ pub struct AttemptEnd<'a> {
 }
 
 impl AttemptEnd<'_> {
+    /// The method, as `'static` as the generated client's (no copy for the metrics).
+    #[cfg(feature = "otel")]
+    pub(crate) fn static_method(&self) -> &'static str {
+        self.attempt.call.method
+    }
+
+    /// The channel's target, shared (no copy for the metrics).
+    #[cfg(feature = "otel")]
+    pub(crate) fn shared_target(&self) -> &Arc<str> {
+        &self.attempt.call.chain.target
+    }
+
     /// The full method name, `"/package.Service/Method"`.
     pub fn method(&self) -> &str {
         self.attempt.call.method
@@ -212,6 +237,18 @@ pub struct ClientCallEnd<'a> {
 }
 
 impl ClientCallEnd<'_> {
+    /// The method, as `'static` as the generated client's (no copy for the metrics).
+    #[cfg(feature = "otel")]
+    pub(crate) fn static_method(&self) -> &'static str {
+        self.call.method
+    }
+
+    /// The channel's target, shared (no copy for the metrics).
+    #[cfg(feature = "otel")]
+    pub(crate) fn shared_target(&self) -> &Arc<str> {
+        &self.call.chain.target
+    }
+
     /// The full method name, `"/package.Service/Method"`.
     pub fn method(&self) -> &str {
         self.call.method
@@ -319,6 +356,7 @@ impl ClientChain {
             started: Instant::now(),
             attempts: AtomicU32::new(0),
             ended: AtomicBool::new(false),
+            deadline: None,
         }
     }
 }
@@ -331,6 +369,9 @@ pub(crate) struct CallRecord {
     started: Instant,
     attempts: AtomicU32,
     ended: AtomicBool,
+    /// The call's deadline, fixed before its `before` hooks: an attempt cut short once it
+    /// passed ended with it.
+    deadline: Option<Instant>,
 }
 
 impl std::fmt::Debug for CallRecord {
@@ -348,11 +389,12 @@ impl CallRecord {
         metadata: &mut MetadataMap,
         deadline: Option<tokio::time::Instant>,
     ) -> Result<(), Status> {
+        self.deadline = deadline.map(tokio::time::Instant::into_std);
         let mut call = ClientCall {
             method: self.method,
             target: self.chain.target.clone(),
             metadata: std::mem::take(metadata),
-            deadline: deadline.map(tokio::time::Instant::into_std),
+            deadline: self.deadline,
         };
         let chain = self.chain.clone();
         let mut result = Ok(());
@@ -491,8 +533,17 @@ impl AttemptRecord {
 
 impl Drop for AttemptRecord {
     fn drop(&mut self) {
-        // Dropped before its status: cancelled with the call, or another attempt won.
-        self.end(Code::Cancelled, "the attempt was cancelled");
+        // Dropped before its status: cancelled with the call, or another attempt won; or
+        // the call's deadline passed, which is the attempt's status too.
+        if self
+            .call
+            .deadline
+            .is_some_and(|deadline| deadline <= Instant::now())
+        {
+            self.end(Code::DeadlineExceeded, "the deadline passed");
+        } else {
+            self.end(Code::Cancelled, "the attempt was cancelled");
+        }
     }
 }
 
