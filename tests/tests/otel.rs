@@ -34,8 +34,8 @@ use tracing_subscriber::layer::SubscriberExt;
 /// gRFC A66's latency buckets, in seconds, as the proposal lists them.
 const A66_LATENCY: [f64; 41] = [
     0.0, 0.00001, 0.00005, 0.0001, 0.0003, 0.0006, 0.0008, 0.001, 0.002, 0.003, 0.004, 0.005,
-    0.006, 0.008, 0.01, 0.013, 0.016, 0.02, 0.025, 0.03, 0.04, 0.05, 0.065, 0.08, 0.1, 0.13,
-    0.16, 0.2, 0.25, 0.3, 0.4, 0.5, 0.65, 0.8, 1.0, 2.0, 5.0, 10.0, 20.0, 50.0, 100.0,
+    0.006, 0.008, 0.01, 0.013, 0.016, 0.02, 0.025, 0.03, 0.04, 0.05, 0.065, 0.08, 0.1, 0.13, 0.16,
+    0.2, 0.25, 0.3, 0.4, 0.5, 0.65, 0.8, 1.0, 2.0, 5.0, 10.0, 20.0, 50.0, 100.0,
 ];
 
 /// gRFC A66's size buckets, in bytes, as the proposal lists them.
@@ -141,7 +141,11 @@ impl Recorded {
             return snapshot;
         };
         for scope in latest.scope_metrics() {
-            assert_eq!(scope.scope().name(), "rgrpc", "A66: the meter names the library");
+            assert_eq!(
+                scope.scope().name(),
+                "rgrpc",
+                "A66: the meter names the library"
+            );
             assert_eq!(scope.scope().version(), Some(env!("CARGO_PKG_VERSION")));
             for metric in scope.metrics() {
                 let points = snapshot.entry(metric.name().to_owned()).or_default();
@@ -377,7 +381,12 @@ async fn an_ok_call_is_recorded_with_a66_names_units_attributes_and_buckets() {
     // Client: the attempt's start without a status, its end and the call's with one.
     let started = attrs(&[("grpc.method", SAY_HELLO), ("grpc.target", &target)]);
     assert_eq!(
-        counter(&snapshot, "grpc.client.attempt.started", "{attempt}", &started),
+        counter(
+            &snapshot,
+            "grpc.client.attempt.started",
+            "{attempt}",
+            &started
+        ),
         1
     );
     assert_eq!(
@@ -501,10 +510,7 @@ async fn a_call_past_its_deadline_is_recorded_deadline_exceeded_by_the_server() 
     let answer = bounded(
         "call",
         raw.exchange(
-            request_to(
-                "/hello.HelloService/SayHello",
-                &[("grpc-timeout", "100m")],
-            ),
+            request_to("/hello.HelloService/SayHello", &[("grpc-timeout", "100m")]),
             &frame(&greeting("sleep")),
         ),
     )
@@ -716,8 +722,7 @@ async fn message_sizes_are_the_bytes_on_the_wire_compressed_or_not() {
     let plain = 10_003;
     assert_eq!(sizes_of_a_call(false).await, [plain; 4]);
 
-    let [client_sent, client_received, server_received, server_sent] =
-        sizes_of_a_call(true).await;
+    let [client_sent, client_received, server_received, server_sent] = sizes_of_a_call(true).await;
     // Both sides saw the same compressed bytes go by each way, far fewer than the message's.
     assert_eq!(client_sent, server_received);
     assert_eq!(server_sent, client_received);
@@ -742,10 +747,7 @@ async fn the_server_counts_exactly_the_compressed_bytes_a_raw_client_sent() {
     let answer = bounded(
         "call",
         raw.exchange(
-            request_to(
-                "/hello.HelloService/SayHello",
-                &[("grpc-encoding", "gzip")],
-            ),
+            request_to("/hello.HelloService/SayHello", &[("grpc-encoding", "gzip")]),
             &frame_with(1, compressed.len() as u32, &compressed),
         ),
     )
@@ -811,7 +813,12 @@ async fn a_retried_call_is_recorded_as_two_attempts_of_one_call() {
         .await;
     let started = attrs(&[("grpc.method", SAY_HELLO), ("grpc.target", &target)]);
     assert_eq!(
-        counter(&snapshot, "grpc.client.attempt.started", "{attempt}", &started),
+        counter(
+            &snapshot,
+            "grpc.client.attempt.started",
+            "{attempt}",
+            &started
+        ),
         2
     );
     for status in ["UNAVAILABLE", "OK"] {
@@ -893,6 +900,11 @@ async fn a_trace_runs_through_a_chain_of_calls_and_servers() {
     let subscriber = tracing_subscriber::registry()
         .with(only_ours)
         .with(tracing_opentelemetry::layer().with_tracer(provider.tracer("otel-test")));
+    // tracing caches process-wide whether a span is enabled, decided when the first thread
+    // reaches it; while a single subscriber is registered, from that thread's alone, so the
+    // other tests of this file (which have none) could turn rgrpc's spans off for this one.
+    // With a second registered, every registered subscriber has its say.
+    let _second = tracing::Dispatch::new(tracing_subscriber::registry());
     let _default = tracing::subscriber::set_default(subscriber);
 
     let (service, _started) = echo();
@@ -941,7 +953,11 @@ async fn a_trace_runs_through_a_chain_of_calls_and_servers() {
             field(&child, "method").as_deref(),
             Some("/hello.HelloService/SayHello")
         );
-        assert_eq!(child.span_context.trace_id(), trace, "one trace: {child:#?}");
+        assert_eq!(
+            child.span_context.trace_id(),
+            trace,
+            "one trace: {child:#?}"
+        );
         // A server's parent came over the wire.
         assert_eq!(child.parent_span_is_remote, side == "server", "{child:#?}");
         child

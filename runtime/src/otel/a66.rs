@@ -10,8 +10,8 @@ use tonic::Code;
 /// The bucket boundaries of A66's latency histograms (`grpc.*.duration`), in seconds.
 pub const LATENCY_BOUNDARIES: [f64; 41] = [
     0.0, 0.00001, 0.00005, 0.0001, 0.0003, 0.0006, 0.0008, 0.001, 0.002, 0.003, 0.004, 0.005,
-    0.006, 0.008, 0.01, 0.013, 0.016, 0.02, 0.025, 0.03, 0.04, 0.05, 0.065, 0.08, 0.1, 0.13,
-    0.16, 0.2, 0.25, 0.3, 0.4, 0.5, 0.65, 0.8, 1.0, 2.0, 5.0, 10.0, 20.0, 50.0, 100.0,
+    0.006, 0.008, 0.01, 0.013, 0.016, 0.02, 0.025, 0.03, 0.04, 0.05, 0.065, 0.08, 0.1, 0.13, 0.16,
+    0.2, 0.25, 0.3, 0.4, 0.5, 0.65, 0.8, 1.0, 2.0, 5.0, 10.0, 20.0, 50.0, 100.0,
 ];
 
 /// The bucket boundaries of A66's size histograms
@@ -47,7 +47,11 @@ pub(super) fn meter(provider: &(impl MeterProvider + ?Sized)) -> Meter {
 }
 
 /// A latency histogram, in seconds.
-pub(super) fn latency(meter: &Meter, name: &'static str, description: &'static str) -> Histogram<f64> {
+pub(super) fn latency(
+    meter: &Meter,
+    name: &'static str,
+    description: &'static str,
+) -> Histogram<f64> {
     meter
         .f64_histogram(name)
         .with_unit("s")

@@ -38,7 +38,9 @@ impl ClientMetrics {
             attempt_started: meter
                 .u64_counter("grpc.client.attempt.started")
                 .with_unit("{attempt}")
-                .with_description("The number of call attempts started, including those not yet ended.")
+                .with_description(
+                    "The number of call attempts started, including those not yet ended.",
+                )
                 .build(),
             attempt_duration: a66::latency(
                 meter,
