@@ -41,13 +41,14 @@ pub(crate) struct Parent {
 }
 
 impl Parent {
-    /// `log`'s span as a parent.
+    /// `log`'s span as a parent: none if it is disabled, so that a call made for it is
+    /// the child of the current span instead of a root.
     pub(crate) fn of(log: &CallLog) -> Self {
         #[cfg(not(feature = "otel"))]
         let _ = log;
         Self {
             #[cfg(feature = "otel")]
-            span: Some(log.span.clone()),
+            span: (!log.span.is_disabled()).then(|| log.span.clone()),
         }
     }
 
