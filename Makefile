@@ -126,7 +126,9 @@ fuzz: ## Fuzz the plugin: 20000 arbitrary requests (at most 10 min), release bui
 lint: ## rustfmt, clippy and rustdoc, all warnings as errors
 	$(CARGO) fmt --all --check
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
-	RUSTDOCFLAGS="-D warnings" $(CARGO) doc --workspace --no-deps
+	# rgrpc alone, without the `otel` feature the workspace's tests turn on.
+	$(CARGO) clippy -p rgrpc --all-targets -- -D warnings
+	RUSTDOCFLAGS="-D warnings" $(CARGO) doc --workspace --no-deps --features rgrpc/otel
 
 .PHONY: package-check
 package-check: ## cargo package (verified) for rgrpc, protoc-gen-rgrpc and rgrpc-build; prints their sizes

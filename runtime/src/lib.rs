@@ -11,6 +11,8 @@
 //! * [`blocking`]: the same calls for a plain `fn main`, finished with `.call()`.
 //! * [`Channel`]: the client side of the transport (tonic's HTTP/2 channel).
 //! * `tls` (with the `tls` feature): TLS and mutual TLS for servers and channels.
+//! * `otel` (with the `otel` feature): OpenTelemetry metrics (gRFC A66) as interceptors,
+//!   and W3C trace context propagation of each call's span.
 //!
 //! Both sides honour one call contract, kept in a private layer they share (`call`): the
 //! deadline and its timeout header, cancellation, and which status a call ends with.
@@ -324,6 +326,8 @@ pub mod codegen;
 mod compression;
 pub mod intercept;
 mod log;
+#[cfg(feature = "otel")]
+pub mod otel;
 mod reserved;
 pub mod server;
 pub mod service_config;

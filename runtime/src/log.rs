@@ -31,6 +31,38 @@ impl Side {
     }
 }
 
+/// A server call's span, as the parent of the calls its handler makes with
+/// `Call::propagate`. Kept only with the `otel` feature, where the trace needs it; without,
+/// it is empty and costs nothing.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct Parent {
+    #[cfg(feature = "otel")]
+    span: Option<Span>,
+}
+
+impl Parent {
+    /// `log`'s span as a parent: none if it is disabled, so that a call made for it is
+    /// the child of the current span instead of a root.
+    pub(crate) fn of(log: &CallLog) -> Self {
+        #[cfg(not(feature = "otel"))]
+        let _ = log;
+        Self {
+            #[cfg(feature = "otel")]
+            span: (!log.span.is_disabled()).then(|| log.span.clone()),
+        }
+    }
+
+    #[cfg(feature = "otel")]
+    fn span(&self) -> Option<&Span> {
+        self.span.as_ref()
+    }
+
+    #[cfg(not(feature = "otel"))]
+    fn span(&self) -> Option<&Span> {
+        None
+    }
+}
+
 /// The record of one call: its span, and what is reported when it ends.
 #[derive(Debug)]
 pub(crate) struct CallLog {
@@ -42,19 +74,31 @@ pub(crate) struct CallLog {
 }
 
 impl CallLog {
+    /// The record of a call starting now; its span is a child of `parent`'s if it has one,
+    /// else of the current span.
     pub(crate) fn start(
         side: Side,
         method: &str,
         peer: Option<SocketAddr>,
         timeout: Option<Duration>,
+        parent: &Parent,
     ) -> Self {
-        let span = tracing::info_span!(
-            "grpc",
-            side = side.name(),
-            method,
-            peer = peer.map(tracing::field::display),
-            timeout = timeout.map(tracing::field::debug),
-        );
+        macro_rules! span {
+            ($($parent:tt)*) => {
+                tracing::info_span!(
+                    $($parent)*
+                    "grpc",
+                    side = side.name(),
+                    method,
+                    peer = peer.map(tracing::field::display),
+                    timeout = timeout.map(tracing::field::debug),
+                )
+            };
+        }
+        let span = match parent.span() {
+            Some(parent) => span!(parent: parent,),
+            None => span!(),
+        };
         Self {
             span,
             started: Instant::now(),

@@ -281,6 +281,37 @@ pub(crate) fn write_grpc(status: &Status, headers: &mut HeaderMap) {
     }
 }
 
+/// The status codes by their canonical names (`DEADLINE_EXCEEDED`), as service configs and
+/// metrics spell them, in the order of their numbers.
+pub(crate) const CANONICAL_NAMES: [(&str, Code); 17] = [
+    ("OK", Code::Ok),
+    ("CANCELLED", Code::Cancelled),
+    ("UNKNOWN", Code::Unknown),
+    ("INVALID_ARGUMENT", Code::InvalidArgument),
+    ("DEADLINE_EXCEEDED", Code::DeadlineExceeded),
+    ("NOT_FOUND", Code::NotFound),
+    ("ALREADY_EXISTS", Code::AlreadyExists),
+    ("PERMISSION_DENIED", Code::PermissionDenied),
+    ("RESOURCE_EXHAUSTED", Code::ResourceExhausted),
+    ("FAILED_PRECONDITION", Code::FailedPrecondition),
+    ("ABORTED", Code::Aborted),
+    ("OUT_OF_RANGE", Code::OutOfRange),
+    ("UNIMPLEMENTED", Code::Unimplemented),
+    ("INTERNAL", Code::Internal),
+    ("UNAVAILABLE", Code::Unavailable),
+    ("DATA_LOSS", Code::DataLoss),
+    ("UNAUTHENTICATED", Code::Unauthenticated),
+];
+
+/// A status code's canonical name (`DEADLINE_EXCEEDED`).
+#[cfg(feature = "otel")]
+pub(crate) fn canonical_name(code: Code) -> &'static str {
+    usize::try_from(i32::from(code))
+        .ok()
+        .and_then(|number| CANONICAL_NAMES.get(number))
+        .map_or("UNKNOWN", |(name, _)| name)
+}
+
 /// Connect's name for a status code (`not_found`), as its error bodies spell it.
 pub(crate) fn connect_code(code: Code) -> &'static str {
     match code {
@@ -450,6 +481,13 @@ pub(crate) fn connect_error_json(status: &Status) -> serde_json::Value {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn canonical_names_are_in_the_order_of_the_codes() {
+        for (number, (name, code)) in CANONICAL_NAMES.iter().enumerate() {
+            assert_eq!(usize::try_from(i32::from(*code)), Ok(number), "{name}");
+        }
+    }
 
     #[test]
     fn connect_errors_name_the_code_and_map_to_http() {

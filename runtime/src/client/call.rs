@@ -32,7 +32,7 @@ use crate::channel::Channel;
 use crate::channel::call_policy::CallPolicy;
 use crate::channel::protocol::CallShape;
 use crate::intercept::client::{CallRecord, ClientChain};
-use crate::log::{CallLog, Side};
+use crate::log::{CallLog, Parent, Side};
 use crate::reserved;
 use crate::server::context::Context;
 use crate::service_config::MethodConfig;
@@ -101,6 +101,8 @@ struct Options {
     method: Option<Arc<MethodConfig>>,
     /// The channel's and the client's interceptors.
     interceptors: Option<Arc<ClientChain>>,
+    /// The span of the served call this call is made for (`propagate`).
+    parent: Parent,
 }
 
 /// What a call sends: one message, or a stream of them.
@@ -231,8 +233,10 @@ impl<Req, Resp, Answer> Call<Req, Resp, Answer> {
 
     /// Makes this an outgoing call on behalf of the incoming call `ctx`: it inherits the
     /// remaining deadline and is cancelled with it, so a chain of services stops as soon
-    /// as its first caller goes away.
+    /// as its first caller goes away. With the `otel` feature, its span is a child of the
+    /// incoming call's, so the trace goes on through it.
     pub fn propagate(mut self, ctx: &Context) -> Self {
+        self.options.parent = ctx.span_parent();
         if let Some(deadline) = ctx.deadline() {
             self.options.deadline =
                 Some(earliest(self.options.deadline, Instant::from_std(deadline)));
@@ -307,6 +311,7 @@ where
             wait_for_ready,
             method,
             interceptors: _,
+            parent,
         } = self.options;
         // The call's own options win; the service config's fill in what the call left
         // unset, before the client's defaults. Its timeout only ever shortens a deadline.
@@ -322,7 +327,13 @@ where
         let wait_for_ready = wait_for_ready
             .or(configured.and_then(|m| m.wait_for_ready))
             .unwrap_or(false);
-        let mut log = CallLog::start(Side::Client, self.path, None, deadline.map(|d| d.timeout));
+        let mut log = CallLog::start(
+            Side::Client,
+            self.path,
+            None,
+            deadline.map(|d| d.timeout),
+            &parent,
+        );
         log.observed_by(record.clone());
         if let Some(deadline) = deadline
             && deadline.timeout.is_zero()
@@ -341,6 +352,8 @@ where
         let streamed = matches!(requests, Requests::Many(_));
         let mut request = tonic::Request::new(requests.into_stream());
         let mut headers = reserved::headers(metadata);
+        #[cfg(feature = "otel")]
+        crate::otel::propagation::inject(log.span(), &mut headers);
         if let Some(deadline) = deadline {
             GRPC_TIMEOUT.write(&mut headers, deadline.timeout);
         }

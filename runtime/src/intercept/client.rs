@@ -74,7 +74,8 @@ pub trait ClientInterceptor: Send + Sync + 'static {
     }
 
     /// Told when an attempt has ended: with its status, or cut short (the call was
-    /// cancelled, or another attempt won).
+    /// cancelled, or another attempt won: `CANCELLED`; its deadline passed:
+    /// `DEADLINE_EXCEEDED`).
     fn attempt_ended(&self, attempt: &AttemptEnd<'_>) {
         let _ = attempt;
     }
@@ -129,6 +130,18 @@ pub struct AttemptStart<'a> {
 }
 
 impl AttemptStart<'_> {
+    /// The method, as `'static` as the generated client's (no copy for the metrics).
+    #[cfg(feature = "otel")]
+    pub(crate) fn static_method(&self) -> &'static str {
+        self.call.method
+    }
+
+    /// The channel's target, shared (no copy for the metrics).
+    #[cfg(feature = "otel")]
+    pub(crate) fn shared_target(&self) -> &Arc<str> {
+        &self.call.chain.target
+    }
+
     /// The full method name, `"/package.Service/Method"`.
     pub fn method(&self) -> &str {
         self.call.method
@@ -154,6 +167,18 @@ pub struct AttemptEnd<'a> {
 }
 
 impl AttemptEnd<'_> {
+    /// The method, as `'static` as the generated client's (no copy for the metrics).
+    #[cfg(feature = "otel")]
+    pub(crate) fn static_method(&self) -> &'static str {
+        self.attempt.call.method
+    }
+
+    /// The channel's target, shared (no copy for the metrics).
+    #[cfg(feature = "otel")]
+    pub(crate) fn shared_target(&self) -> &Arc<str> {
+        &self.attempt.call.chain.target
+    }
+
     /// The full method name, `"/package.Service/Method"`.
     pub fn method(&self) -> &str {
         self.attempt.call.method
@@ -209,6 +234,18 @@ pub struct ClientCallEnd<'a> {
 }
 
 impl ClientCallEnd<'_> {
+    /// The method, as `'static` as the generated client's (no copy for the metrics).
+    #[cfg(feature = "otel")]
+    pub(crate) fn static_method(&self) -> &'static str {
+        self.call.method
+    }
+
+    /// The channel's target, shared (no copy for the metrics).
+    #[cfg(feature = "otel")]
+    pub(crate) fn shared_target(&self) -> &Arc<str> {
+        &self.call.chain.target
+    }
+
     /// The full method name, `"/package.Service/Method"`.
     pub fn method(&self) -> &str {
         self.call.method

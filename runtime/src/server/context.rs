@@ -21,6 +21,7 @@ use super::transport::peer::Peer;
 use crate::call::cancel::CallCancellation;
 use crate::call::status;
 use crate::compression::{self, Accepted};
+use crate::log::Parent;
 use crate::reserved;
 
 /// The call a handler is serving: who called which method with what metadata, by when it
@@ -51,6 +52,8 @@ struct Inner {
     cancellation: CallCancellation,
     /// The runtime's side of the call, in the same allocation.
     state: CallState,
+    /// The call's span, for the calls made on its behalf (`Call::propagate`).
+    parent: Parent,
 }
 
 impl Context {
@@ -62,6 +65,7 @@ impl Context {
         peer: Peer,
         deadline: Option<Instant>,
         compression: Option<Compression>,
+        parent: Parent,
     ) -> Self {
         // The client's `grpc-accept-encoding` is read only when something may compress.
         let compression =
@@ -78,8 +82,14 @@ impl Context {
                 deadline,
                 cancellation: CallCancellation::default(),
                 state: CallState::new(compression),
+                parent,
             }),
         }
+    }
+
+    /// The call's span, as the parent of the calls made on its behalf.
+    pub(crate) fn span_parent(&self) -> Parent {
+        self.inner.parent.clone()
     }
 
     /// The runtime's side of the call: for the driver, the request stream and the sinks.

@@ -27,7 +27,7 @@ use super::transport::peer::Peer;
 use crate::call::deadline::{self, GRPC_TIMEOUT, Parsed};
 use crate::codec::encode_frame;
 use crate::compression;
-use crate::log::{CallLog, Side};
+use crate::log::{CallLog, Parent, Side};
 
 /// The future a generated server's `call` returns.
 pub type ServerFuture =
@@ -280,7 +280,15 @@ where
     let limits = settings.as_ref().map(|s| s.limits).unwrap_or_default();
     let response_compression = settings.and_then(|s| s.compression.for_method(method));
     let peer = Peer::of(&call.parts.extensions);
-    let log = CallLog::start(Side::Server, method, peer.addr, admitted.timeout);
+    let log = CallLog::start(
+        Side::Server,
+        method,
+        peer.addr,
+        admitted.timeout,
+        &Parent::default(),
+    );
+    #[cfg(feature = "otel")]
+    crate::otel::propagation::adopt_parent(log.span(), &call.parts.headers);
     let deadline = admitted
         .timeout
         .and_then(|timeout| deadline::after(admitted.arrived, timeout));
@@ -289,7 +297,14 @@ where
         Count::Stream => Some(Outbox::new()),
     };
     let IncomingCall { parts, body } = call;
-    let ctx = Context::new(method, parts, peer, deadline, response_compression);
+    let ctx = Context::new(
+        method,
+        parts,
+        peer,
+        deadline,
+        response_compression,
+        Parent::of(&log),
+    );
     let failure = Failure::of(&ctx);
     let inbox = Arc::new(Inbox::new(body));
     let requests = RequestStream::new(

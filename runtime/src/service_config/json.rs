@@ -184,26 +184,7 @@ fn parse_duration(text: &str) -> Option<Duration> {
 
 /// A status code by its canonical name, as service configs spell them.
 fn code_named(name: &str) -> Option<Code> {
-    const NAMES: [(&str, Code); 17] = [
-        ("OK", Code::Ok),
-        ("CANCELLED", Code::Cancelled),
-        ("UNKNOWN", Code::Unknown),
-        ("INVALID_ARGUMENT", Code::InvalidArgument),
-        ("DEADLINE_EXCEEDED", Code::DeadlineExceeded),
-        ("NOT_FOUND", Code::NotFound),
-        ("ALREADY_EXISTS", Code::AlreadyExists),
-        ("PERMISSION_DENIED", Code::PermissionDenied),
-        ("RESOURCE_EXHAUSTED", Code::ResourceExhausted),
-        ("FAILED_PRECONDITION", Code::FailedPrecondition),
-        ("ABORTED", Code::Aborted),
-        ("OUT_OF_RANGE", Code::OutOfRange),
-        ("UNIMPLEMENTED", Code::Unimplemented),
-        ("INTERNAL", Code::Internal),
-        ("UNAVAILABLE", Code::Unavailable),
-        ("DATA_LOSS", Code::DataLoss),
-        ("UNAUTHENTICATED", Code::Unauthenticated),
-    ];
-    NAMES
+    crate::call::status::CANONICAL_NAMES
         .iter()
         .find(|(known, _)| known.eq_ignore_ascii_case(name))
         .map(|(_, code)| *code)
