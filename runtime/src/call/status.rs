@@ -19,6 +19,7 @@
 //! says both are `UNAVAILABLE` (doc/statuscodes.md: the connection broke, or the server is
 //! going away), the code clients retry on. The error behind the status tells which it was.
 
+use std::borrow::Cow;
 use std::error::Error;
 use std::io;
 use std::sync::Arc;
@@ -266,6 +267,26 @@ pub(crate) fn write_grpc_ok(headers: &mut HeaderMap) {
 
 /// The header naming a call's status code.
 pub(crate) const GRPC_STATUS: HeaderName = HeaderName::from_static("grpc-status");
+
+/// The header carrying a call's status message, percent-encoded.
+const GRPC_MESSAGE: HeaderName = HeaderName::from_static("grpc-message");
+
+/// The status a gRPC header block ends a call with, read in place (`Status::from_header_map`
+/// copies the block's metadata too): its code, `UNKNOWN` if unreadable, and its message,
+/// percent-decoded; `None` without `grpc-status`.
+pub(crate) fn read_grpc(headers: &HeaderMap) -> Option<(Code, Cow<'_, str>)> {
+    let code = headers.get(GRPC_STATUS)?;
+    let code = std::str::from_utf8(code.as_bytes())
+        .ok()
+        .and_then(|text| text.parse::<i32>().ok())
+        .map_or(Code::Unknown, Code::from_i32);
+    let message = headers
+        .get(GRPC_MESSAGE)
+        .map_or(Cow::Borrowed(""), |message| {
+            percent_encoding::percent_decode(message.as_bytes()).decode_utf8_lossy()
+        });
+    Some((code, message))
+}
 
 /// Writes `status` into a gRPC header block (`grpc-status`, `grpc-message`, details and
 /// metadata); a status that cannot be written (its metadata is not valid header data) is

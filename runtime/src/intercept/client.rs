@@ -18,6 +18,7 @@ use tonic::{Code, Status};
 
 use super::meter::{Metered, OnEnd, Reported, Tally};
 use super::{Ending, Messages};
+use crate::call::status;
 
 /// An attempt's answer, as the channel's transports give it.
 pub(crate) type Answer = Result<http::Response<Body>, Box<dyn std::error::Error + Send + Sync>>;
@@ -460,8 +461,8 @@ impl CallRecord {
                     attempt.end(code, &message);
                 }
                 Ok(response) => {
-                    if let Some(status) = Status::from_header_map(response.headers()) {
-                        attempt.end(status.code(), status.message());
+                    if let Some((code, message)) = status::read_grpc(response.headers()) {
+                        attempt.end(code, &message);
                     }
                 }
             }

@@ -12,6 +12,7 @@ use http_body::{Body, Frame, SizeHint};
 use tonic::{Code, Status};
 
 use super::Messages;
+use crate::call::status;
 
 const PREFIX: usize = 5;
 
@@ -202,8 +203,8 @@ impl<E: OnEnd> Body for Reported<E> {
         let frame = match frame.into_trailers() {
             Ok(mut trailers) => {
                 this.on_end.trailers(&mut trailers);
-                match Status::from_header_map(&trailers) {
-                    Some(status) => this.on_end.end(status.code(), status.message()),
+                match status::read_grpc(&trailers) {
+                    Some((code, message)) => this.on_end.end(code, &message),
                     None => this
                         .on_end
                         .end(Code::Unknown, "no grpc-status in the trailers"),

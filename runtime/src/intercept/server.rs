@@ -199,7 +199,7 @@ pub struct ServerCallEnd<'a> {
 impl ServerCallEnd<'_> {
     /// The full method name, `"/package.Service/Method"`.
     pub fn method(&self) -> &str {
-        &self.record.method
+        self.record.uri.path()
     }
 
     /// Whether the server serves this method (see [`ServerCall::is_registered`]).
@@ -346,7 +346,7 @@ impl ServerChain {
         let mut record = EndRecord {
             chain: self,
             ran: 0,
-            method: call.method().to_owned(),
+            uri: call.parts.uri.clone(),
             registered,
             peer,
             arrived,
@@ -380,10 +380,10 @@ impl ServerChain {
         };
         let (mut head, body) = response.into_parts();
         add_metadata(&mut head.headers, response_headers);
-        if let Some(status) = Status::from_header_map(&head.headers) {
+        if let Some((code, message)) = status::read_grpc(&head.headers) {
             // Trailers-Only: the call is over.
+            record.end(code, &message);
             add_metadata(&mut head.headers, response_trailers);
-            record.end(status.code(), status.message());
             return http::Response::from_parts(head, Body::empty());
         }
         let body = Metered::sent(body, record.tally.clone());
@@ -415,7 +415,8 @@ pub(crate) struct EndRecord {
     chain: ServerChain,
     /// How many interceptors' `before` ran: those are told of the end.
     ran: usize,
-    method: String,
+    /// The request's (its path is the method): cloning it copies no bytes.
+    uri: http::Uri,
     registered: bool,
     peer: Option<SocketAddr>,
     arrived: Instant,
@@ -428,7 +429,7 @@ pub(crate) struct EndRecord {
 impl std::fmt::Debug for EndRecord {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("EndRecord")
-            .field("method", &self.method)
+            .field("method", &self.uri.path())
             .finish_non_exhaustive()
     }
 }
@@ -448,7 +449,7 @@ impl EndRecord {
             None => hooks.await,
             Some(deadline) => tokio::time::timeout_at(deadline.into(), hooks)
                 .await
-                .unwrap_or_else(|_| Err(status::deadline_passed(&self.method))),
+                .unwrap_or_else(|_| Err(status::deadline_passed(self.uri.path()))),
         }
     }
 

@@ -203,7 +203,7 @@ impl<S: GrpcService> Service<http::Request<tonic::body::Body>> for InterceptedSe
     }
 
     fn call(&mut self, request: http::Request<tonic::body::Body>) -> Self::Future {
-        let registered = self.descriptors.method(request.uri().path()).is_ok();
+        let registered = self.descriptors.declares(request.uri().path());
         // The service made ready goes with the call; this one waits to be made ready again.
         let clone = self.service.clone();
         let mut ready = std::mem::replace(&mut self.service, clone);

@@ -66,9 +66,12 @@ impl Client {
     pub async fn connect(stack: ClientStack, uri: String) -> Result<Client, String> {
         let channel = channel(uri).await?;
         Ok(match stack {
-            ClientStack::Rgrpc => Client::Rgrpc(rg::hello_service_client::HelloServiceClient::new(
-                rgrpc::Channel::from(channel),
-            )),
+            ClientStack::Rgrpc => {
+                Client::Rgrpc(rg::hello_service_client::HelloServiceClient::from_client(
+                    crate::middleware::Middleware::from_env()?
+                        .client(rgrpc::client::Client::new(rgrpc::Channel::from(channel))),
+                ))
+            }
             ClientStack::Tonic => {
                 Client::Tonic(th::hello_service_client::HelloServiceClient::new(channel))
             }

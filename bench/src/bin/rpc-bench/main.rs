@@ -25,6 +25,7 @@ mod figures;
 mod h2load;
 mod idle;
 mod load;
+mod middleware;
 mod procfs;
 mod proto;
 mod report;

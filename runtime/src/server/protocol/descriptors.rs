@@ -14,6 +14,9 @@ pub(crate) struct Descriptors {
     /// Each service's full name and serialized files, as the route table has them.
     services: Vec<(&'static str, &'static [&'static [u8]])>,
     pool: OnceLock<Pool>,
+    /// Every method the services declare, as `/package.Service/Method`, sorted: made once,
+    /// for interceptors (which ask on every call).
+    paths: OnceLock<Vec<Box<str>>>,
 }
 
 struct Pool {
@@ -57,7 +60,26 @@ impl Descriptors {
         Self {
             services,
             pool: OnceLock::new(),
+            paths: OnceLock::new(),
         }
+    }
+
+    /// Whether a service here declares the method at `path` (`/package.Service/Method`).
+    pub(crate) fn declares(&self, path: &str) -> bool {
+        let paths = self.paths.get_or_init(|| {
+            let pool = self.pool.get_or_init(|| Pool::build(&self.services));
+            let mut paths: Vec<Box<str>> = (self.services.iter())
+                .filter_map(|(name, _)| pool.pool.get_service_by_name(name))
+                .flat_map(|service| {
+                    (service.methods())
+                        .map(|method| format!("/{}/{}", service.full_name(), method.name()).into())
+                        .collect::<Vec<_>>()
+                })
+                .collect();
+            paths.sort_unstable();
+            paths
+        });
+        paths.binary_search_by(|known| (**known).cmp(path)).is_ok()
     }
 
     /// The descriptor of the method at `path` (`/package.Service/Method`).

@@ -167,7 +167,7 @@ impl Routes {
         let service = service_name(path);
         let route = self.route(service);
         if let Some(chain) = &self.interceptors {
-            let registered = route.is_some() && self.descriptors.method(path).is_ok();
+            let registered = route.is_some() && self.descriptors.declares(path);
             let route = route.cloned();
             return chain.serve(request, registered, move |request| match route {
                 Some(route) => route(request),

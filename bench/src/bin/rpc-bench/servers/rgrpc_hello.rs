@@ -73,7 +73,8 @@ pub async fn serve(
     listener: TcpListener,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), String> {
-    rgrpc::Server::builder()
+    crate::middleware::Middleware::from_env()?
+        .server(rgrpc::Server::builder())
         .add_service(HelloServiceServer::new(Hello))
         .serve_with_shutdown(listener, shutdown)
         .await
