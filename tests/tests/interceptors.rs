@@ -773,3 +773,47 @@ fn the_blocking_client_runs_the_same_chain() {
     );
     drop(server);
 }
+
+/// Says that its `before` started, then never finishes it.
+struct Hanging {
+    started: mpsc::UnboundedSender<()>,
+    heard: Listener,
+}
+
+impl ClientInterceptor for Hanging {
+    async fn before(&self, _call: &mut ClientCall) -> Result<(), Status> {
+        let _ = self.started.send(());
+        std::future::pending().await
+    }
+
+    fn after(&self, end: &ClientCallEnd<'_>) {
+        self.heard.after(end);
+    }
+}
+
+#[tokio::test]
+async fn a_call_dropped_while_its_interceptor_runs_is_heard_cancelled() {
+    let probe = Probe::default();
+    let server = Running::start(probe.clone()).await;
+    let channel = rgrpc::Channel::connect(format!("http://{}", server.addr))
+        .await
+        .unwrap();
+    let (started, mut before_started) = mpsc::unbounded_channel();
+    let heard = Listener::default();
+    let client =
+        HelloServiceClient::from_client(rgrpc::client::Client::new(channel).interceptor(Hanging {
+            started,
+            heard: heard.clone(),
+        }));
+    let call = tokio::spawn(client.say_hello(greeting("hi")).into_future());
+    bounded("the interceptor's start", before_started.recv())
+        .await
+        .unwrap();
+    call.abort();
+    assert!(bounded("the dropped call", call).await.is_err());
+    assert_eq!(
+        heard.heard(),
+        ["call ended Cancelled Cancelled after 0 attempts"]
+    );
+    assert_eq!(probe.entered(), 0);
+}

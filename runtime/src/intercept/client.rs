@@ -479,6 +479,17 @@ impl CallRecord {
     }
 }
 
+impl Drop for CallRecord {
+    fn drop(&mut self) {
+        // Dropped before its end was told: the caller dropped the call while its `before`
+        // hooks ran.
+        if !self.ended.load(Ordering::Relaxed) {
+            let status = status::cancelled_by_caller();
+            self.end(status.code(), status.message());
+        }
+    }
+}
+
 /// The status a transport error stands for: its own, if it is one, else `UNAVAILABLE`.
 fn status_of(error: &(dyn std::error::Error + Send + Sync + 'static)) -> (Code, String) {
     let mut cause: Option<&(dyn std::error::Error + 'static)> = Some(error);
