@@ -149,6 +149,10 @@ bench-quick: ## A short run of every benchmark (about 2.5 minutes once set up)
 bench-setup: ## Install the benchmarks' Debian tools when missing (h2load and nghttp from nghttp2-client, valgrind)
 	bash bench/setup.sh
 
+.PHONY: bench-middleware
+bench-middleware: bench-setup ## What interceptors and OpenTelemetry metrics cost a unary call, from callgrind (about 5 minutes)
+	bench/middleware.sh
+
 .PHONY: bench-callgrind
 bench-callgrind: bench-setup ## Instructions per unary call of each server and client, from callgrind (about 1 minute)
 	bench/callgrind.sh
