@@ -395,16 +395,16 @@ impl ServerChain {
     }
 }
 
-/// Adds `metadata` to `headers`, keeping what `headers` already says for the same keys.
+/// Adds `metadata` to `headers`, every value of each key, except for keys `headers`
+/// already has: what the handler set wins.
 fn add_metadata(headers: &mut http::HeaderMap, metadata: MetadataMap) {
-    let mut key = None;
+    // The key of the values that follow, if they are to be added.
+    let mut adding = None;
     for (name, value) in metadata.into_headers() {
-        if name.is_some() {
-            key = name;
+        if let Some(name) = name {
+            adding = (!headers.contains_key(&name)).then_some(name);
         }
-        if let Some(key) = &key
-            && !headers.contains_key(key)
-        {
+        if let Some(key) = &adding {
             headers.append(key.clone(), value);
         }
     }
@@ -495,5 +495,25 @@ impl OnEnd for ResponseEnd {
 
     fn end(&mut self, code: Code, message: &str) {
         self.record.end(code, message);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn added_metadata_keeps_every_value_but_not_over_the_handlers() {
+        let mut headers = http::HeaderMap::new();
+        headers.insert("x-handler", http::HeaderValue::from_static("handler"));
+        let mut metadata = MetadataMap::new();
+        metadata.append("x-many", "one".parse().unwrap());
+        metadata.append("x-many", "two".parse().unwrap());
+        metadata.insert("x-handler", "interceptor".parse().unwrap());
+        add_metadata(&mut headers, metadata);
+        let many: Vec<_> = headers.get_all("x-many").iter().collect();
+        assert_eq!(many, ["one", "two"]);
+        let handler: Vec<_> = headers.get_all("x-handler").iter().collect();
+        assert_eq!(handler, ["handler"]);
     }
 }
