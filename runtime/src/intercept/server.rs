@@ -437,10 +437,10 @@ impl std::fmt::Debug for EndRecord {
 impl EndRecord {
     /// Runs the `before` hooks in order, within the call's deadline.
     async fn run_before(&mut self, call: &mut ServerCall) -> Result<(), Status> {
-        let chain = self.chain.interceptors.clone();
+        let (interceptors, ran) = (&self.chain.interceptors, &mut self.ran);
         let hooks = async {
-            for interceptor in &chain {
-                self.ran += 1;
+            for interceptor in interceptors {
+                *ran += 1;
                 interceptor.before(call).await?;
             }
             Ok(())
