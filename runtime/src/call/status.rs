@@ -268,6 +268,43 @@ pub(crate) fn write_grpc_ok(headers: &mut HeaderMap) {
 /// The header naming a call's status code.
 pub(crate) const GRPC_STATUS: HeaderName = HeaderName::from_static("grpc-status");
 
+/// A gRPC header block's status code: `None` without `grpc-status`, `UNKNOWN` if its value
+/// is unreadable.
+pub(crate) fn code_in(headers: &HeaderMap) -> Option<Code> {
+    let code = headers.get(GRPC_STATUS)?;
+    Some(
+        std::str::from_utf8(code.as_bytes())
+            .ok()
+            .and_then(|text| text.parse::<i32>().ok())
+            .map_or(Code::Unknown, Code::from_i32),
+    )
+}
+
+/// The status code the caller will see for a failed exchange (as tonic and the call
+/// layer map it): a failed connection is `UNAVAILABLE`, an HTTP/2 reset by its reason.
+pub(crate) fn code_of_failed_exchange(error: &(dyn Error + 'static)) -> Code {
+    if is_connection_failure(error) {
+        return Code::Unavailable;
+    }
+    let mut cause = Some(error);
+    while let Some(error) = cause {
+        if let Some(status) = error.downcast_ref::<Status>() {
+            return status.code();
+        }
+        if let Some(error) = error.downcast_ref::<h2::Error>() {
+            return match error.reason() {
+                Some(h2::Reason::REFUSED_STREAM) => Code::Unavailable,
+                Some(h2::Reason::CANCEL) => Code::Cancelled,
+                Some(h2::Reason::ENHANCE_YOUR_CALM) => Code::ResourceExhausted,
+                Some(h2::Reason::INADEQUATE_SECURITY) => Code::PermissionDenied,
+                _ => Code::Internal,
+            };
+        }
+        cause = error.source();
+    }
+    Code::Unknown
+}
+
 /// The header carrying a call's status message, percent-encoded.
 const GRPC_MESSAGE: HeaderName = HeaderName::from_static("grpc-message");
 
@@ -275,11 +312,7 @@ const GRPC_MESSAGE: HeaderName = HeaderName::from_static("grpc-message");
 /// copies the block's metadata too): its code, `UNKNOWN` if unreadable, and its message,
 /// percent-decoded; `None` without `grpc-status`.
 pub(crate) fn read_grpc(headers: &HeaderMap) -> Option<(Code, Cow<'_, str>)> {
-    let code = headers.get(GRPC_STATUS)?;
-    let code = std::str::from_utf8(code.as_bytes())
-        .ok()
-        .and_then(|text| text.parse::<i32>().ok())
-        .map_or(Code::Unknown, Code::from_i32);
+    let code = code_in(headers)?;
     let message = headers
         .get(GRPC_MESSAGE)
         .map_or(Cow::Borrowed(""), |message| {

@@ -490,16 +490,15 @@ impl Drop for CallRecord {
     }
 }
 
-/// The status a transport error stands for: its own, if it is one, else `UNAVAILABLE`.
+/// The status a failed exchange stands for: the code the caller will see, and the
+/// error's own message.
 fn status_of(error: &(dyn std::error::Error + Send + Sync + 'static)) -> (Code, String) {
-    let mut cause: Option<&(dyn std::error::Error + 'static)> = Some(error);
-    while let Some(error) = cause {
-        if let Some(status) = error.downcast_ref::<Status>() {
-            return (status.code(), status.message().to_owned());
-        }
-        cause = error.source();
-    }
-    (Code::Unavailable, error.to_string())
+    let code = status::code_of_failed_exchange(error);
+    let message = match error.downcast_ref::<Status>() {
+        Some(status) => status.message().to_owned(),
+        None => error.to_string(),
+    };
+    (code, message)
 }
 
 /// One attempt's record.

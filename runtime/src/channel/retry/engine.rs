@@ -253,7 +253,10 @@ impl Engine {
         let Some(throttle) = &self.call.shared.throttle else {
             return response;
         };
-        if response.headers().contains_key("grpc-status") {
+        if response
+            .headers()
+            .contains_key(crate::call::status::GRPC_STATUS)
+        {
             // Trailers-Only: committed only with OK.
             throttle.succeeded();
             return response;

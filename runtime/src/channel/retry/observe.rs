@@ -11,6 +11,7 @@ use tonic::body::Body;
 use tonic::{Code, Status};
 
 use super::Shared;
+use crate::call::status;
 
 /// Reports the status in `body`'s trailers to the channel's throttle: OK is a success, a
 /// status among `failures` (the retryable or non-fatal codes) a failure.
@@ -43,11 +44,7 @@ impl http_body::Body for Observed {
             && let Some(shared) = self.shared.take()
             && let Some(throttle) = &shared.throttle
         {
-            let code = trailers
-                .get("grpc-status")
-                .and_then(|value| value.to_str().ok())
-                .and_then(|text| text.parse::<i32>().ok())
-                .map_or(Code::Unknown, Code::from_i32);
+            let code = status::code_in(trailers).unwrap_or(Code::Unknown);
             if code == Code::Ok {
                 throttle.succeeded();
             } else if self.failures.contains(&code) {

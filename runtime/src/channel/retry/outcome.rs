@@ -6,10 +6,10 @@ use std::error::Error;
 use std::time::Duration;
 
 use http::{HeaderMap, StatusCode};
+use tonic::Code;
 use tonic::body::Body;
-use tonic::{Code, Status};
 
-use crate::call::status::is_connection_failure;
+use crate::call::status;
 
 pub(super) type BoxError = Box<dyn std::error::Error + Send + Sync>;
 pub(super) type Answer = Result<http::Response<Body>, BoxError>;
@@ -54,7 +54,6 @@ pub(super) enum Outcome {
     Failed(Failure),
 }
 
-const GRPC_STATUS: &str = "grpc-status";
 const PUSHBACK: &str = "grpc-retry-pushback-ms";
 
 /// Classifies what one attempt's exchange gave.
@@ -63,7 +62,7 @@ pub(super) fn classify(answer: Answer) -> Outcome {
         Ok(response) => response,
         Err(error) => {
             return Outcome::Failed(Failure {
-                code: code_of_error(error.as_ref()),
+                code: status::code_of_failed_exchange(error.as_ref()),
                 pushback: Pushback::None,
                 reach: reach_of(error.as_ref()),
                 answer: Err(error),
@@ -71,12 +70,9 @@ pub(super) fn classify(answer: Answer) -> Outcome {
         }
     };
     let headers = response.headers();
-    let code = match headers.get(GRPC_STATUS) {
+    let code = match status::code_in(headers) {
         // Trailers-Only: the status came with the headers, the call has ended.
-        Some(value) => std::str::from_utf8(value.as_bytes())
-            .ok()
-            .and_then(|text| text.parse::<i32>().ok())
-            .map_or(Code::Unknown, Code::from_i32),
+        Some(code) => code,
         // Not a gRPC answer (a proxy's error page, say): gRPC's HTTP-to-status mapping.
         None if response.status() != StatusCode::OK => code_of_http(response.status()),
         None => return Outcome::Committed(response),
@@ -117,31 +113,6 @@ fn code_of_http(status: StatusCode) -> Code {
         429 | 502..=504 => Code::Unavailable,
         _ => Code::Unknown,
     }
-}
-
-/// The status code the caller will see for a failed exchange (as tonic and the call
-/// layer map it): a failed connection is `UNAVAILABLE`, an HTTP/2 reset by its reason.
-fn code_of_error(error: &(dyn Error + 'static)) -> Code {
-    if is_connection_failure(error) {
-        return Code::Unavailable;
-    }
-    let mut cause = Some(error);
-    while let Some(error) = cause {
-        if let Some(status) = error.downcast_ref::<Status>() {
-            return status.code();
-        }
-        if let Some(error) = error.downcast_ref::<h2::Error>() {
-            return match error.reason() {
-                Some(h2::Reason::REFUSED_STREAM) => Code::Unavailable,
-                Some(h2::Reason::CANCEL) => Code::Cancelled,
-                Some(h2::Reason::ENHANCE_YOUR_CALM) => Code::ResourceExhausted,
-                Some(h2::Reason::INADEQUATE_SECURITY) => Code::PermissionDenied,
-                _ => Code::Internal,
-            };
-        }
-        cause = error.source();
-    }
-    Code::Unknown
 }
 
 /// How far a failed exchange got, from the errors under it. Conservative: only errors that
