@@ -285,17 +285,6 @@ impl std::fmt::Debug for ServerChain {
     }
 }
 
-impl PartialEq for ServerChain {
-    fn eq(&self, other: &Self) -> bool {
-        self.interceptors.len() == other.interceptors.len()
-            && (self.interceptors.iter())
-                .zip(&other.interceptors)
-                .all(|(a, b)| Arc::ptr_eq(a, b))
-    }
-}
-
-impl Eq for ServerChain {}
-
 impl ServerChain {
     pub(crate) fn push(&mut self, interceptor: impl ServerInterceptor) {
         self.interceptors.push(Arc::new(interceptor));
