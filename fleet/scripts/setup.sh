@@ -19,18 +19,8 @@ if [ "$#" -ne 0 ]; then
     exit 2
 fi
 
-# apt-get, bounded, waiting (bounded) for another apt to finish, its output shown on failure.
-apt_quiet() {
-    local log status=0
-    log=$(mktemp)
-    DEBIAN_FRONTEND=noninteractive timeout 1200 apt-get -o DPkg::Lock::Timeout=600 -qq "$@" \
-        >"$log" 2>&1 || status=$?
-    if [ "$status" -ne 0 ]; then
-        cat "$log" >&2
-    fi
-    rm -f "$log"
-    return "$status"
-}
+# shellcheck source=../../scripts/apt-quiet.sh
+source "$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/../../scripts/apt-quiet.sh"
 
 # Forbids service starts while packages install (Debian's policy-rc.d protocol: exit 101),
 # unless the machine already has its own policy, which is then left alone.

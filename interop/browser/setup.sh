@@ -29,18 +29,8 @@ source "$DIR/../../scripts/npm-ci-pinned.sh"
 NODE="${NODE:-node}"
 CHROMIUM="${CHROMIUM:-/usr/bin/chromium}"
 
-# apt-get, bounded, waiting (bounded) for another apt to finish, its output shown on failure.
-apt_quiet() {
-    local log status=0
-    log=$(mktemp)
-    DEBIAN_FRONTEND=noninteractive timeout 1200 apt-get -o DPkg::Lock::Timeout=600 -qq "$@" \
-        >"$log" 2>&1 || status=$?
-    if [ "$status" -ne 0 ]; then
-        cat "$log" >&2
-    fi
-    rm -f "$log"
-    return "$status"
-}
+# shellcheck source=../../scripts/apt-quiet.sh
+source "$DIR/../../scripts/apt-quiet.sh"
 
 install_chromium() {
     if [ -x "$CHROMIUM" ]; then
